@@ -414,6 +414,9 @@ pub struct Client {
     pub bootstrap_snapshot: Option<(u16, SecurityInstance)>,
     /// CoAP deduplication cache: the code last sent in answer to Finish (RFC 7252 §4.5).
     pub finish_cache: Option<ResponseCode>,
+    /// The URI of a seed Step 0 notification, used for re-bootstrap until one succeeds
+    /// (BS-RB-02).
+    pub notified_uri: Option<ServerUri>,
     /// Behaviours left to the client.
     pub choices: Choices,
 }
@@ -430,6 +433,7 @@ impl Client {
             account_timeout_armed: false,
             bootstrap_snapshot: None,
             finish_cache: None,
+            notified_uri: None,
             choices,
         };
         let mut out = Output::default();
@@ -535,11 +539,10 @@ impl Client {
                 out.response = Some(r);
             }
             Input::ReBootstrapNotification { from: _, uri } => {
-                let target = if spec.bug(Bug::NotificationUriIgnored) {
-                    self.bootstrap_uri().unwrap_or(ServerUri::Bootstrap)
-                } else {
-                    *uri
-                };
+                if !spec.bug(Bug::NotificationUriIgnored) {
+                    self.notified_uri = Some(*uri);
+                }
+                let target = self.request_target().unwrap_or(*uri);
                 self.decide_bootstrap(spec, target, &mut out);
                 out.response = Some(code_only(ResponseCode::Changed));
             }
@@ -551,9 +554,22 @@ impl Client {
         self.store.bootstrap_account().and_then(|(_, s)| s.uri)
     }
 
+    /// Where a bootstrap attempt goes now: the URI of a seed Step 0 notification, else the
+    /// stored BS account's URI (BS-CI-01, BS-RB-02); `None` when neither exists (BS-RB-06).
+    pub fn request_target(&self) -> Option<ServerUri> {
+        self.notified_uri.or_else(|| self.bootstrap_uri())
+    }
+
     fn timer(&mut self, spec: &ClientSpec, t: Timer, out: &mut Output) {
         match (t, self.phase) {
-            (Timer::ClientHoldOff, Phase::HoldOff { target }) => self.send_request(spec, target, out),
+            (Timer::ClientHoldOff, Phase::HoldOff { .. }) => {
+                // The BS account may have been purged meanwhile (BS-FIN-06, BS-RB-06): with
+                // no bootstrap URI left there is nothing to request.
+                match self.request_target() {
+                    Some(target) => self.send_request(spec, target, out),
+                    None => self.start_registration(spec, out),
+                }
+            }
             (Timer::ExchangeLifetime, Phase::Bootstrapping) => {
                 if spec.bug(Bug::IgnoresExchangeLifetime) {
                     return;
@@ -566,7 +582,7 @@ impl Client {
                     }
                 }
                 self.bootstrap_snapshot = None;
-                match self.bootstrap_uri() {
+                match self.request_target() {
                     Some(uri) => self.decide_bootstrap(spec, uri, out),
                     None => self.start_registration(spec, out),
                 }
@@ -632,12 +648,14 @@ impl Client {
         self.registrations = [Registration::None; MAX_SERVERS];
         self.bootstrap_snapshot = self.store.bootstrap_account().map(|(i, s)| (i, *s));
         self.finish_cache = None;
+        // A new bootstrap decides anew whether the BS account times out (BS-FIN-06).
+        self.account_timeout_armed = false;
     }
 
     fn pack_answer(&mut self, spec: &ClientSpec, answer: &PackAnswer, out: &mut Output) {
-        let Phase::PackRequested { target } = self.phase else {
+        if !matches!(self.phase, Phase::PackRequested { .. }) {
             return;
-        };
+        }
         if let PackAnswer::Pack(pack) = answer {
             // BS-PACK-02: each object in the pack replaces that object's instances; the BS
             // account and /3/0 stay. The pack is applied only if the result is consistent.
@@ -658,17 +676,18 @@ impl Client {
             }
             if next.consistency(self.choices.strict_pairing).is_ok() {
                 self.store = next;
+                self.notified_uri = None;
                 self.arm_account_timeout(spec);
                 self.start_registration(spec, out);
                 return;
             }
         }
         // BS-PACK-04: an inconsistent pack or any error falls back to Bootstrap-Request.
-        if spec.bug(Bug::PackErrorNoFallback) {
-            self.phase = Phase::Operating;
-            self.start_registration(spec, out);
-        } else {
-            self.send_bootstrap_request(spec, target, out);
+        match self.request_target() {
+            Some(target) if !spec.bug(Bug::PackErrorNoFallback) => {
+                self.send_bootstrap_request(spec, target, out)
+            }
+            _ => self.start_registration(spec, out),
         }
     }
 
@@ -750,6 +769,7 @@ impl Client {
         if code == ResponseCode::Changed
             && spec.bug(Bug::RegistersBeforeFinish)
             && self.registrations == [Registration::None; MAX_SERVERS]
+            && !self.accounts(spec).is_empty()
         {
             self.start_registration(spec, out);
             self.phase = Phase::Bootstrapping;
@@ -1030,6 +1050,7 @@ impl Client {
                 }
                 self.phase = Phase::Operating;
                 self.bootstrap_snapshot = None;
+                self.notified_uri = None;
                 self.arm_account_timeout(spec);
                 self.start_registration(spec, out);
                 code_only(ResponseCode::Changed)

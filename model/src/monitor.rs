@@ -141,9 +141,10 @@ pub(crate) fn judge(
     if opened {
         next.ghost.committed = false;
         next.ghost.bootstrap_at_session_start = pre_store.bootstrap_account().map(|(i, s)| (i, *s));
-        next.ghost.request_target = None;
         next.ghost.may_request = false;
         next.ghost.finish_refused = false;
+        // A session answers any pending need to bootstrap, whoever opened it.
+        next.ghost.fallback_due = false;
         if action.is_bootstrap_command() {
             event = Some(crate::monitor::Event::ServerInitiatedPush);
         }
@@ -234,7 +235,10 @@ pub(crate) fn judge(
                 next.ghost.env_faulty = true;
             }
             let requested = out.send.iter().any(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
-            if !requested || post_store != *pre_store {
+            // Without a bootstrap URI left (BS-FIN-06 purge meanwhile) there is nothing to
+            // fall back to (BS-RB-06).
+            let can = next.ghost.request_target.is_some() || post_store.bootstrap_account().is_some();
+            if requested != can || post_store != *pre_store {
                 v.set(Monitor::PackOutcome);
             } else {
                 event = Some(Event::PackFallback);
@@ -304,6 +308,9 @@ pub(crate) fn judge(
     let finished = matches!(action, Action::BootstrapFinish | Action::BootstrapFinishDuplicated)
         && code == Some(ResponseCode::Changed)
         && before.phase == Phase::Bootstrapping;
+    if finished || event == Some(Event::PackApplied) {
+        next.ghost.request_target = None;
+    }
     if finished {
         next.ghost.committed = true;
         let mut want: Vec<ServerUri> = post_store.server_accounts().iter().map(|a| a.uri).collect();
@@ -327,15 +334,17 @@ pub(crate) fn judge(
             v.set(Monitor::AccountTimeout);
         }
     }
-    if next.client.account_timeout_armed != before.account_timeout_armed
-        && !finished
-        && event != Some(Event::PackApplied)
-        && post_store.bootstrap_account().is_some()
+    if pre_store.bootstrap_account().is_some()
+        && post_store.bootstrap_account().is_none()
+        && !matches!(
+            action,
+            Action::BootstrapAccountTimeoutExpired
+                | Action::BootstrapWrite { .. }
+                | Action::ExchangeLifetimeExpired
+        )
     {
-        // The timer may only stop by running out (or a new bootstrap ending).
-        if before.account_timeout_armed && !matches!(action, Action::BootstrapAccountTimeoutExpired) {
-            v.set(Monitor::AccountTimeout);
-        }
+        // The BS account disappears only when its timeout runs out.
+        v.set(Monitor::AccountTimeout);
     }
 
     // Outgoing messages.
@@ -379,6 +388,11 @@ pub(crate) fn judge(
                 }
             }
         }
+    }
+
+    // Without a BS account there is nothing to fall back to (BS-RB-06).
+    if post_store.bootstrap_account().is_none() {
+        next.ghost.fallback_due = false;
     }
 
     // The configuration in force.

@@ -641,7 +641,8 @@ impl BootstrapSystem {
         if action.is_bootstrap_command() && action != &Action::BootstrapFinish {
             next.budget.ops = next.budget.ops.saturating_sub(1);
         }
-        if consumes_rebootstrap(action) {
+        let pushed = action.is_bootstrap_command() && s.client.phase != Phase::Bootstrapping;
+        if consumes_rebootstrap(action) || pushed {
             next.budget.rebootstraps = next.budget.rebootstraps.saturating_sub(1);
         }
         if s.client.phase != Phase::Bootstrapping && next.client.phase == Phase::Bootstrapping {
