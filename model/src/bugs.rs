@@ -87,7 +87,7 @@ bugs! {
     /// Finish on an inconsistent configuration is answered 4.00 instead of 4.06.
     FinishRefusedWithBadRequest = "finish-refused-with-bad-request", Invariant, "BS-FIN-02", ALL;
     /// Finish does not check that Short Server IDs are unique.
-    DuplicateShortServerIdAccepted = "duplicate-short-server-id-accepted", Invariant, "BS-ACCT-02", ALL;
+    DuplicateShortServerIdAccepted = "duplicate-short-server-id-accepted", Invariant, "BS-ACCT-02", PUBLISHED;
     /// A management server's Write on /0 is executed (the DM interface must answer 4.01).
     AcceptsBootstrapWriteFromServer = "accepts-bootstrap-write-from-server", Invariant, "BS-SEC-04, BS-OBJ-02", ALL;
     /// Bootstrap commands are accepted outside a session although the client has no BS

@@ -115,10 +115,21 @@ pub fn run(model: &BootstrapSystem, opts: CheckOptions) -> CheckReport {
                 (_, true) => Outcome::Violated,
                 (_, false) => Outcome::Holds,
             };
+            let path = found.map(|path| {
+                let mut steps = path.clone().into_vec();
+                if outcome == Outcome::Violated {
+                    // End the trace at the first state that breaks the property.
+                    if let Some(i) = steps.iter().position(|(s, _)| !(p.condition)(model, s)) {
+                        steps.truncate(i + 1);
+                        steps[i].1 = None;
+                    }
+                }
+                steps
+            });
             Verdict {
                 name: p.name,
                 outcome,
-                path: found.map(|path| path.clone().into_vec()),
+                path,
             }
         })
         .collect();

@@ -584,7 +584,9 @@ impl Client {
                 self.bootstrap_snapshot = None;
                 match self.request_target() {
                     Some(uri) => self.decide_bootstrap(spec, uri, out),
-                    None => self.start_registration(spec, out),
+                    // Nowhere to retry, and the half-written configuration was never
+                    // accepted (BS-FIN-05): the client stays idle.
+                    None => self.phase = Phase::Operating,
                 }
             }
             (Timer::BootstrapAccountTimeout, _) if self.account_timeout_armed => {
@@ -599,8 +601,12 @@ impl Client {
     /// The client has decided to (re-)bootstrap at `target`: registrations are dropped
     /// (A-14 lets the client keep them; the reference drops them) and the Client Hold Off
     /// Time runs first (BS-FACT-05, A-11).
+    /// A pending Bootstrap-Server Account Timeout is cancelled: the bootstrap about to run
+    /// needs the account, and its own successful end arms the timeout anew (BS-FIN-06; the
+    /// specification does not say what happens when the two overlap).
     fn decide_bootstrap(&mut self, spec: &ClientSpec, target: ServerUri, out: &mut Output) {
         self.registrations = [Registration::None; MAX_SERVERS];
+        self.account_timeout_armed = false;
         if spec.bug(Bug::NoHoldOff) {
             self.send_request(spec, target, out);
         } else {

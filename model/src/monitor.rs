@@ -198,7 +198,11 @@ pub(crate) fn judge(
         }
         Action::BootstrapFinishDuplicated => {
             let first = pre.last.and_then(|l| l.code);
-            if code != first || next.client.store != *pre_store || next.client.phase != before.phase {
+            if code != first
+                || next.client.store != *pre_store
+                || next.client.phase != before.phase
+                || !out.send.is_empty()
+            {
                 v.set(Monitor::DuplicateFinish);
             }
         }
@@ -445,18 +449,21 @@ fn judge_write(
     let pre_store = &pre.client.store;
     if profile.cascades_account_removal() {
         // Seed: which accounts did this write remove or re-provision?
-        let (Path::Instance(SECURITY, x), WriteValue::Security(sec)) = (path, value) else {
+        let (Path::Instance(SECURITY, _), WriteValue::Security(sec)) = (path, value) else {
             return;
         };
         if sec.is_bootstrap() {
             return;
         }
-        let mut touched = Vec::new();
-        if let Some(old) = pre_store.security.get(x).filter(|s| !s.is_bootstrap()) {
-            touched.extend(old.ssid);
-        }
+        // Removed accounts, and the account re-provisioned under the same Short Server ID.
+        let after = post.security_ssids();
+        let mut touched: Vec<_> = pre_store
+            .security_ssids()
+            .into_iter()
+            .filter(|s| !after.contains(s))
+            .collect();
         if let Some(ssid) = sec.ssid {
-            if pre_store.security_ssids().contains(&ssid) {
+            if pre_store.security_ssids().contains(&ssid) && !touched.contains(&ssid) {
                 touched.push(ssid);
             }
         }

@@ -1,0 +1,91 @@
+//! The model checked exhaustively in its default configuration, per profile: every
+//! `always` property holds, every `sometimes` property has an example (so nothing holds only
+//! because nothing happens), and the state counts are pinned.
+
+use bootstrap_model::check::{self, CheckOptions, Outcome, Strategy};
+use bootstrap_model::profile::Profile;
+use bootstrap_model::system::{BootstrapSystem, Config};
+
+fn opts() -> CheckOptions {
+    CheckOptions {
+        threads: 2,
+        strategy: Strategy::Dfs,
+        stop_at_first_violation: false,
+    }
+}
+
+#[test]
+fn default_configuration_of_every_profile_holds_and_reaches_everything() {
+    let mut counts = String::new();
+    for profile in Profile::ALL {
+        let model = BootstrapSystem::new(Config::default_for(profile)).unwrap();
+        let report = check::run(&model, opts());
+        for v in &report.verdicts {
+            assert_ne!(
+                v.outcome,
+                Outcome::Violated,
+                "profile {profile}: {} violated:\n{}",
+                v.name,
+                bootstrap_model::trace::render(&model, v.path.as_deref().unwrap_or(&[]), Some(v.name))
+            );
+            assert_ne!(v.outcome, Outcome::NotReached, "profile {profile}: {} has no example", v.name);
+        }
+        counts.push_str(&format!(
+            "{profile}: {} unique states, {} properties\n",
+            report.unique_states,
+            report.verdicts.len()
+        ));
+    }
+    insta::assert_snapshot!("state_counts_default", counts);
+}
+
+#[test]
+fn bfs_and_dfs_agree_on_the_state_count() {
+    let model = BootstrapSystem::new(Config::default_for(Profile::Seed)).unwrap();
+    let dfs = check::run(&model, opts()).unique_states;
+    let bfs = check::run(
+        &model,
+        CheckOptions {
+            strategy: Strategy::Bfs,
+            ..opts()
+        },
+    )
+    .unique_states;
+    assert_eq!(dfs, bfs);
+}
+
+#[test]
+fn a_configuration_with_loss_and_duplication_holds_too() {
+    for profile in Profile::ALL {
+        let config = Config {
+            servers: 2,
+            rebootstraps: 2,
+            loss: true,
+            duplication: true,
+            choices: bootstrap_model::system::ChoiceMode::Reference,
+            ..Config::default_for(profile)
+        };
+        let model = BootstrapSystem::new(config).unwrap();
+        let report = check::run(&model, opts());
+        let bad: Vec<_> = report.violations().map(|v| v.name).collect();
+        assert!(bad.is_empty(), "profile {profile}: {bad:?}");
+    }
+}
+
+#[test]
+fn impossible_configurations_are_refused_with_the_field_named() {
+    let mut c = Config::default_for(Profile::V1_1);
+    c.servers = 0;
+    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("servers"));
+    c.servers = 4;
+    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("servers"));
+    c.servers = 1;
+    c.ops_per_session = 0;
+    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("bootstrap-only"));
+    c.ops_per_session = 2;
+    c.rebootstraps = 9;
+    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("rebootstraps"));
+    c.rebootstraps = 1;
+    c.factories.clear();
+    assert!(BootstrapSystem::new(c).unwrap_err().contains("factory"));
+}
