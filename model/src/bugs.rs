@@ -184,6 +184,18 @@ impl BugSet {
     }
 }
 
+impl BugSet {
+    /// The raw bits (bit `n` is the `n`-th bug of [`Bug::ALL`]).
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// A set from raw bits.
+    pub fn from_bits(bits: u64) -> BugSet {
+        BugSet(bits)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,17 +209,5 @@ mod tests {
             assert!(!b.profiles().is_empty());
             assert!(b.requirements().starts_with("BS-"));
         }
-    }
-}
-
-impl BugSet {
-    /// The raw bits (bit `n` is the `n`-th bug of [`Bug::ALL`]).
-    pub fn bits(self) -> u64 {
-        self.0
-    }
-
-    /// A set from raw bits.
-    pub fn from_bits(bits: u64) -> BugSet {
-        BugSet(bits)
     }
 }

@@ -77,12 +77,16 @@ pub struct CheckReport {
 impl CheckReport {
     /// The violated `always` properties.
     pub fn violations(&self) -> impl Iterator<Item = &Verdict> {
-        self.verdicts.iter().filter(|v| v.outcome == Outcome::Violated)
+        self.verdicts
+            .iter()
+            .filter(|v| v.outcome == Outcome::Violated)
     }
 
     /// The `sometimes` properties with no example.
     pub fn unreached(&self) -> impl Iterator<Item = &Verdict> {
-        self.verdicts.iter().filter(|v| v.outcome == Outcome::NotReached)
+        self.verdicts
+            .iter()
+            .filter(|v| v.outcome == Outcome::NotReached)
     }
 }
 
@@ -97,11 +101,21 @@ pub fn run(model: &BootstrapSystem, opts: CheckOptions) -> CheckReport {
     let (unique_states, states, max_depth, discoveries) = match opts.strategy {
         Strategy::Dfs => {
             let c = builder.spawn_dfs().join();
-            (c.unique_state_count(), c.state_count(), c.max_depth(), c.discoveries())
+            (
+                c.unique_state_count(),
+                c.state_count(),
+                c.max_depth(),
+                c.discoveries(),
+            )
         }
         Strategy::Bfs => {
             let c = builder.spawn_bfs().join();
-            (c.unique_state_count(), c.state_count(), c.max_depth(), c.discoveries())
+            (
+                c.unique_state_count(),
+                c.state_count(),
+                c.max_depth(),
+                c.discoveries(),
+            )
         }
     };
     let elapsed = start.elapsed();

@@ -69,7 +69,7 @@ pub struct BootstrapPack {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PackAnswer {
     /// 2.05 with the pack.
-    Pack(BootstrapPack),
+    Pack(Box<BootstrapPack>),
     /// An error code (5.01 when the server has no Pack support, ...).
     Error(ResponseCode),
     /// No answer before the client gives up.
@@ -488,34 +488,32 @@ impl Client {
                 out.response = Some(r);
             }
             Input::Read { from, path } => {
-                let r = self.bootstrap_command(spec, *from, &mut out, |c, spec, _| {
-                    c.read(spec, *path)
-                });
+                let r =
+                    self.bootstrap_command(spec, *from, &mut out, |c, spec, _| c.read(spec, *path));
                 out.response = Some(r);
             }
             Input::Discover { from, path } => {
-                let r = self.bootstrap_command(spec, *from, &mut out, |c, spec, _| {
-                    c.discover(spec, *path)
-                });
+                let r = self
+                    .bootstrap_command(spec, *from, &mut out, |c, spec, _| c.discover(spec, *path));
                 out.response = Some(r);
             }
             Input::Delete { from, path } => {
-                let r = self.bootstrap_command(spec, *from, &mut out, |c, spec, _| {
-                    c.delete(spec, *path)
-                });
+                let r = self
+                    .bootstrap_command(spec, *from, &mut out, |c, spec, _| c.delete(spec, *path));
                 out.response = Some(r);
             }
             Input::Finish { from } => {
-                let r = self.bootstrap_command(spec, *from, &mut out, |c, spec, out| {
-                    c.finish(spec, out)
-                });
+                let r = self
+                    .bootstrap_command(spec, *from, &mut out, |c, spec, out| c.finish(spec, out));
                 if *from == Peer::BootstrapServer {
                     self.finish_cache = Some(r.code);
                 }
                 out.response = Some(r);
             }
             Input::DuplicateFinish => {
-                let cached = self.finish_cache.filter(|_| !spec.bug(Bug::NoDeduplication));
+                let cached = self
+                    .finish_cache
+                    .filter(|_| !spec.bug(Bug::NoDeduplication));
                 let r = match cached {
                     Some(code) => code_only(code),
                     None => {
@@ -751,7 +749,12 @@ impl Client {
             }
             (Path::Resource(SECURITY, x, 5), WriteValue::SecretKey(k)) => {
                 // BS-WRITE-02: Write creates the instance when absent.
-                let mut sec = self.store.security.get(x).copied().unwrap_or(EMPTY_SECURITY);
+                let mut sec = self
+                    .store
+                    .security
+                    .get(x)
+                    .copied()
+                    .unwrap_or(EMPTY_SECURITY);
                 sec.key = Some(*k);
                 self.store.security.put(x, sec);
                 ResponseCode::Changed
@@ -801,7 +804,8 @@ impl Client {
             || (ksi && spec.bug(Bug::KeepServerInfoInPublishedProfile));
         if cascade && !sec.is_bootstrap() {
             let keep = if profile.supports(Operation::KeepServerInfo) {
-                (ksi && !spec.bug(Bug::KeepServerInfoIgnored)) || spec.bug(Bug::KeepServerInfoAlways)
+                (ksi && !spec.bug(Bug::KeepServerInfoIgnored))
+                    || spec.bug(Bug::KeepServerInfoAlways)
             } else {
                 false
             };
@@ -935,7 +939,9 @@ impl Client {
                         let bs = s.is_bootstrap();
                         links.push(Link {
                             path: Path::Instance(SECURITY, i),
-                            ssid: s.ssid.filter(|_| !bs && !spec.bug(Bug::DiscoverOmitsShortServerId)),
+                            ssid: s
+                                .ssid
+                                .filter(|_| !bs && !spec.bug(Bug::DiscoverOmitsShortServerId)),
                             uri: s.uri.filter(|_| {
                                 if bs {
                                     spec.bug(Bug::DiscoverListsBootstrapUri)
@@ -950,7 +956,9 @@ impl Client {
                     for (i, s) in self.store.server.iter() {
                         links.push(Link {
                             path: Path::Instance(SERVER, i),
-                            ssid: s.ssid.filter(|_| !spec.bug(Bug::DiscoverOmitsShortServerId)),
+                            ssid: s
+                                .ssid
+                                .filter(|_| !spec.bug(Bug::DiscoverOmitsShortServerId)),
                             uri: None,
                         });
                     }
@@ -1013,7 +1021,13 @@ impl Client {
             _ => true,
         };
         let content = if o == SERVER {
-            let v: Vec<_> = self.store.server.iter().filter(|(i, _)| want(*i)).map(|(i, s)| (i, *s)).collect();
+            let v: Vec<_> = self
+                .store
+                .server
+                .iter()
+                .filter(|(i, _)| want(*i))
+                .map(|(i, s)| (i, *s))
+                .collect();
             if v.is_empty() && path.instance().is_some() {
                 return code_only(ResponseCode::NotFound);
             }
@@ -1149,10 +1163,20 @@ impl Client {
         }
         let mut objects: Vec<Path> = Vec::new();
         if spec.bug(Bug::RegisterListsSecurity) {
-            objects.extend(self.store.security.ids().map(|i| Path::Instance(SECURITY, i)));
+            objects.extend(
+                self.store
+                    .security
+                    .ids()
+                    .map(|i| Path::Instance(SECURITY, i)),
+            );
         }
         objects.extend(self.store.server.ids().map(|i| Path::Instance(SERVER, i)));
-        objects.extend(self.store.access_control.ids().map(|i| Path::Instance(ACCESS_CONTROL, i)));
+        objects.extend(
+            self.store
+                .access_control
+                .ids()
+                .map(|i| Path::Instance(ACCESS_CONTROL, i)),
+        );
         if self.store.device {
             objects.push(Path::Instance(DEVICE, 0));
         }
@@ -1172,7 +1196,13 @@ impl Client {
         }
     }
 
-    fn register_answer(&mut self, spec: &ClientSpec, k: u8, answer: RegisterAnswer, out: &mut Output) {
+    fn register_answer(
+        &mut self,
+        spec: &ClientSpec,
+        k: u8,
+        answer: RegisterAnswer,
+        out: &mut Output,
+    ) {
         let Some(slot) = self.registrations.get_mut(k as usize) else {
             return;
         };
@@ -1327,16 +1357,23 @@ impl std::fmt::Display for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.code)?;
         match &self.content {
-            Some(c @ Content::Links { .. }) => write!(f, " {}", c.link_format().unwrap_or_default()),
+            Some(c @ Content::Links { .. }) => {
+                write!(f, " {}", c.link_format().unwrap_or_default())
+            }
             Some(Content::Servers(v)) => {
-                let ids: Vec<String> = v.iter().map(|(i, s)| format!("/1/{i} ssid={:?}", s.ssid)).collect();
+                let ids: Vec<String> = v
+                    .iter()
+                    .map(|(i, s)| format!("/1/{i} ssid={:?}", s.ssid))
+                    .collect();
                 write!(f, " [{}]", ids.join(", "))
             }
             Some(Content::AccessControl(v)) => {
                 let ids: Vec<String> = v.iter().map(|(i, _)| format!("/2/{i}")).collect();
                 write!(f, " [{}]", ids.join(", "))
             }
-            Some(Content::Security(v)) => write!(f, " [{} Security instances, keys included]", v.len()),
+            Some(Content::Security(v)) => {
+                write!(f, " [{} Security instances, keys included]", v.len())
+            }
             None => Ok(()),
         }
     }

@@ -113,7 +113,9 @@ impl CodeSet {
 
     /// The codes in the set, in [`ResponseCode::ALL`] order.
     pub fn codes(self) -> impl Iterator<Item = ResponseCode> {
-        ResponseCode::ALL.into_iter().filter(move |c| self.contains(*c))
+        ResponseCode::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 }
 

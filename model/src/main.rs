@@ -9,7 +9,7 @@ use bootstrap_model::system::{
     BootstrapSystem, ChoiceMode, Config, Factory, MAX_MANAGEMENT_SERVERS, MAX_OPS_PER_SESSION,
     MAX_REBOOTSTRAPS,
 };
-use bootstrap_model::trace;
+use bootstrap_model::{properties, trace};
 use clap::{Parser, ValueEnum};
 use stateright::Model;
 use std::net::SocketAddr;
@@ -19,7 +19,8 @@ use std::process::ExitCode;
 #[command(
     name = "bootstrap-check",
     version,
-    about = "Exhaustively check the LwM2M bootstrap model for a profile and configuration"
+    about = "Exhaustively check the LwM2M bootstrap model for a profile and configuration",
+    allow_negative_numbers = true
 )]
 struct Cli {
     /// Profile to check: seed, 1.0, 1.1, 1.2, or all.
@@ -183,7 +184,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         failed |= check_profile(&cli, &model);
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Checks one model, prints the report; returns whether it failed.
@@ -194,7 +199,11 @@ fn check_profile(cli: &Cli, model: &BootstrapSystem) -> bool {
             .threads
             .map(usize::from)
             .unwrap_or_else(|| CheckOptions::default().threads),
-        strategy: if cli.dfs { Strategy::Dfs } else { Strategy::Bfs },
+        strategy: if cli.dfs {
+            Strategy::Dfs
+        } else {
+            Strategy::Bfs
+        },
         stop_at_first_violation: false,
     };
     println!(
@@ -225,8 +234,9 @@ fn check_profile(cli: &Cli, model: &BootstrapSystem) -> bool {
             Outcome::Reached => "reached    ",
             Outcome::NotReached => "NOT REACHED",
         };
-        println!("   {mark} {}", v.name);
-        let show = v.outcome == Outcome::Violated || (cli.examples && v.outcome == Outcome::Reached);
+        println!("   {mark} {}", properties::describe(v.name));
+        let show =
+            v.outcome == Outcome::Violated || (cli.examples && v.outcome == Outcome::Reached);
         if let (true, Some(path)) = (show, &v.path) {
             print!("{}", trace::render(model, path, Some(v.name)));
         }

@@ -15,7 +15,7 @@ use crate::system::{Action, BootstrapSystem, SystemState};
 use serde::{Deserialize, Serialize};
 
 macro_rules! monitors {
-    ($( $(#[$doc:meta])* $name:ident = $title:literal; )*) => {
+    ($( $(#[$doc:meta])* $name:ident = $id:literal, $title:literal; )*) => {
         /// A rule judged after every step; its property is named by [`Monitor::title`].
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
@@ -25,7 +25,13 @@ macro_rules! monitors {
             /// Every monitor.
             pub const ALL: &'static [Monitor] = &[ $( Monitor::$name, )* ];
 
-            /// The property name: requirement IDs first, then the rule.
+            /// The property's name for the checker: short (stateright hashes every property
+            /// name for every state it visits) and unique.
+            pub fn id(self) -> &'static str {
+                match self { $( Monitor::$name => $id, )* }
+            }
+
+            /// The property as printed: requirement IDs first, then the rule.
             pub fn title(self) -> &'static str {
                 match self { $( Monitor::$name => $title, )* }
             }
@@ -35,49 +41,49 @@ macro_rules! monitors {
 
 monitors! {
     /// Every answer to a bootstrap command is one the specification accepts.
-    ResponseCodes = "BS-WRITE-06/BS-DEL-05/BS-DISC-05/BS-READ-04/BS-FIN-02/BS-OBJ-02: every answer carries a code the specification accepts";
+    ResponseCodes = "BS-WRITE-06 codes", "BS-WRITE-06/BS-DEL-05/BS-DISC-05/BS-READ-04/BS-FIN-02/BS-OBJ-02: every answer carries a code the specification accepts";
     /// Bootstrap-Delete never removes the BS account or /3/0.
-    ProtectedSurviveDelete = "BS-DEL-03/BS-WIPE-03: the Bootstrap-Server Account and /3/0 survive every Bootstrap-Delete";
+    ProtectedSurviveDelete = "BS-DEL-03", "BS-DEL-03/BS-WIPE-03: the Bootstrap-Server Account and /3/0 survive every Bootstrap-Delete";
     /// Seed: nothing related to a removed account survives it.
-    SeedCascade = "BS-WIPE-01 (seed): no information related to a server outlives the removal of its account";
+    SeedCascade = "BS-WIPE-01", "BS-WIPE-01 (seed): no information related to a server outlives the removal of its account";
     /// Seed: keepServerInfo keeps all related information.
-    SeedKeepServerInfo = "BS-KEEP-01 (seed): with keepServerInfo the related information is all still there";
+    SeedKeepServerInfo = "BS-KEEP-01", "BS-KEEP-01 (seed): with keepServerInfo the related information is all still there";
     /// 1.x: a Write changes only the instance it names.
-    WriteOnlyNamedPath = "BS-KEEP-02 (1.x): a Bootstrap-Write changes only the path it names";
+    WriteOnlyNamedPath = "BS-KEEP-02", "BS-KEEP-02 (1.x): a Bootstrap-Write changes only the path it names";
     /// 1.x: keepServerInfo changes nothing.
-    KeepServerInfoIgnoredInPublished = "BS-KEEP-03 (1.x): the keepServerInfo option changes nothing";
+    KeepServerInfoIgnoredInPublished = "BS-KEEP-03", "BS-KEEP-03 (1.x): the keepServerInfo option changes nothing";
     /// Registration targets a complete account with its parameters.
-    RegisterCompleteAccount = "BS-REG-02/BS-ACCT-01/BS-REG-03: Register goes only to the URI of a Security+Server pair sharing one Short Server ID, with its lifetime";
+    RegisterCompleteAccount = "BS-REG-02", "BS-REG-02/BS-ACCT-01/BS-REG-03: Register goes only to the URI of a Security+Server pair sharing one Short Server ID, with its lifetime";
     /// Never register with the bootstrap server.
-    RegisterNotBootstrapServer = "BS-REG-01/BS-ACCT-03: the client never registers with the bootstrap server";
+    RegisterNotBootstrapServer = "BS-ACCT-03", "BS-REG-01/BS-ACCT-03: the client never registers with the bootstrap server";
     /// Register only with a committed configuration.
-    RegisterOnlyCommitted = "BS-FIN-05/BS-CI-08: the client registers only after a successful Finish (or Pack) or from its factory configuration";
+    RegisterOnlyCommitted = "BS-FIN-05", "BS-FIN-05/BS-CI-08: the client registers only after a successful Finish (or Pack) or from its factory configuration";
     /// After Finish, Register to every server.
-    RegisterEveryServer = "BS-REG-01/BS-ACCT-05: after a successful Finish the client registers with every server account";
+    RegisterEveryServer = "BS-REG-01", "BS-REG-01/BS-ACCT-05: after a successful Finish the client registers with every server account";
     /// The configuration in force is consistent.
-    ConfigurationInForce = "BS-ACCT-02/BS-ACCT-04: the configuration in force has unique Short Server IDs and at most one Bootstrap-Server Account";
+    ConfigurationInForce = "BS-ACCT-02", "BS-ACCT-02/BS-ACCT-04: the configuration in force has unique Short Server IDs and at most one Bootstrap-Server Account";
     /// Finish outcome and bootstrap state agree.
-    FinishOutcome = "BS-FIN-02/BS-FIN-04: a refused Finish leaves the client in bootstrap, an accepted one ends it";
+    FinishOutcome = "BS-FIN-04", "BS-FIN-02/BS-FIN-04: a refused Finish leaves the client in bootstrap, an accepted one ends it";
     /// A failed bootstrap restores the BS account.
-    FailedBootstrapRollback = "BS-CI-04: a failed bootstrap leaves the Bootstrap-Server Account as it was";
+    FailedBootstrapRollback = "BS-CI-04", "BS-CI-04: a failed bootstrap leaves the Bootstrap-Server Account as it was";
     /// A session without Finish ends after EXCHANGE_LIFETIME.
-    SessionTimeout = "BS-CI-03: without Finish the bootstrap fails after EXCHANGE_LIFETIME";
+    SessionTimeout = "BS-CI-03", "BS-CI-03: without Finish the bootstrap fails after EXCHANGE_LIFETIME";
     /// Hold-off before every attempt.
-    HoldOffBeforeRequest = "BS-FACT-05 (A-11): every bootstrap attempt waits the Client Hold Off Time first";
+    HoldOffBeforeRequest = "BS-FACT-05", "BS-FACT-05 (A-11): every bootstrap attempt waits the Client Hold Off Time first";
     /// Request target.
-    RequestTarget = "BS-CI-01/BS-RB-02: Bootstrap-Request goes to the stored bootstrap URI (seed: to the URI of the Step 0 notification)";
+    RequestTarget = "BS-CI-01", "BS-CI-01/BS-RB-02: Bootstrap-Request goes to the stored bootstrap URI (seed: to the URI of the Step 0 notification)";
     /// No command outside a session when the profile forbids it.
-    NoCommandOutsideSession = "BS-RB-06/BS-CI-08: bootstrap commands outside a session change nothing unless the profile allows a push and a BS account exists";
+    NoCommandOutsideSession = "BS-RB-06", "BS-RB-06/BS-CI-08: bootstrap commands outside a session change nothing unless the profile allows a push and a BS account exists";
     /// Management servers cannot change Security.
-    OnlyBootstrapServerProvisions = "BS-SEC-04/BS-OBJ-02: a management server cannot change the Security object";
+    OnlyBootstrapServerProvisions = "BS-SEC-04", "BS-SEC-04/BS-OBJ-02: a management server cannot change the Security object";
     /// BS account timeout.
-    AccountTimeout = "BS-FIN-06: the Bootstrap-Server Account is deleted when its timeout has run, and only then";
+    AccountTimeout = "BS-FIN-06", "BS-FIN-06: the Bootstrap-Server Account is deleted when its timeout has run, and only then";
     /// Trigger leads to bootstrap.
-    TriggerStartsBootstrap = "BS-RB-03: an accepted Bootstrap-Request Trigger is followed by a bootstrap";
+    TriggerStartsBootstrap = "BS-RB-03", "BS-RB-03: an accepted Bootstrap-Request Trigger is followed by a bootstrap";
     /// Pack fallback and success.
-    PackOutcome = "BS-PACK-04: a failed Bootstrap-Pack-Request falls back to Bootstrap-Request; a good pack needs no Finish";
+    PackOutcome = "BS-PACK-04", "BS-PACK-04: a failed Bootstrap-Pack-Request falls back to Bootstrap-Request; a good pack needs no Finish";
     /// Duplicates are answered from the cache.
-    DuplicateFinish = "BS-FIN-01 (RFC 7252 4.5): a duplicated Finish gets the first answer and changes nothing";
+    DuplicateFinish = "BS-FIN-01 dup", "BS-FIN-01 (RFC 7252 4.5): a duplicated Finish gets the first answer and changes nothing";
 }
 
 /// A notable event of a step, for the `sometimes` properties that show each re-bootstrap
@@ -127,7 +133,7 @@ pub(crate) fn judge(
     let before = &pre.client;
     let code = out.response.as_ref().map(|r| r.code);
     let pre_store = &before.store;
-    let post_store = next.client.store.clone();
+    let post_store = &next.client.store;
 
     // Every answer carries an acceptable code.
     if let (Some(expected), Some(c)) = (expected_codes(profile, before, input), code) {
@@ -162,7 +168,11 @@ pub(crate) fn judge(
             }
             if profile.cascades_account_removal() {
                 let after = post_store.security_ssids();
-                for ssid in pre_store.security_ssids().into_iter().filter(|s| !after.contains(s)) {
+                for ssid in pre_store
+                    .security_ssids()
+                    .into_iter()
+                    .filter(|s| !after.contains(s))
+                {
                     if post_store.has_related(ssid) {
                         v.set(Monitor::SeedCascade);
                     } else if pre_store.has_related(ssid) {
@@ -171,35 +181,42 @@ pub(crate) fn judge(
                 }
             }
         }
-        Action::BootstrapWrite { path, value, keep_server_info } if code == Some(ResponseCode::Changed) && !opened_illegally(m, pre) => {
-            judge_write(m, pre, *path, value, *keep_server_info, &post_store, &mut v, &mut event);
+        Action::BootstrapWrite {
+            path,
+            value,
+            keep_server_info,
+        } if code == Some(ResponseCode::Changed) && !opened_illegally(m, pre) => {
+            judge_write(
+                m,
+                pre,
+                *path,
+                value,
+                *keep_server_info,
+                post_store,
+                &mut v,
+                &mut event,
+            );
         }
-        Action::BootstrapFinish => {
-            if before.phase == Phase::Bootstrapping {
-                match code {
-                    Some(ResponseCode::Changed) => {
-                        if next.client.phase == Phase::Bootstrapping {
-                            v.set(Monitor::FinishOutcome);
-                        }
-                        if pre.ghost.finish_refused {
-                            event = Some(Event::FinishAfterRefusal);
-                        }
+        Action::BootstrapFinish if before.phase == Phase::Bootstrapping => {
+            let in_bootstrap = next.client.phase == Phase::Bootstrapping;
+            match code {
+                Some(ResponseCode::Changed) => {
+                    if in_bootstrap {
+                        v.set(Monitor::FinishOutcome);
                     }
-                    Some(_) => {
-                        if next.client.phase != Phase::Bootstrapping {
-                            v.set(Monitor::FinishOutcome);
-                        } else {
-                            next.ghost.finish_refused = true;
-                        }
+                    if pre.ghost.finish_refused {
+                        event = Some(Event::FinishAfterRefusal);
                     }
-                    None => {}
                 }
+                Some(_) if !in_bootstrap => v.set(Monitor::FinishOutcome),
+                Some(_) => next.ghost.finish_refused = true,
+                None => {}
             }
         }
         Action::BootstrapFinishDuplicated => {
             let first = pre.last.and_then(|l| l.code);
             if code != first
-                || next.client.store != *pre_store
+                || *post_store != *pre_store
                 || next.client.phase != before.phase
                 || !out.send.is_empty()
             {
@@ -211,7 +228,9 @@ pub(crate) fn judge(
                 v.set(Monitor::SessionTimeout);
             }
             let now = post_store.bootstrap_account().map(|(i, s)| (i, *s));
-            if now != next.ghost.bootstrap_at_session_start || post_store.bootstrap_account_count() > 1 {
+            if now != next.ghost.bootstrap_at_session_start
+                || post_store.bootstrap_account_count() > 1
+            {
                 v.set(Monitor::FailedBootstrapRollback);
             }
             next.ghost.env_faulty = true;
@@ -224,7 +243,13 @@ pub(crate) fn judge(
         }
         Action::BootstrapRequestAccepted => {}
         Action::BootstrapPackDelivered { consistent: true } => {
-            if !matches!(next.client.phase, Phase::Operating) || next.client.registrations.iter().all(|r| *r == Registration::None) {
+            if !matches!(next.client.phase, Phase::Operating)
+                || next
+                    .client
+                    .registrations
+                    .iter()
+                    .all(|r| *r == Registration::None)
+            {
                 v.set(Monitor::PackOutcome);
             } else {
                 next.ghost.committed = true;
@@ -235,14 +260,21 @@ pub(crate) fn judge(
         Action::BootstrapPackDelivered { consistent: false }
         | Action::BootstrapPackNotImplemented
         | Action::BootstrapPackLost => {
-            if matches!(action, Action::BootstrapPackDelivered { .. } | Action::BootstrapPackLost) {
+            if matches!(
+                action,
+                Action::BootstrapPackDelivered { .. } | Action::BootstrapPackLost
+            ) {
                 next.ghost.env_faulty = true;
             }
-            let requested = out.send.iter().any(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
+            let requested = out
+                .send
+                .iter()
+                .any(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
             // Without a bootstrap URI left (BS-FIN-06 purge meanwhile) there is nothing to
             // fall back to (BS-RB-06).
-            let can = next.ghost.request_target.is_some() || post_store.bootstrap_account().is_some();
-            if requested != can || post_store != *pre_store {
+            let can =
+                next.ghost.request_target.is_some() || post_store.bootstrap_account().is_some();
+            if requested != can || *post_store != *pre_store {
                 v.set(Monitor::PackOutcome);
             } else {
                 event = Some(Event::PackFallback);
@@ -270,25 +302,24 @@ pub(crate) fn judge(
                 }
             }
         }
-        Action::BootstrapRequestTrigger { .. } => {
-            if code == Some(ResponseCode::Changed) && pre_store.bootstrap_account().is_some() {
-                if !matches!(next.client.phase, Phase::HoldOff { .. } | Phase::Requested { .. } | Phase::PackRequested { .. }) {
-                    v.set(Monitor::TriggerStartsBootstrap);
-                } else {
-                    event = Some(Event::TriggeredBootstrap);
-                }
+        Action::BootstrapRequestTrigger { .. }
+            if code == Some(ResponseCode::Changed) && pre_store.bootstrap_account().is_some() =>
+        {
+            if matches!(
+                next.client.phase,
+                Phase::HoldOff { .. } | Phase::Requested { .. } | Phase::PackRequested { .. }
+            ) {
+                event = Some(Event::TriggeredBootstrap);
+            } else {
+                v.set(Monitor::TriggerStartsBootstrap);
             }
         }
-        Action::ReBootstrapNotification { uri, .. } => {
-            if code == Some(ResponseCode::Changed) {
-                next.ghost.request_target = Some(*uri);
-                event = Some(Event::NotifiedReBootstrap);
-            }
+        Action::ReBootstrapNotification { uri, .. } if code == Some(ResponseCode::Changed) => {
+            next.ghost.request_target = Some(*uri);
+            event = Some(Event::NotifiedReBootstrap);
         }
-        Action::ServerWritesSecurity { .. } => {
-            if post_store != *pre_store {
-                v.set(Monitor::OnlyBootstrapServerProvisions);
-            }
+        Action::ServerWritesSecurity { .. } if *post_store != *pre_store => {
+            v.set(Monitor::OnlyBootstrapServerProvisions);
         }
         Action::ClientHoldOffExpired => next.ghost.may_request = true,
         Action::BootstrapAccountTimeoutExpired => {
@@ -302,15 +333,19 @@ pub(crate) fn judge(
     }
 
     // A bootstrap command outside a session that the profile forbids changes nothing.
-    if action.is_bootstrap_command() && before.phase != Phase::Bootstrapping && opened_illegally(m, pre) {
-        if post_store != *pre_store || next.client.phase != before.phase {
-            v.set(Monitor::NoCommandOutsideSession);
-        }
+    if action.is_bootstrap_command()
+        && before.phase != Phase::Bootstrapping
+        && opened_illegally(m, pre)
+        && (*post_store != *pre_store || next.client.phase != before.phase)
+    {
+        v.set(Monitor::NoCommandOutsideSession);
     }
 
     // A successful end of bootstrap: registrations to every account, timer armed.
-    let finished = matches!(action, Action::BootstrapFinish | Action::BootstrapFinishDuplicated)
-        && code == Some(ResponseCode::Changed)
+    let finished = matches!(
+        action,
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+    ) && code == Some(ResponseCode::Changed)
         && before.phase == Phase::Bootstrapping;
     if finished || event == Some(Event::PackApplied) {
         next.ghost.request_target = None;
@@ -333,7 +368,10 @@ pub(crate) fn judge(
         }
     }
     if finished || event == Some(Event::PackApplied) {
-        let timeout = post_store.bootstrap_account().and_then(|(_, s)| s.account_timeout).unwrap_or(0);
+        let timeout = post_store
+            .bootstrap_account()
+            .and_then(|(_, s)| s.account_timeout)
+            .unwrap_or(0);
         if timeout > 0 && !next.client.account_timeout_armed {
             v.set(Monitor::AccountTimeout);
         }

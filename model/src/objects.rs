@@ -5,6 +5,7 @@
 //! /1/x/5), leaving mandatory resources absent.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::fmt;
 
 /// Short Server ID (/0/x/10, /1/y/0). 0 and 65535 are reserved and never name a server
@@ -59,7 +60,7 @@ pub struct KeyId(pub u8);
 /// A Security object instance (/0/x): either the Bootstrap-Server Account (/0/x/1 = true,
 /// BS-ACCT-03) or the security half of a LwM2M Server Account (BS-ACCT-01). In the seed's words
 /// this is the "LWM2M Server Account": URI, security mode and keying material.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityInstance {
     /// /0/x/0 LwM2M Server URI.
     pub uri: Option<ServerUri>,
@@ -75,6 +76,29 @@ pub struct SecurityInstance {
     pub hold_off: Option<u16>,
     /// /0/x/12 Bootstrap-Server Account Timeout in seconds (BS-FIN-06).
     pub account_timeout: Option<u16>,
+}
+
+/// Hashes the instance as one packed integer: the checker fingerprints every state, and
+/// hashing seven `Option`s field by field dominated its profile. Equal instances pack
+/// equally, so this agrees with `Eq`.
+impl std::hash::Hash for SecurityInstance {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let opt16 = |v: Option<u16>| v.map_or(0u128, |x| x as u128 + 1);
+        let uri = match self.uri {
+            None => 0u128,
+            Some(ServerUri::Bootstrap) => 1,
+            Some(ServerUri::BootstrapAlternate) => 2,
+            Some(ServerUri::Server(k)) => 3 + k as u128,
+        };
+        let packed = uri
+            | (self.bootstrap.map_or(0, |b| b as u128 + 1) << 9)
+            | (self.mode.map_or(0, |m| m as u128 + 1) << 11)
+            | (self.key.map_or(0, |k| k.0 as u128 + 1) << 14)
+            | (opt16(self.ssid) << 23)
+            | (opt16(self.hold_off) << 40)
+            | (opt16(self.account_timeout) << 57);
+        state.write_u128(packed);
+    }
 }
 
 impl SecurityInstance {
@@ -159,8 +183,9 @@ pub struct AccessControlInstance {
     pub object: u16,
     /// /2/z/1 Object Instance ID (65535 = object level).
     pub instance: u16,
-    /// /2/z/2 ACL: one entry per Short Server ID (0 = default entry).
-    pub acl: Vec<(ShortServerId, AccessRights)>,
+    /// /2/z/2 ACL: one entry per Short Server ID (0 = default entry). Inline up to two
+    /// entries so that copying a state does not allocate.
+    pub acl: SmallVec<[(ShortServerId, AccessRights); 2]>,
     /// /2/z/3 Access Control Owner (65535 = the bootstrap server).
     pub owner: ShortServerId,
 }

@@ -79,7 +79,11 @@ pub struct BadPath(pub String);
 
 impl fmt::Display for BadPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not a path of the form /, /o, /o/i or /o/i/r: {:?}", self.0)
+        write!(
+            f,
+            "not a path of the form /, /o, /o/i or /o/i/r: {:?}",
+            self.0
+        )
     }
 }
 

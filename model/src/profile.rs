@@ -197,8 +197,9 @@ impl Profile {
     /// Whether Bootstrap-Read may target object `object` (BS-READ-01/02: /1 and /2).
     pub fn readable(self, object: u16) -> bool {
         match self {
-            Profile::V1_1 | Profile::V1_2 => object == crate::path::SERVER
-                || object == crate::path::ACCESS_CONTROL,
+            Profile::V1_1 | Profile::V1_2 => {
+                object == crate::path::SERVER || object == crate::path::ACCESS_CONTROL
+            }
             Profile::Seed | Profile::V1_0 => false,
         }
     }

@@ -17,17 +17,36 @@ use crate::system::{ActionKind, BootstrapSystem, Config, SystemState};
 use stateright::Property;
 
 /// Name of the registration liveness property.
-pub const EVENTUALLY_REGISTERS: &str =
-    "BS-FACT-03/BS-FIN-05/BS-REG-01 (liveness): without environment faults the client eventually registers";
+pub const EVENTUALLY_REGISTERS: &str = "live BS-FACT-03";
 /// Name of the fallback liveness property.
-pub const EVENTUALLY_FALLS_BACK: &str =
-    "BS-REG-06/BS-RB-05/BS-FACT-03 (liveness): after a registration failure that calls for it, the client eventually requests bootstrap";
+pub const EVENTUALLY_FALLS_BACK: &str = "live BS-REG-06";
+
+/// Property names (short, because stateright hashes each name for every state it visits)
+/// and what they say.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (EVENTUALLY_REGISTERS, "BS-FACT-03/BS-FIN-05/BS-REG-01 (liveness): without environment faults the client eventually registers"),
+    (EVENTUALLY_FALLS_BACK, "BS-REG-06/BS-RB-05/BS-FACT-03 (liveness): after a registration failure that calls for it, the client eventually requests bootstrap"),
+];
+
+/// What the property named `name` says, as printed in reports.
+pub fn describe(name: &str) -> String {
+    if let Some(m) = Monitor::ALL.iter().find(|m| m.id() == name) {
+        return m.title().to_string();
+    }
+    if let Some((_, d)) = DESCRIPTIONS.iter().find(|(n, _)| *n == name) {
+        return d.to_string();
+    }
+    match name.split_once(' ') {
+        Some(("step", k)) => format!("reachable: step {k}"),
+        Some(("code", c)) => format!("reachable: client answers {c}"),
+        Some(("event", e)) => format!("reachable: {e}"),
+        _ => name.to_string(),
+    }
+}
 
 macro_rules! always_monitor {
     ($m:ident) => {
-        Property::<BootstrapSystem>::always(Monitor::$m.title(), |_, s| {
-            !Monitor::$m.violated_in(s)
-        })
+        Property::<BootstrapSystem>::always(Monitor::$m.id(), |_, s| !Monitor::$m.violated_in(s))
     };
 }
 
@@ -35,10 +54,9 @@ macro_rules! sometimes_kind {
     ($k:ident, $name:literal) => {
         (
             ActionKind::$k,
-            Property::<BootstrapSystem>::sometimes(
-                concat!("reachable: step ", $name),
-                |_, s| s.last.is_some_and(|l| l.kind == ActionKind::$k),
-            ),
+            Property::<BootstrapSystem>::sometimes(concat!("step ", $name), |_, s| {
+                s.last.is_some_and(|l| l.kind == ActionKind::$k)
+            }),
         )
     };
 }
@@ -47,10 +65,9 @@ macro_rules! sometimes_code {
     ($c:ident, $name:literal) => {
         (
             ResponseCode::$c,
-            Property::<BootstrapSystem>::sometimes(
-                concat!("reachable: client answers ", $name),
-                |_, s| s.last.is_some_and(|l| l.code == Some(ResponseCode::$c)),
-            ),
+            Property::<BootstrapSystem>::sometimes(concat!("code ", $name), |_, s| {
+                s.last.is_some_and(|l| l.code == Some(ResponseCode::$c))
+            }),
         )
     };
 }
@@ -59,10 +76,9 @@ macro_rules! sometimes_event {
     ($e:ident, $name:literal) => {
         (
             Event::$e,
-            Property::<BootstrapSystem>::sometimes(
-                concat!("reachable: ", $name),
-                |_, s| s.last.is_some_and(|l| l.event == Some(Event::$e)),
-            ),
+            Property::<BootstrapSystem>::sometimes(concat!("event ", $name), |_, s| {
+                s.last.is_some_and(|l| l.event == Some(Event::$e))
+            }),
         )
     };
 }
@@ -93,12 +109,16 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         always_monitor!(TriggerStartsBootstrap),
         always_monitor!(PackOutcome),
         always_monitor!(DuplicateFinish),
-        Property::always(EVENTUALLY_REGISTERS, |m: &BootstrapSystem, s: &SystemState| {
-            s.ghost.env_faulty || s.client.registered_anywhere() || !m.is_terminal(s)
-        }),
-        Property::always(EVENTUALLY_FALLS_BACK, |m: &BootstrapSystem, s: &SystemState| {
-            !s.ghost.fallback_due || !m.is_terminal(s)
-        }),
+        Property::always(
+            EVENTUALLY_REGISTERS,
+            |m: &BootstrapSystem, s: &SystemState| {
+                s.ghost.env_faulty || s.client.registered_anywhere() || !m.is_terminal(s)
+            },
+        ),
+        Property::always(
+            EVENTUALLY_FALLS_BACK,
+            |m: &BootstrapSystem, s: &SystemState| !s.ghost.fallback_due || !m.is_terminal(s),
+        ),
     ];
     debug_assert_eq!(v.len(), Monitor::ALL.len() + 2);
 
@@ -107,7 +127,10 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         sometimes_kind!(BootstrapRequestRejected, "Bootstrap-Request rejected"),
         sometimes_kind!(BootstrapRequestLost, "Bootstrap-Request lost"),
         sometimes_kind!(BootstrapPackDelivered, "Bootstrap-Pack delivered"),
-        sometimes_kind!(BootstrapPackNotImplemented, "Bootstrap-Pack-Request answered 5.01"),
+        sometimes_kind!(
+            BootstrapPackNotImplemented,
+            "Bootstrap-Pack-Request answered 5.01"
+        ),
         sometimes_kind!(BootstrapPackLost, "Bootstrap-Pack-Request lost"),
         sometimes_kind!(BootstrapWrite, "Bootstrap-Write"),
         sometimes_kind!(BootstrapRead, "Bootstrap-Read"),
@@ -123,7 +146,10 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         sometimes_kind!(ServerWritesSecurity, "management server writes /0"),
         sometimes_kind!(ClientHoldOffExpired, "Client Hold Off Time passes"),
         sometimes_kind!(ExchangeLifetimeExpired, "EXCHANGE_LIFETIME passes"),
-        sometimes_kind!(BootstrapAccountTimeoutExpired, "Bootstrap-Server Account Timeout passes"),
+        sometimes_kind!(
+            BootstrapAccountTimeoutExpired,
+            "Bootstrap-Server Account Timeout passes"
+        ),
     ];
     for (k, p) in kinds {
         if kind_reachable(config, k) {
@@ -149,18 +175,39 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
     }
 
     let events = [
-        sometimes_event!(FallbackAfterRegistrationFailure, "re-bootstrap after registration failure"),
-        sometimes_event!(RetryAfterExchangeLifetime, "re-bootstrap after EXCHANGE_LIFETIME"),
-        sometimes_event!(RetryAfterRequestFailure, "retry after a refused Bootstrap-Request"),
+        sometimes_event!(
+            FallbackAfterRegistrationFailure,
+            "re-bootstrap after registration failure"
+        ),
+        sometimes_event!(
+            RetryAfterExchangeLifetime,
+            "re-bootstrap after EXCHANGE_LIFETIME"
+        ),
+        sometimes_event!(
+            RetryAfterRequestFailure,
+            "retry after a refused Bootstrap-Request"
+        ),
         sometimes_event!(FinishAfterRefusal, "Finish accepted after a refusal"),
         sometimes_event!(ServerInitiatedPush, "server-initiated (push) bootstrap"),
         sometimes_event!(TriggeredBootstrap, "re-bootstrap by the /1/x/9 trigger"),
-        sometimes_event!(NotifiedReBootstrap, "re-bootstrap by the seed Step 0 notification"),
+        sometimes_event!(
+            NotifiedReBootstrap,
+            "re-bootstrap by the seed Step 0 notification"
+        ),
         sometimes_event!(PackApplied, "configuration by Bootstrap-Pack"),
         sometimes_event!(PackFallback, "Bootstrap-Pack fallback to Bootstrap-Request"),
-        sometimes_event!(BootstrapAccountPurged, "Bootstrap-Server Account purged after its timeout"),
-        sometimes_event!(RelatedInformationRemoved, "seed cascade removes related information"),
-        sometimes_event!(RelatedInformationKept, "seed keepServerInfo keeps related information"),
+        sometimes_event!(
+            BootstrapAccountPurged,
+            "Bootstrap-Server Account purged after its timeout"
+        ),
+        sometimes_event!(
+            RelatedInformationRemoved,
+            "seed cascade removes related information"
+        ),
+        sometimes_event!(
+            RelatedInformationKept,
+            "seed keepServerInfo keeps related information"
+        ),
         sometimes_event!(Registered, "registration"),
     ];
     for (e, p) in events {
@@ -189,7 +236,9 @@ fn kind_reachable(config: &Config, k: ActionKind) -> bool {
 
 fn event_reachable(p: Profile, e: Event) -> bool {
     match e {
-        Event::ServerInitiatedPush => p.push_acceptance() != crate::profile::PushAcceptance::Refused,
+        Event::ServerInitiatedPush => {
+            p.push_acceptance() != crate::profile::PushAcceptance::Refused
+        }
         Event::TriggeredBootstrap => p.supports(Operation::BootstrapRequestTrigger),
         Event::NotifiedReBootstrap => p.supports(Operation::ReBootstrapNotification),
         Event::PackApplied | Event::PackFallback => p.supports(Operation::BootstrapPackRequest),

@@ -7,8 +7,7 @@ use crate::client::{Client, Input, Peer, Phase, WriteValue};
 use crate::code::{CodeSet, ResponseCode};
 use crate::path::{Path, ACCESS_CONTROL, DEVICE, SECURITY, SERVER};
 use crate::profile::{
-    missing_delete_codes, protected_delete_codes, refusal_codes, Operation, Profile,
-    PushAcceptance,
+    missing_delete_codes, protected_delete_codes, refusal_codes, Operation, Profile, PushAcceptance,
 };
 
 /// The response codes the specification accepts for `input` given the client state `pre`,
@@ -23,17 +22,19 @@ pub fn expected_codes(profile: Profile, pre: &Client, input: &Input) -> Option<C
         | Input::Delete { from, .. }
         | Input::Finish { from } => *from,
         Input::ExecuteBootstrapTrigger { instance, .. } => {
-            return Some(if !profile.supports(Operation::BootstrapRequestTrigger)
-                || pre.store.server.get(*instance).is_none()
-            {
-                CodeSet::of(&[NotFound])
-            } else if pre.store.bootstrap_account().is_some() {
-                // BS-RB-03.
-                CodeSet::of(&[Changed])
-            } else {
-                // BS-RB-06: nothing to bootstrap with; the answer is not specified.
-                CodeSet::of(&[Changed, BadRequest, MethodNotAllowed])
-            });
+            return Some(
+                if !profile.supports(Operation::BootstrapRequestTrigger)
+                    || pre.store.server.get(*instance).is_none()
+                {
+                    CodeSet::of(&[NotFound])
+                } else if pre.store.bootstrap_account().is_some() {
+                    // BS-RB-03.
+                    CodeSet::of(&[Changed])
+                } else {
+                    // BS-RB-06: nothing to bootstrap with; the answer is not specified.
+                    CodeSet::of(&[Changed, BadRequest, MethodNotAllowed])
+                },
+            );
         }
         Input::ReBootstrapNotification { .. } => return Some(CodeSet::of(&[Changed])),
         _ => return None,

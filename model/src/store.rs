@@ -7,16 +7,18 @@ use crate::objects::{
     AccessControlInstance, SecurityInstance, ServerInstance, ServerUri, ShortServerId,
 };
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::fmt;
 
-/// Instances of one object, sorted by instance ID. A sorted vector is smaller and faster to
-/// hash and clone than a map at the sizes the model reaches (a handful of instances).
+/// Instances of one object, sorted by instance ID. A sorted vector, inline up to four
+/// instances, is smaller and faster to hash and copy than a map at the sizes the model
+/// reaches (a handful of instances), and copying a state does not allocate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Instances<T>(Vec<(u16, T)>);
+pub struct Instances<T>(SmallVec<[(u16, T); 4]>);
 
 impl<T> Default for Instances<T> {
     fn default() -> Self {
-        Instances(Vec::new())
+        Instances(SmallVec::new())
     }
 }
 
@@ -141,7 +143,9 @@ impl fmt::Display for Inconsistency {
             Inconsistency::NoServerAccount => write!(f, "no complete LwM2M Server Account"),
             Inconsistency::TwoBootstrapAccounts => write!(f, "two Bootstrap-Server Accounts"),
             Inconsistency::DuplicateShortServerId(s) => write!(f, "Short Server ID {s} used twice"),
-            Inconsistency::ReservedShortServerId => write!(f, "reserved or missing Short Server ID"),
+            Inconsistency::ReservedShortServerId => {
+                write!(f, "reserved or missing Short Server ID")
+            }
             Inconsistency::UnpairedOrIncomplete => {
                 write!(f, "unpaired or incomplete Security/Server instance")
             }
@@ -157,7 +161,10 @@ impl ObjectStore {
 
     /// Number of Bootstrap-Server Accounts (at most one in a consistent store, BS-ACCT-04).
     pub fn bootstrap_account_count(&self) -> usize {
-        self.security.iter().filter(|(_, s)| s.is_bootstrap()).count()
+        self.security
+            .iter()
+            .filter(|(_, s)| s.is_bootstrap())
+            .count()
     }
 
     /// The LwM2M Server Accounts of this configuration, in Security instance order: every
@@ -272,8 +279,7 @@ impl ObjectStore {
         }
         let mut acls = Vec::new();
         for (i, a) in self.access_control.iter() {
-            let governs =
-                a.object == crate::path::SERVER && server_iids.contains(&a.instance);
+            let governs = a.object == crate::path::SERVER && server_iids.contains(&a.instance);
             if a.relates_to(ssid) || governs {
                 acls.push((i, a.clone()));
             }
@@ -291,7 +297,8 @@ impl ObjectStore {
             .collect();
         self.server.retain(|_, s| s.ssid != Some(ssid));
         self.access_control.retain(|_, a| {
-            a.owner != ssid && !(a.object == crate::path::SERVER && server_iids.contains(&a.instance))
+            a.owner != ssid
+                && !(a.object == crate::path::SERVER && server_iids.contains(&a.instance))
         });
         for (_, a) in self.access_control.iter_mut() {
             a.acl.retain(|(s, _)| *s != ssid);

@@ -13,17 +13,32 @@ pub fn store_summary(s: &ObjectStore) -> String {
     for (i, sec) in s.security.iter() {
         let uri = sec.uri.map(|u| u.to_string()).unwrap_or_else(|| "?".into());
         if sec.is_bootstrap() {
-            let t = sec.account_timeout.map(|t| format!(" timeout={t}s")).unwrap_or_default();
+            let t = sec
+                .account_timeout
+                .map(|t| format!(" timeout={t}s"))
+                .unwrap_or_default();
             parts.push(format!("/0/{i} BS {uri}{t}"));
         } else {
-            let ssid = sec.ssid.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
-            let key = sec.key.map(|k| k.0.to_string()).unwrap_or_else(|| "?".into());
+            let ssid = sec
+                .ssid
+                .map(|x| x.to_string())
+                .unwrap_or_else(|| "?".into());
+            let key = sec
+                .key
+                .map(|k| k.0.to_string())
+                .unwrap_or_else(|| "?".into());
             parts.push(format!("/0/{i} {uri} ssid={ssid} key={key}"));
         }
     }
     for (i, srv) in s.server.iter() {
-        let ssid = srv.ssid.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
-        let lt = srv.lifetime.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
+        let ssid = srv
+            .ssid
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "?".into());
+        let lt = srv
+            .lifetime
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "?".into());
         parts.push(format!("/1/{i} ssid={ssid} lt={lt}"));
     }
     for (i, a) in s.access_control.iter() {
@@ -53,7 +68,7 @@ pub fn render(
     steps: &[(SystemState, Option<Action>)],
     property: Option<&str>,
 ) -> String {
-    let monitor = property.and_then(|p| Monitor::ALL.iter().copied().find(|x| x.title() == p));
+    let monitor = property.and_then(|p| Monitor::ALL.iter().copied().find(|x| x.id() == p));
     let mut out = String::new();
     let Some((first, _)) = steps.first() else {
         return out;

@@ -39,7 +39,10 @@ fn first_violation(model: &BootstrapSystem) -> Option<&'static str> {
 fn every_invariant_bug_is_caught_in_every_profile_it_affects() {
     let mut table = Vec::new();
     let mut missed = Vec::new();
-    for bug in Bug::ALL.iter().filter(|b| b.detection() == Detection::Invariant) {
+    for bug in Bug::ALL
+        .iter()
+        .filter(|b| b.detection() == Detection::Invariant)
+    {
         for profile in bug.profiles() {
             let model = BootstrapSystem::new(hunting(*profile, *bug)).unwrap();
             match first_violation(&model) {
@@ -49,13 +52,19 @@ fn every_invariant_bug_is_caught_in_every_profile_it_affects() {
         }
     }
     println!("{}", table.join("\n"));
-    assert!(missed.is_empty(), "bugs the checker does not catch: {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "bugs the checker does not catch: {missed:?}"
+    );
 }
 
 #[test]
 fn response_only_bugs_pass_the_checker_and_are_listed_for_the_vectors() {
     let mut listed = Vec::new();
-    for bug in Bug::ALL.iter().filter(|b| b.detection() == Detection::ResponseOnly) {
+    for bug in Bug::ALL
+        .iter()
+        .filter(|b| b.detection() == Detection::ResponseOnly)
+    {
         for profile in bug.profiles() {
             let model = BootstrapSystem::new(hunting(*profile, *bug)).unwrap();
             assert_eq!(
@@ -67,7 +76,10 @@ fn response_only_bugs_pass_the_checker_and_are_listed_for_the_vectors() {
         }
         listed.push(format!("{} ({})", bug.name(), bug.requirements()));
     }
-    println!("response-only bugs, for the vectors to catch:\n{}", listed.join("\n"));
+    println!(
+        "response-only bugs, for the vectors to catch:\n{}",
+        listed.join("\n")
+    );
     assert!(listed.len() >= 5);
 }
 
@@ -99,5 +111,8 @@ fn counterexample_trace_is_readable_and_stable() {
     );
     let v = report.violations().next().expect("the bug must be caught");
     let trace = bootstrap_model::trace::render(&model, v.path.as_ref().unwrap(), Some(v.name));
-    insta::assert_snapshot!("counterexample_delete_root", format!("{}\n{trace}", v.name));
+    insta::assert_snapshot!(
+        "counterexample_delete_root",
+        format!("{}\n{trace}", bootstrap_model::properties::describe(v.name))
+    );
 }

@@ -26,9 +26,18 @@ fn default_configuration_of_every_profile_holds_and_reaches_everything() {
                 Outcome::Violated,
                 "profile {profile}: {} violated:\n{}",
                 v.name,
-                bootstrap_model::trace::render(&model, v.path.as_deref().unwrap_or(&[]), Some(v.name))
+                bootstrap_model::trace::render(
+                    &model,
+                    v.path.as_deref().unwrap_or(&[]),
+                    Some(v.name)
+                )
             );
-            assert_ne!(v.outcome, Outcome::NotReached, "profile {profile}: {} has no example", v.name);
+            assert_ne!(
+                v.outcome,
+                Outcome::NotReached,
+                "profile {profile}: {} has no example",
+                v.name
+            );
         }
         counts.push_str(&format!(
             "{profile}: {} unique states, {} properties\n",
@@ -76,16 +85,52 @@ fn a_configuration_with_loss_and_duplication_holds_too() {
 fn impossible_configurations_are_refused_with_the_field_named() {
     let mut c = Config::default_for(Profile::V1_1);
     c.servers = 0;
-    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("servers"));
+    assert!(BootstrapSystem::new(c.clone())
+        .unwrap_err()
+        .contains("servers"));
     c.servers = 4;
-    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("servers"));
+    assert!(BootstrapSystem::new(c.clone())
+        .unwrap_err()
+        .contains("servers"));
     c.servers = 1;
     c.ops_per_session = 0;
-    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("bootstrap-only"));
+    assert!(BootstrapSystem::new(c.clone())
+        .unwrap_err()
+        .contains("bootstrap-only"));
     c.ops_per_session = 2;
     c.rebootstraps = 9;
-    assert!(BootstrapSystem::new(c.clone()).unwrap_err().contains("rebootstraps"));
+    assert!(BootstrapSystem::new(c.clone())
+        .unwrap_err()
+        .contains("rebootstraps"));
     c.rebootstraps = 1;
     c.factories.clear();
     assert!(BootstrapSystem::new(c).unwrap_err().contains("factory"));
+}
+
+#[test]
+fn is_terminal_agrees_with_the_action_list_on_every_reachable_state() {
+    use stateright::Model;
+    use std::collections::HashSet;
+    for profile in Profile::ALL {
+        let config = Config {
+            loss: true,
+            duplication: true,
+            ..Config::default_for(profile)
+        };
+        let model = BootstrapSystem::new(config).unwrap();
+        let mut seen = HashSet::new();
+        let mut todo = model.init_states();
+        let mut terminal = 0;
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let mut actions = Vec::new();
+            model.actions(&s, &mut actions);
+            assert_eq!(model.is_terminal(&s), actions.is_empty(), "{s:?}");
+            terminal += usize::from(actions.is_empty());
+            todo.extend(model.next_states(&s));
+        }
+        assert!(terminal > 0, "profile {profile}: no terminal state at all");
+    }
 }
