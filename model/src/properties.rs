@@ -248,3 +248,16 @@ fn event_reachable(p: Profile, e: Event) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_bits_do_not_overlap() {
+        // `first_example` packs step kinds in bits 0..24, codes in 24..40, events in 40..64.
+        assert!((ActionKind::BootstrapAccountTimeoutExpired as u32) < 24);
+        assert!(ResponseCode::ALL.len() <= 16);
+        assert!((Event::Registered as u32) < 24);
+    }
+}

@@ -647,7 +647,7 @@ pub struct SystemState {
 }
 
 /// The model: a configuration and the bootstrap server's catalogue derived from it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BootstrapSystem {
     /// The configuration.
     pub config: Config,
@@ -655,6 +655,21 @@ pub struct BootstrapSystem {
     pub spec: ClientSpec,
     /// Bootstrap commands the bootstrap server chooses from in a session.
     pub catalogue: Vec<Action>,
+    /// Which `sometimes` properties have already been reported in this check (see
+    /// [`BootstrapSystem::first_example`]).
+    reported: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Clone for BootstrapSystem {
+    /// A clone starts a check of its own: it shares nothing with the original.
+    fn clone(&self) -> Self {
+        BootstrapSystem {
+            config: self.config.clone(),
+            spec: self.spec,
+            catalogue: self.catalogue.clone(),
+            reported: Default::default(),
+        }
+    }
 }
 
 impl BootstrapSystem {
@@ -666,7 +681,17 @@ impl BootstrapSystem {
             spec: config.client_spec(),
             config,
             catalogue,
+            reported: Default::default(),
         })
+    }
+
+    /// Whether `holds` is the first example of `sometimes` property number `bit` in this
+    /// check. stateright records a `sometimes` discovery again (cloning its path) at every
+    /// state where the condition holds; answering true only once keeps the first example
+    /// and spares that cost, which otherwise grows with the number of properties.
+    pub fn first_example(&self, bit: u32, holds: bool) -> bool {
+        use std::sync::atomic::Ordering;
+        holds && self.reported.fetch_or(1 << bit, Ordering::Relaxed) & (1 << bit) == 0
     }
 
     /// The initial states: every factory configuration with every explored client
