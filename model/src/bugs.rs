@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How a bug shows itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Detection {
     /// It breaks a property of the model: the checker reports a counterexample.
     Invariant,
@@ -20,7 +20,7 @@ pub enum Detection {
 macro_rules! bugs {
     ($( $(#[$doc:meta])* $name:ident = $kebab:literal, $det:ident, $reqs:literal, $profiles:expr; )*) => {
         /// One injectable client bug.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "kebab-case")]
         pub enum Bug {
             $( $(#[$doc])* $name, )*

@@ -26,7 +26,19 @@ pub const MAX_SERVERS: usize = 3;
 
 /// Who sent a message to the client. The client knows it from the security session the
 /// message arrived on (BS-SEC-01).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Peer {
     /// The bootstrap server.
     BootstrapServer,
@@ -35,7 +47,7 @@ pub enum Peer {
 }
 
 /// The payload of a Bootstrap-Write, abstractly.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum WriteValue {
     /// A whole Security instance (`PUT /0/x`).
     Security(SecurityInstance),
@@ -43,6 +55,8 @@ pub enum WriteValue {
     Server(ServerInstance),
     /// A whole Access Control instance (`PUT /2/z`).
     AccessControl(AccessControlInstance),
+    /// Several Server instances in one object-level write (`PUT /1`, BS-WRITE-03).
+    ServerObject(Instances<ServerInstance>),
     /// New keying material (`PUT /0/x/5`).
     SecretKey(KeyId),
     /// A new lifetime (`PUT /1/y/1`).
@@ -55,7 +69,9 @@ pub enum WriteValue {
 
 /// A Bootstrap-Pack (BS-PACK-02): for each object it carries, the complete new set of
 /// instances.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct BootstrapPack {
     /// New Security instances, if the pack carries object 0.
     pub security: Option<Instances<SecurityInstance>>,
@@ -66,7 +82,7 @@ pub struct BootstrapPack {
 }
 
 /// The bootstrap server's answer to Bootstrap-Pack-Request.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum PackAnswer {
     /// 2.05 with the pack.
     Pack(Box<BootstrapPack>),
@@ -77,7 +93,7 @@ pub enum PackAnswer {
 }
 
 /// A management server's answer to Register.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum RegisterAnswer {
     /// 2.01 Created.
     Created,
@@ -88,7 +104,7 @@ pub enum RegisterAnswer {
 }
 
 /// A timer the client asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Timer {
     /// Client Hold Off Time before Bootstrap-Request (BS-FACT-05, A-11).
     ClientHoldOff,
@@ -99,7 +115,7 @@ pub enum Timer {
 }
 
 /// Everything that can happen to the client.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Input {
     /// The answer to the client's Bootstrap-Request (`None`: no answer).
     BootstrapRequestAnswer(Option<ResponseCode>),
@@ -170,7 +186,7 @@ pub enum Input {
 }
 
 /// One link of a Bootstrap-Discover answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Link {
     /// `</o>` or `</o/i>`.
     pub path: Path,
@@ -181,7 +197,7 @@ pub struct Link {
 }
 
 /// A response payload.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Content {
     /// Bootstrap-Discover: the version element and the links (BS-DISC-02).
     Links {
@@ -225,7 +241,7 @@ impl Content {
 }
 
 /// The client's response to the message it just received.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Response {
     /// Response code.
     pub code: ResponseCode,
@@ -234,7 +250,7 @@ pub struct Response {
 }
 
 /// The seed's Step 1 information in a Bootstrap-Request (see [`crate::seed_ext`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeviceInfo {
     /// `dev=`.
     pub device: String,
@@ -243,7 +259,7 @@ pub struct DeviceInfo {
 }
 
 /// A message the client sends on its own initiative.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Outgoing {
     /// `POST /bs?ep=...[&pct=...]` (BS-REQ-01).
     BootstrapRequest {
@@ -279,7 +295,7 @@ pub enum Outgoing {
 }
 
 /// What [`Client::handle`] returns.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Output {
     /// The response to the input, if it was a request.
     pub response: Option<Response>,
@@ -288,7 +304,7 @@ pub struct Output {
 }
 
 /// Where the client is in its life cycle (BS-FACT-03).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Phase {
     /// Decided to bootstrap; waiting the Client Hold Off Time, then requesting at `target`.
     HoldOff {
@@ -313,7 +329,9 @@ pub enum Phase {
 }
 
 /// Registration state with one management server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum Registration {
     /// Not registering.
     #[default]
@@ -328,7 +346,9 @@ pub enum Registration {
 
 /// Behaviours the specification leaves to the client. The model explores every allowed
 /// combination so that no property forbids an allowed behaviour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Choices {
     /// prune ACL entries and owners of vanished servers when a bootstrap ends (1.x).
     pub prune_orphans: bool,
@@ -400,7 +420,7 @@ impl ClientSpec {
 }
 
 /// The reference client's state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Client {
     /// Objects held.
     pub store: ObjectStore,
@@ -771,6 +791,13 @@ impl Client {
             }
             (Path::Instance(ACCESS_CONTROL, z), WriteValue::AccessControl(a)) => {
                 self.store.access_control.put(z, a.clone());
+                ResponseCode::Changed
+            }
+            (Path::Object(SERVER), WriteValue::ServerObject(v)) => {
+                // BS-WRITE-03; instances absent from the payload stay.
+                for (y, srv) in v.iter() {
+                    self.store.server.put(y, *srv);
+                }
                 ResponseCode::Changed
             }
             _ => ResponseCode::BadRequest,

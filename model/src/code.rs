@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A CoAP response code as the bootstrap interface uses it (T1.0 Table 5, BS-*-0x code rows).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[repr(u8)]
 pub enum ResponseCode {
     /// 2.02 Deleted (BS-DEL-05).

@@ -88,7 +88,19 @@ monitors! {
 
 /// A notable event of a step, for the `sometimes` properties that show each re-bootstrap
 /// path and mechanism is reachable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Event {
     /// Re-bootstrap after every (or a /1/y/16) registration failed (BS-REG-06, BS-RB-05).
     FallbackAfterRegistrationFailure,
@@ -266,10 +278,12 @@ pub(crate) fn judge(
             ) {
                 next.ghost.env_faulty = true;
             }
-            let requested = out
-                .send
-                .iter()
-                .any(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
+            let requested = out.send.iter().any(|o| {
+                matches!(o, Outgoing::BootstrapRequest { .. })
+                    // BS-PACK-05: after silence the client may also ask for the pack again.
+                    || matches!(action, Action::BootstrapPackLost)
+                        && matches!(o, Outgoing::BootstrapPackRequest { .. })
+            });
             // Without a bootstrap URI left (BS-FIN-06 purge meanwhile) there is nothing to
             // fall back to (BS-RB-06).
             let can =
@@ -523,14 +537,8 @@ fn judge_write(
         }
     } else {
         // 1.x: only the named instance may change.
-        let named = match path {
-            Path::Instance(o, i) | Path::Resource(o, i, _) => Some((o, i)),
-            _ => None,
-        };
-        if let Some((o, i)) = named {
-            if masked(pre_store, o, i) != masked(post, o, i) {
-                v.set(Monitor::WriteOnlyNamedPath);
-            }
+        if masked(pre_store, path) != masked(post, path) {
+            v.set(Monitor::WriteOnlyNamedPath);
         }
         if ksi {
             // The same write without the option must give the same result.
@@ -549,17 +557,21 @@ fn judge_write(
     }
 }
 
-/// The store without instance `/o/i`.
-fn masked(s: &ObjectStore, o: u16, i: u16) -> ObjectStore {
+/// The store without what `path` names (the whole instance for a resource path).
+fn masked(s: &ObjectStore, path: Path) -> ObjectStore {
     let mut s = s.clone();
-    match o {
-        0 => {
+    match path {
+        Path::Root => return ObjectStore::default(),
+        Path::Object(0) => s.security = Default::default(),
+        Path::Object(1) => s.server = Default::default(),
+        Path::Object(2) => s.access_control = Default::default(),
+        Path::Instance(0, i) | Path::Resource(0, i, _) => {
             s.security.remove(i);
         }
-        1 => {
+        Path::Instance(1, i) | Path::Resource(1, i, _) => {
             s.server.remove(i);
         }
-        2 => {
+        Path::Instance(2, i) | Path::Resource(2, i, _) => {
             s.access_control.remove(i);
         }
         _ => {}

@@ -18,7 +18,19 @@ pub const OWNER_BOOTSTRAP: ShortServerId = 65535;
 /// An abstract server URI (/0/x/0). The model has one bootstrap server reachable under two
 /// URIs (the second exists so that the seed's Step 0 notification can name a URI other than the
 /// stored one, BS-RB-02) and up to [`crate::system::MAX_SERVERS`] management servers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum ServerUri {
     /// The bootstrap server's provisioned URI.
     Bootstrap,
@@ -40,7 +52,19 @@ impl fmt::Display for ServerUri {
 }
 
 /// Security Mode (/0/x/2, BS-OBJ-01).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum SecurityMode {
     /// 0: Pre-Shared Key.
     Psk,
@@ -54,13 +78,25 @@ pub enum SecurityMode {
 
 /// Abstract keying material (/0/x/3, /0/x/4, /0/x/5 taken together): two accounts with the same
 /// `KeyId` use the same keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct KeyId(pub u8);
 
 /// A Security object instance (/0/x): either the Bootstrap-Server Account (/0/x/1 = true,
 /// BS-ACCT-03) or the security half of a LwM2M Server Account (BS-ACCT-01). In the seed's words
 /// this is the "LWM2M Server Account": URI, security mode and keying material.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SecurityInstance {
     /// /0/x/0 LwM2M Server URI.
     pub uri: Option<ServerUri>,
@@ -146,7 +182,7 @@ impl SecurityInstance {
 
 /// A Server object instance (/1/y): the registration half of a LwM2M Server Account,
 /// joined to its Security instance by the Short Server ID only (BS-ACCT-01).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerInstance {
     /// /1/y/0 Short Server ID.
     pub ssid: Option<ShortServerId>,
@@ -177,7 +213,7 @@ impl ServerInstance {
 pub type AccessRights = u8;
 
 /// An Access Control object instance (/2/z, BS-OBJ-04).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessControlInstance {
     /// /2/z/0 Object ID the rights apply to.
     pub object: u16,

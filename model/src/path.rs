@@ -15,7 +15,19 @@ pub const ACCESS_CONTROL: u16 = 2;
 pub const DEVICE: u16 = 3;
 
 /// A target of a bootstrap operation. `Root` is CoAP `/` (Delete "/", Discover "/").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(into = "String", try_from = "String")]
 pub enum Path {
     /// `/`

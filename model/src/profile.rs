@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A version of the bootstrap rules a client claims to follow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Profile {
     /// The seed change request (`../shared/seed/`) exactly: account removal cascades to all
     /// related information unless `keepServerInfo` is given (BS-WIPE-01, BS-KEEP-01), and a
@@ -30,7 +42,19 @@ pub enum Profile {
 }
 
 /// An operation of the bootstrap interface or of its surroundings, as a kind (no arguments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Operation {
     /// Bootstrap-Request (BS-REQ-01).
     BootstrapRequest,
@@ -57,7 +81,7 @@ pub enum Operation {
 }
 
 /// How Bootstrap-Discover states the enabler version (BS-DISC-03, ambiguity A-02).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum VersionForm {
     /// `lwm2m="1.0"` as a bare first element (1.0 examples).
     Quoted10,

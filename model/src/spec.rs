@@ -76,7 +76,8 @@ fn in_session(profile: Profile, pre: &Client, input: &Input) -> CodeSet {
             | (Path::Resource(SECURITY, _, 5), WriteValue::SecretKey(_))
             | (Path::Instance(SERVER, _), WriteValue::Server(_))
             | (Path::Resource(SERVER, _, 1), WriteValue::Lifetime(_))
-            | (Path::Instance(ACCESS_CONTROL, _), WriteValue::AccessControl(_)) => Changed,
+            | (Path::Instance(ACCESS_CONTROL, _), WriteValue::AccessControl(_))
+            | (Path::Object(SERVER), WriteValue::ServerObject(_)) => Changed,
             _ => BadRequest,
         }]),
         // BS-DEL-01..05, A-06.

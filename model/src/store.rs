@@ -13,7 +13,7 @@ use std::fmt;
 /// Instances of one object, sorted by instance ID. A sorted vector, inline up to four
 /// instances, is smaller and faster to hash and copy than a map at the sizes the model
 /// reaches (a handful of instances), and copying a state does not allocate.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Instances<T>(SmallVec<[(u16, T); 4]>);
 
 impl<T> Default for Instances<T> {
@@ -91,7 +91,9 @@ impl<T> Instances<T> {
 
 /// The objects a client holds. The Device object is reduced to the presence of /3/0, the one
 /// instance that no Bootstrap-Delete may remove (BS-DEL-03).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ObjectStore {
     /// Security object (0) instances.
     pub security: Instances<SecurityInstance>,
@@ -122,7 +124,7 @@ pub struct ServerAccount {
 }
 
 /// Why a configuration is not acceptable at Bootstrap-Finish (BS-FIN-02/03, A-04).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Inconsistency {
     /// No complete LwM2M Server Account (BS-ACCT-06; ETS int-9).
     NoServerAccount,

@@ -34,7 +34,19 @@ pub const MAX_OPS_PER_SESSION: u8 = 6;
 pub const MAX_REBOOTSTRAPS: u8 = 4;
 
 /// A factory configuration the client may leave manufacturing with (BS-FACT-01).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Factory {
     /// Only a Bootstrap-Server Account: the client must bootstrap (BS-CI-01).
@@ -76,13 +88,16 @@ impl Factory {
 }
 
 /// How many of the allowed client behaviours (see [`Choices`]) the model explores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChoiceMode {
     /// Only the reference client's choices.
     Reference,
     /// Every combination the profile allows.
     All,
+    /// Exactly these choices (the vector generator fixes the optional features a vector
+    /// assumes, such as Bootstrap-Pack).
+    Fixed(Choices),
 }
 
 /// What the model explores.
@@ -216,7 +231,7 @@ pub fn acl(k: u8) -> AccessControlInstance {
 
 /// One step: a stimulus from a server or a condition of the environment. This is the step
 /// vocabulary of the test vectors.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Action {
     /// The bootstrap server answers Bootstrap-Request with 2.04 (BS-REQ-04).
@@ -307,7 +322,19 @@ pub enum Action {
 }
 
 /// The kind of an [`Action`], without arguments: the unit of transition coverage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum ActionKind {
     /// See [`Action::BootstrapRequestAccepted`].
     BootstrapRequestAccepted,
@@ -583,6 +610,7 @@ impl fmt::Display for DisplayValue<'_> {
             ),
             WriteValue::SecretKey(k) => write!(f, "{{key={}}}", k.0),
             WriteValue::Lifetime(l) => write!(f, "{{lt={l}}}"),
+            WriteValue::ServerObject(v) => write!(f, "{{{} server instances}}", v.len()),
             WriteValue::Undecodable => write!(f, "{{undecodable payload}}"),
             WriteValue::UnsupportedContentFormat => write!(f, "{{Content-Format 9999}}"),
         }
@@ -700,6 +728,7 @@ impl BootstrapSystem {
         let choices = match self.config.choices {
             ChoiceMode::All => Choices::all_for(self.config.profile),
             ChoiceMode::Reference => vec![Choices::reference(self.config.profile)],
+            ChoiceMode::Fixed(c) => vec![c],
         };
         let mut out = Vec::new();
         for f in &self.config.factories {
@@ -820,7 +849,16 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
         WriteValue::SecretKey(KeyId(20)),
     ));
     c.push(write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600)));
+    // An object-level write of every server's Server instance (BS-WRITE-03).
+    let mut all = Instances::default();
+    for k in 0..n {
+        all.put(k as u16, server_instance(k));
+    }
+    c.push(write(Path::Object(1), WriteValue::ServerObject(all)));
     c.push(Action::BootstrapDelete { path: Path::Root });
+    c.push(Action::BootstrapDelete {
+        path: Path::Object(0),
+    });
     c.push(Action::BootstrapDelete {
         path: Path::Instance(0, account_iid(0)),
     });
@@ -866,12 +904,14 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
         Path::Instance(1, n as u16),
         WriteValue::Server(ServerInstance::new(9, 300)),
     ));
-    // A new BS account with an account timeout (BS-FIN-06).
+    // A new BS account, at the bootstrap server's other URI, with an account timeout
+    // (BS-WRITE-08, BS-FIN-06): where the next request goes shows whether it took effect or
+    // was rolled back (BS-CI-04).
     c.push(write(
         Path::Instance(0, BS_IID),
         WriteValue::Security(SecurityInstance {
             account_timeout: Some(30),
-            ..SecurityInstance::bootstrap_account(ServerUri::Bootstrap, KeyId(102))
+            ..SecurityInstance::bootstrap_account(ServerUri::BootstrapAlternate, KeyId(102))
         }),
     ));
     c

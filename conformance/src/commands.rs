@@ -1,0 +1,195 @@
+//! The `generate` and `coverage` subcommands.
+
+use bootstrap_model::bugs::{Bug, BugSet};
+use bootstrap_model::profile::Profile;
+use conformance::files;
+use conformance::generate::{self, ProfileCoverage};
+use conformance::load::Loader;
+use conformance::replay::replay_in_model;
+use conformance::vector::Vector;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn parse_profiles(names: &[String]) -> Result<Vec<Profile>, String> {
+    if names.is_empty() {
+        return Ok(Profile::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| n.parse::<Profile>().map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// `generate`: writes the vectors, or compares them with `--check`.
+pub fn generate(
+    profiles: Vec<String>,
+    out: PathBuf,
+    check: bool,
+    threads: Option<u16>,
+) -> Result<ExitCode, String> {
+    let profiles = parse_profiles(&profiles)?;
+    let cfg = generate::default_config();
+    let threads = threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let start = Instant::now();
+    let outputs = files::generate_all(&profiles, &cfg, threads)?;
+    let secs = start.elapsed().as_secs_f64();
+    let total: usize = outputs.iter().map(|o| o.vectors.len()).sum();
+    println!(
+        "generated {total} vectors for {} profile(s) in {secs:.2} s ({:.0} vectors/s, {threads} thread(s))",
+        outputs.len(),
+        total as f64 / secs
+    );
+    for o in &outputs {
+        println!(
+            "  profile {}: {} vectors from {} explored paths",
+            o.profile,
+            o.vectors.len(),
+            o.explored
+        );
+    }
+    let mut rendered = files::render(&outputs, &cfg);
+    if profiles.len() != Profile::ALL.len() {
+        rendered.remove(&PathBuf::from("manifest.json"));
+        rendered.remove(&PathBuf::from("coverage.json"));
+    }
+    print_coverage(&files::coverage_of(&outputs));
+    if check {
+        let diffs = files::differences(&out, &rendered);
+        if diffs.is_empty() {
+            println!("{}: up to date ({} files)", out.display(), rendered.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for d in &diffs {
+            println!("{}: {d}", out.display());
+        }
+        println!(
+            "{} difference(s): run `cargo run --release -- generate` and review the diff",
+            diffs.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let n = files::write(&out, &rendered).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("wrote {n} files under {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `coverage`: the coverage of the vectors in `dir`, and with `bugs` the kill table.
+pub fn coverage(dir: PathBuf, bugs: bool) -> Result<ExitCode, String> {
+    let loader = Loader::new();
+    let loaded = loader.load_dir(&dir).map_err(|e| e.to_string())?;
+    if loaded.is_empty() {
+        return Err(format!("{}: no vector files", dir.display()));
+    }
+    let cfg = generate::default_config();
+    let mut reports = Vec::new();
+    for p in Profile::ALL {
+        let vs: Vec<Vector> = loaded
+            .iter()
+            .filter(|(_, v)| v.profile == p.name())
+            .map(|(_, v)| v.clone())
+            .collect();
+        if vs.is_empty() {
+            continue;
+        }
+        let reachable = generate::reachable_classes(p, &cfg)?;
+        reports.push(generate::coverage(p, &vs, &reachable));
+    }
+    print_coverage(&reports);
+    let complete = reports
+        .iter()
+        .all(|r| r.transitions_missing.is_empty() && r.requirements_missing.is_empty());
+    let mut ok = complete;
+    if bugs {
+        ok &= bug_table(&loaded.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_coverage(reports: &[ProfileCoverage]) {
+    println!(
+        "{:<8} {:>7} {:>5} {:>6} {:>4} {:>22} {:>24}",
+        "profile",
+        "vectors",
+        "MUST",
+        "SHOULD",
+        "MAY",
+        "transitions (covered)",
+        "requirements (covered)"
+    );
+    for r in reports {
+        let t = |k: &str| r.vectors_per_tier.get(k).copied().unwrap_or(0);
+        println!(
+            "{:<8} {:>7} {:>5} {:>6} {:>4} {:>14}/{:<3} {:>3.0}% {:>16}/{:<3} {:>3.0}%",
+            r.profile,
+            r.vectors,
+            t("MUST"),
+            t("SHOULD"),
+            t("MAY"),
+            r.transitions_covered,
+            r.transitions_reachable,
+            100.0 * r.transitions_covered as f64 / r.transitions_reachable.max(1) as f64,
+            r.requirements_covered,
+            r.requirements_observable,
+            100.0 * r.requirements_covered as f64 / r.requirements_observable.max(1) as f64,
+        );
+        for m in &r.transitions_missing {
+            println!("         transition not covered: {m}");
+        }
+        for m in &r.requirements_missing {
+            println!("         requirement not covered: {m}");
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in reports {
+        for (id, why) in &r.requirements_unobservable {
+            if seen.insert(id.clone()) {
+                println!("         not observable from outside: {id}: {why}");
+            }
+        }
+    }
+}
+
+/// Replays every vector against every injected bug; prints the first vector that catches
+/// each. Returns whether every bug was caught.
+pub fn bug_table(vectors: &[Vector]) -> bool {
+    let mut caught = 0;
+    println!(
+        "{:<42} {:<5} {:<60} detail",
+        "bug", "prof.", "first vector that catches it (step)"
+    );
+    for bug in Bug::ALL {
+        let hit = vectors
+            .iter()
+            .filter(|v| {
+                v.profile
+                    .parse::<Profile>()
+                    .is_ok_and(|p| bug.applies_to(p))
+            })
+            .find_map(|v| replay_in_model(v, BugSet::only(*bug)).err().map(|m| (v, m)));
+        match hit {
+            Some((v, m)) => {
+                caught += 1;
+                let detail: String = m.detail.chars().take(90).collect();
+                println!(
+                    "{:<42} {:<5} {:<60} {detail}",
+                    bug.name(),
+                    v.profile,
+                    format!("{} ({})", v.name, m.step)
+                );
+            }
+            None => println!("{:<42} {:<5} {:<60}", bug.name(), "-", "SURVIVED"),
+        }
+    }
+    println!(
+        "{caught} of {} injected bugs caught by a vector",
+        Bug::ALL.len()
+    );
+    caught == Bug::ALL.len()
+}

@@ -1,0 +1,960 @@
+//! Vector generation: a breadth-first exploration of the model's state space per profile
+//! (and per Bootstrap-Pack variant in 1.2), selecting the shortest path to every reachable
+//! transition class (step kind x outcome) and to a step exercising every observable
+//! requirement, plus seeded random walks for depth.
+//!
+//! Only steps whose outcome is the same for every client behaviour the specification allows
+//! are followed further ([`alternatives`]); a step where allowed clients part ways may only
+//! end a vector, and its expectation lists every allowed outcome. Generation is single-
+//! threaded per profile and uses no randomness but the recorded seeds: the bytes written are
+//! the same every time and with any number of threads.
+
+use crate::catalogue::{Catalogue, Tier};
+use crate::observe::{self, History};
+use crate::vector::{
+    Expectation, ExpectedContent, ExpectedResponse, ExpectedSend, Features, GeneratorConfig,
+    Provenance, Step, Vector, FORMAT_VERSION,
+};
+use crate::wire::{self, UriMap};
+use bootstrap_model::client::{Choices, Client, Outgoing, Output, Phase};
+use bootstrap_model::code::CodeSet;
+use bootstrap_model::path::Path;
+use bootstrap_model::profile::{Operation, Profile};
+use bootstrap_model::spec::expected_codes;
+use bootstrap_model::system::{Action, BootstrapSystem, ChoiceMode, Config, Factory, SystemState};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The configuration the committed vectors are generated with.
+pub fn default_config() -> GeneratorConfig {
+    GeneratorConfig {
+        servers: 2,
+        ops_per_session: 2,
+        rebootstraps: 2,
+        loss: true,
+        duplication: true,
+        walks: 4,
+        walk_length: 24,
+    }
+}
+
+/// What generation produced for one profile.
+#[derive(Clone, Debug)]
+pub struct ProfileOutput {
+    /// The profile.
+    pub profile: Profile,
+    /// Its vectors, in selection order.
+    pub vectors: Vec<Vector>,
+    /// Transition classes reachable in the model (all variants).
+    pub reachable: BTreeSet<String>,
+    /// Paths explored (distinct states with distinct histories, all variants).
+    pub explored: usize,
+}
+
+/// Coverage of one profile, as the report prints it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileCoverage {
+    /// Profile.
+    pub profile: String,
+    /// Vectors.
+    pub vectors: usize,
+    /// Vectors per tier.
+    pub vectors_per_tier: BTreeMap<String, usize>,
+    /// Reachable transition classes (step kind x outcome).
+    pub transitions_reachable: usize,
+    /// Of those, covered by at least one vector step.
+    pub transitions_covered: usize,
+    /// Reachable classes no vector covers.
+    pub transitions_missing: Vec<String>,
+    /// Requirements that apply to the profile and are observable.
+    pub requirements_observable: usize,
+    /// Of those, exercised by at least one vector step.
+    pub requirements_covered: usize,
+    /// Observable requirements no vector exercises.
+    pub requirements_missing: Vec<String>,
+    /// Requirements that apply but cannot be observed, with the reason.
+    pub requirements_unobservable: Vec<(String, String)>,
+}
+
+/// Why a path was selected.
+#[derive(Clone, Debug)]
+enum Reason {
+    Transition(String),
+    Requirement(&'static str),
+    /// The first occurrence of a stimulus with its arguments (each command of the bootstrap
+    /// server's catalogue, each timer, ...), so that every one is seen with its effect.
+    Stimulus(String),
+}
+
+/// The transition class of a step: its kind, the response code, and the kinds of messages
+/// the client sends next.
+pub fn class_of(action: &Action, out: &Output) -> String {
+    let code = out.response.as_ref().map_or("-", |r| r.code.dotted());
+    let mut sends: Vec<&str> = out.send.iter().map(send_kind).collect();
+    sends.dedup();
+    let sends = if sends.is_empty() {
+        "nothing".to_string()
+    } else {
+        sends.join("+")
+    };
+    format!("{} {code} -> {sends}", kebab(action.kind()))
+}
+
+/// `BootstrapWrite` → `bootstrap-write`.
+fn kebab(kind: bootstrap_model::system::ActionKind) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{kind:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn send_kind(o: &Outgoing) -> &'static str {
+    match o {
+        Outgoing::BootstrapRequest { .. } => "bootstrap-request",
+        Outgoing::BootstrapPackRequest { .. } => "pack-request",
+        Outgoing::Register { .. } => "register",
+    }
+}
+
+/// The outcomes the specification allows for `action` in `pre`, over every allowed client
+/// behaviour: the acceptable codes, whether the clients' states part ways, and the other
+/// acceptable message sets.
+pub struct Alternatives {
+    /// Every acceptable response code, the reference's first.
+    pub codes: Vec<bootstrap_model::code::ResponseCode>,
+    /// Allowed clients end in different states or send different messages.
+    pub divergent: bool,
+    /// Other acceptable sets of messages.
+    pub or_sends: Vec<Vec<Outgoing>>,
+    /// Why.
+    pub note: Option<String>,
+}
+
+/// Computes [`Alternatives`]. Only Finish and bootstrap commands outside a session depend on
+/// the client's allowed choices; Bootstrap-Pack-Request after silence may
+/// be retried (BS-PACK-05).
+pub fn alternatives(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    pre: &SystemState,
+    action: &Action,
+    out: &Output,
+    post: &SystemState,
+) -> Alternatives {
+    let profile = model.config.profile;
+    let mut codes = Vec::new();
+    if let Some(r) = &out.response {
+        codes.push(r.code);
+    }
+    let spec: CodeSet = expected_codes(profile, &pre.client, &action.input()).unwrap_or_default();
+    let mut divergent = false;
+    let mut or_sends: Vec<Vec<Outgoing>> = Vec::new();
+    let mut notes = Vec::new();
+    let choice_dependent = matches!(
+        action,
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+    ) || action.is_bootstrap_command()
+        && pre.client.phase != Phase::Bootstrapping;
+    if choice_dependent {
+        for c in allowed.iter().filter(|c| **c != pre.client.choices) {
+            let mut other = pre.clone();
+            other.client.choices = *c;
+            let (mut t2, out2) = model.step(&other, action);
+            t2.client.choices = post.client.choices;
+            if let Some(r) = &out2.response {
+                if !codes.contains(&r.code) {
+                    codes.push(r.code);
+                }
+            }
+            let same_content = out2.response.as_ref().map(|r| &r.content)
+                == out.response.as_ref().map(|r| &r.content);
+            if t2.client != post.client || !same_content || out2.send != out.send {
+                divergent = true;
+                if out2.send != out.send && !or_sends.contains(&out2.send) {
+                    or_sends.push(out2.send.clone());
+                }
+            }
+        }
+        if divergent {
+            notes.push("allowed clients part ways here (A-03 pruning, A-04 strict pairing, A-10 legacy push): the vector ends at this step");
+        }
+    }
+    if matches!(action, Action::BootstrapPackLost) {
+        if let Some(Outgoing::BootstrapRequest { to, .. }) = out.send.first() {
+            divergent = true;
+            or_sends.push(vec![Outgoing::BootstrapPackRequest {
+                to: *to,
+                endpoint: Some(model.spec.endpoint.to_string()),
+            }]);
+            notes.push("BS-PACK-05: after silence the client may ask for the pack again instead of falling back");
+        }
+    }
+    for c in spec.codes() {
+        if !codes.contains(&c) {
+            codes.push(c);
+        }
+    }
+    if spec.codes().count() > 1 {
+        notes.push("the specification allows every listed code (A-04, A-05, A-06 or A-10)");
+    }
+    Alternatives {
+        codes,
+        divergent,
+        or_sends,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// The profile's model for one Bootstrap-Pack variant.
+fn model_for(
+    profile: Profile,
+    cfg: &GeneratorConfig,
+    pack: Option<bool>,
+) -> (BootstrapSystem, Vec<Choices>) {
+    let mut reference = Choices::reference(profile);
+    if let Some(p) = pack {
+        reference.pack = p;
+    }
+    let config = Config {
+        profile,
+        servers: cfg.servers,
+        ops_per_session: cfg.ops_per_session,
+        rebootstraps: cfg.rebootstraps,
+        loss: cfg.loss,
+        duplication: cfg.duplication,
+        factories: Factory::ALL.to_vec(),
+        choices: ChoiceMode::Fixed(reference),
+        bugs: bootstrap_model::bugs::BugSet::NONE,
+    };
+    let allowed = Choices::all_for(profile)
+        .into_iter()
+        .filter(|c| c.pack == reference.pack)
+        .collect();
+    (
+        BootstrapSystem::new(config).expect("generator configuration is valid"),
+        allowed,
+    )
+}
+
+/// The Bootstrap-Pack variants of a profile.
+fn variants(profile: Profile) -> Vec<Option<bool>> {
+    if profile.supports(Operation::BootstrapPackRequest) {
+        vec![Some(true), Some(false)]
+    } else {
+        vec![None]
+    }
+}
+
+struct Explored {
+    states: Vec<SystemState>,
+    parent: Vec<Option<(u32, Action)>>,
+    root: Vec<u8>,
+    history: Vec<History>,
+    selections: Vec<(u32, Action, Vec<Reason>)>,
+    reachable: BTreeSet<String>,
+}
+
+fn explore(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    catalogue: &Catalogue,
+) -> Result<Explored, String> {
+    let profile = model.config.profile;
+    let mut e = Explored {
+        states: Vec::new(),
+        parent: Vec::new(),
+        root: Vec::new(),
+        history: Vec::new(),
+        selections: Vec::new(),
+        reachable: BTreeSet::new(),
+    };
+    // Path-dependent facts (the history) are part of what makes two paths different for
+    // the vectors: a state reached with and without, say, a rolled-back BS account write is
+    // explored once for each.
+    // The index holds a 64-bit hash of (state, history) and the indices with that hash,
+    // compared in full on a hit: half the memory of keeping every state twice.
+    let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
+    let key = |s: &SystemState, h: &History| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut hasher);
+        h.hash(&mut hasher);
+        hasher.finish()
+    };
+    for (i, s) in model.initial_states().into_iter().enumerate() {
+        index
+            .entry(key(&s, &History::default()))
+            .or_default()
+            .push(e.states.len() as u32);
+        e.states.push(s);
+        e.parent.push(None);
+        e.root.push(i as u8);
+        e.history.push(History::default());
+    }
+    let mut covered: BTreeSet<&'static str> = BTreeSet::new();
+    let mut stimuli: BTreeSet<String> = BTreeSet::new();
+    let mut head = 0;
+    let mut actions = Vec::new();
+    while head < e.states.len() {
+        let s = e.states[head].clone();
+        actions.clear();
+        stateright::Model::actions(model, &s, &mut actions);
+        for a in actions.drain(..) {
+            let (t, out) = model.step(&s, &a);
+            if t.ghost.violations != 0 {
+                return Err(format!(
+                    "profile {profile}: the reference client breaks a property at {a}"
+                ));
+            }
+            let alt = alternatives(model, allowed, &s, &a, &out, &t);
+            let class = class_of(&a, &out);
+            let mut reasons = Vec::new();
+            if e.reachable.insert(class.clone()) {
+                reasons.push(Reason::Transition(class.clone()));
+            }
+            let stimulus = format!("{a} [{class}]");
+            if stimuli.insert(stimulus.clone()) && reasons.is_empty() {
+                reasons.push(Reason::Stimulus(stimulus));
+            }
+            for id in observe::exercised(profile, e.history[head], &s, &a, &out, &t) {
+                if observable(catalogue, id, profile) && covered.insert(id) {
+                    reasons.push(Reason::Requirement(id));
+                }
+            }
+            if !reasons.is_empty() {
+                e.selections.push((head as u32, a.clone(), reasons));
+            }
+            let h = e.history[head].after(&s, &a, &out, &t);
+            let k = key(&t, &h);
+            let known = index.get(&k).is_some_and(|v| {
+                v.iter()
+                    .any(|&i| e.history[i as usize] == h && e.states[i as usize] == t)
+            });
+            if !alt.divergent && !known {
+                index.entry(k).or_default().push(e.states.len() as u32);
+                e.states.push(t);
+                e.parent.push(Some((head as u32, a)));
+                e.root.push(e.root[head]);
+                e.history.push(h);
+            }
+        }
+        head += 1;
+    }
+    Ok(e)
+}
+
+/// Whether `id` applies to `profile` and can be observed.
+pub fn observable(catalogue: &Catalogue, id: &str, profile: Profile) -> bool {
+    catalogue.applies(id, profile) && observe::unobservable(id, profile).is_none()
+}
+
+fn path_to(e: &Explored, mut i: u32) -> Vec<Action> {
+    let mut v = Vec::new();
+    while let Some((p, a)) = &e.parent[i as usize] {
+        v.push(a.clone());
+        i = *p;
+    }
+    v.reverse();
+    v
+}
+
+/// Builds the vector for a path from a factory configuration; `None` if a step of it breaks
+/// a property of the model (never for the reference client).
+#[allow(clippy::too_many_arguments)]
+fn build(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    catalogue: &Catalogue,
+    cfg: &GeneratorConfig,
+    pack: Option<bool>,
+    factory_index: usize,
+    actions: &[Action],
+    primary: Option<&'static str>,
+    method: String,
+) -> Vector {
+    let profile = model.config.profile;
+    let uris = UriMap::canonical(model.config.servers as usize);
+    let factory = model.config.factories[factory_index];
+    let mut state = model.initial_states()[factory_index].clone();
+    let (_, boot_out) = Client::boot(&model.spec, factory.store(), state.client.choices);
+    let boot = Expectation {
+        response: None,
+        sends: sends(&boot_out.send, &uris),
+        or_sends: Vec::new(),
+        note: None,
+    };
+    let mut requirements: BTreeSet<&'static str> = observe::at_boot(&boot_out.send)
+        .into_iter()
+        .filter(|id| catalogue.applies(id, profile))
+        .collect();
+    let mut history = History::default();
+    let mut steps = Vec::new();
+    let mut all: Vec<Action> = actions.to_vec();
+    let mut i = 0;
+    while i < all.len() {
+        let a = all[i].clone();
+        let (next, out) = model.step(&state, &a);
+        let alt = alternatives(model, allowed, &state, &a, &out, &next);
+        let ex: Vec<String> = observe::exercised(profile, history, &state, &a, &out, &next)
+            .into_iter()
+            .filter(|id| catalogue.applies(id, profile))
+            .map(str::to_string)
+            .collect();
+        requirements.extend(
+            observe::exercised(profile, history, &state, &a, &out, &next)
+                .into_iter()
+                .filter(|id| catalogue.applies(id, profile)),
+        );
+        steps.push(Step {
+            stimulus: a.clone(),
+            request: wire::stimulus(&a, &uris),
+            expect: expectation(&out, &alt, &uris),
+            requirements: ex,
+        });
+        history = history.after(&state, &a, &out, &next);
+        state = next;
+        i += 1;
+        if alt.divergent {
+            break;
+        }
+        if i == actions.len() {
+            all.extend(observation(profile, &a, &state));
+        }
+    }
+    // The rule the vector checks: the requirement it was selected for, else the strongest
+    // requirement its target step exercises, else the strongest of any step.
+    let by_strength =
+        |v: &mut Vec<&'static str>| v.sort_by_key(|r| (catalogue.tier(r), r.to_string()));
+    let mut target: Vec<&'static str> = actions
+        .len()
+        .checked_sub(1)
+        .and_then(|i| steps.get(i))
+        .map(|s| {
+            requirements
+                .iter()
+                .copied()
+                .filter(|r| s.requirements.iter().any(|x| x == r))
+                .collect()
+        })
+        .unwrap_or_default();
+    by_strength(&mut target);
+    let mut rest: Vec<&'static str> = requirements.iter().copied().collect();
+    by_strength(&mut rest);
+    let primary = primary
+        .or_else(|| target.first().copied())
+        .or_else(|| rest.first().copied());
+    let mut ids: Vec<String> = primary.iter().map(|p| p.to_string()).collect();
+    ids.extend(
+        rest.iter()
+            .filter(|r| Some(**r) != primary)
+            .map(|s| s.to_string()),
+    );
+    let tier = primary.map_or(Tier::May, |p| catalogue.tier(p));
+    let features = Features {
+        bootstrap_pack: pack,
+    };
+    Vector {
+        format_version: FORMAT_VERSION,
+        id: String::new(),
+        name: String::new(),
+        title: String::new(),
+        profile: profile.name().to_string(),
+        requirements: ids,
+        tags: tags(factory, &steps, &boot),
+        tier,
+        features,
+        factory,
+        factory_objects: factory.store(),
+        endpoint: model.spec.endpoint.to_string(),
+        uris,
+        boot,
+        steps,
+        provenance: Provenance {
+            model_version: env!("CARGO_PKG_VERSION").to_string(),
+            generator_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: cfg.clone(),
+            method,
+        },
+    }
+}
+
+/// Steps appended after a selected path so that its effect shows: the configuration while
+/// a session is open (Discover, and Read in 1.1+), the next Bootstrap-Request while the
+/// client holds off, and whether a BS account is left after its timeout (a trigger in 1.1+,
+/// a push in 1.0).
+fn observation(profile: Profile, last: &Action, state: &SystemState) -> Vec<Action> {
+    let observing = matches!(
+        last,
+        Action::BootstrapDiscover { .. } | Action::BootstrapRead { .. }
+    );
+    match state.client.phase {
+        Phase::Bootstrapping if !observing => {
+            let mut v = vec![Action::BootstrapDiscover { path: Path::Root }];
+            if profile.supports(Operation::BootstrapRead) {
+                v.push(Action::BootstrapRead {
+                    path: Path::Object(1),
+                });
+                v.push(Action::BootstrapRead {
+                    path: Path::Object(2),
+                });
+            }
+            v
+        }
+        Phase::HoldOff { .. } => vec![Action::ClientHoldOffExpired],
+        Phase::Operating if matches!(last, Action::BootstrapAccountTimeoutExpired) => {
+            if profile.supports(Operation::BootstrapRequestTrigger) {
+                let accounts = state.client.store.server_accounts();
+                accounts
+                    .first()
+                    .map(|a| match a.uri {
+                        bootstrap_model::objects::ServerUri::Server(k) => {
+                            vec![Action::BootstrapRequestTrigger {
+                                server: k,
+                                instance: a.server_iid,
+                            }]
+                        }
+                        _ => vec![],
+                    })
+                    .unwrap_or_default()
+            } else if profile.supports(Operation::ServerInitiatedPush) {
+                vec![Action::BootstrapDiscover { path: Path::Root }]
+            } else {
+                vec![]
+            }
+        }
+        _ => vec![],
+    }
+}
+
+fn sends(out: &[Outgoing], uris: &UriMap) -> Vec<ExpectedSend> {
+    out.iter()
+        .map(|o| ExpectedSend {
+            message: o.clone(),
+            coap: wire::outgoing(o, uris),
+        })
+        .collect()
+}
+
+fn expectation(out: &Output, alt: &Alternatives, uris: &UriMap) -> Expectation {
+    Expectation {
+        response: out.response.as_ref().map(|r| ExpectedResponse {
+            codes: alt.codes.iter().map(|c| c.dotted().to_string()).collect(),
+            content: r.content.as_ref().map(|c| ExpectedContent {
+                value: c.clone(),
+                encodings: wire::content(c, uris),
+            }),
+        }),
+        sends: sends(&out.send, uris),
+        or_sends: alt.or_sends.iter().map(|s| sends(s, uris)).collect(),
+        note: alt.note.clone(),
+    }
+}
+
+fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
+    let mut t: BTreeSet<&str> = BTreeSet::new();
+    if factory != Factory::BootstrapOnly
+        && boot
+            .sends
+            .iter()
+            .any(|s| matches!(s.message, Outgoing::Register { .. }))
+    {
+        t.insert("bootstrap.factory");
+    }
+    for s in steps {
+        let tag = match &s.stimulus {
+            Action::BootstrapRequestAccepted
+            | Action::BootstrapRequestRejected
+            | Action::BootstrapRequestLost => "bootstrap.client-initiated",
+            Action::BootstrapPackDelivered { .. }
+            | Action::BootstrapPackNotImplemented
+            | Action::BootstrapPackLost => "bootstrap.pack",
+            Action::BootstrapWrite {
+                keep_server_info: true,
+                ..
+            } => "bootstrap.keep-server-info",
+            Action::BootstrapWrite { .. } => "bootstrap.write",
+            Action::BootstrapRead { .. } => "bootstrap.read",
+            Action::BootstrapDiscover { .. } => "bootstrap.discover",
+            Action::BootstrapDelete { .. } => "bootstrap.delete",
+            Action::BootstrapFinish | Action::BootstrapFinishDuplicated => "bootstrap.finish",
+            Action::RegisterAccepted { .. } => "registration",
+            Action::RegisterRejected { .. } | Action::RegisterLost { .. } => {
+                "bootstrap.rebootstrap"
+            }
+            Action::BootstrapRequestTrigger { .. } | Action::ReBootstrapNotification { .. } => {
+                "bootstrap.server-initiated"
+            }
+            Action::ServerWritesSecurity { .. } => "access.security-object",
+            Action::ClientHoldOffExpired => "timer.hold-off",
+            Action::ExchangeLifetimeExpired => "timer.exchange-lifetime",
+            Action::BootstrapAccountTimeoutExpired => "timer.account-timeout",
+        };
+        t.insert(tag);
+        if matches!(
+            s.stimulus,
+            Action::BootstrapRequestLost | Action::BootstrapPackLost | Action::RegisterLost { .. }
+        ) {
+            t.insert("network.loss");
+        }
+        if matches!(s.stimulus, Action::BootstrapFinishDuplicated) {
+            t.insert("network.duplication");
+        }
+        if matches!(s.stimulus, Action::BootstrapWrite { .. })
+            && s.request.is_some()
+            && s.expect
+                .response
+                .as_ref()
+                .is_some_and(|r| r.codes[0] == "2.04")
+            && s.requirements.iter().any(|r| r == "BS-RB-04")
+        {
+            t.insert("bootstrap.server-initiated");
+        }
+    }
+    t.into_iter().map(str::to_string).collect()
+}
+
+/// The content-derived ID of a vector: SHA-256 over the canonical JSON of its profile,
+/// features, factory and steps.
+pub fn content_id(v: &Vector) -> String {
+    #[derive(Serialize)]
+    struct Key<'a> {
+        profile: &'a str,
+        features: &'a Features,
+        factory: Factory,
+        boot: &'a Expectation,
+        steps: &'a [Step],
+    }
+    let key = Key {
+        profile: &v.profile,
+        features: &v.features,
+        factory: v.factory,
+        boot: &v.boot,
+        steps: &v.steps,
+    };
+    let bytes = serde_json::to_vec(&key).expect("serialisable");
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("bsv-{hex}")
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// Names, titles and IDs the vectors; drops exact duplicates.
+fn finish(catalogue: &Catalogue, mut vectors: Vec<(Vector, String)>) -> Vec<Vector> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (mut v, label) in vectors.drain(..) {
+        v.id = content_id(&v);
+        if !seen.insert(v.id.clone()) {
+            continue;
+        }
+        let rule = v
+            .requirements
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no-requirement".into());
+        v.name = format!("{}-{}-{}", slug(&rule), slug(&label), &v.id[4..10]);
+        let text = catalogue
+            .by_id
+            .get(&rule)
+            .map(|r| r.text.as_str())
+            .unwrap_or("");
+        let short: String = text.chars().take(90).collect();
+        v.title = if short.is_empty() {
+            label.clone()
+        } else {
+            format!(
+                "{rule}: {short}{} ({label})",
+                if text.chars().count() > 90 { "..." } else { "" }
+            )
+        };
+        out.push(v);
+    }
+    out
+}
+
+/// Generates the vectors of one profile.
+pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<ProfileOutput, String> {
+    let catalogue = Catalogue::load();
+    let mut raw: Vec<(Vector, String)> = Vec::new();
+    let mut reachable = BTreeSet::new();
+    let mut explored = 0;
+    for pack in variants(profile) {
+        let (model, allowed) = model_for(profile, cfg, pack);
+        let e = explore(&model, &allowed, &catalogue)?;
+        reachable.extend(e.reachable.iter().cloned());
+        explored += e.states.len();
+        for (from, action, reasons) in &e.selections {
+            let mut path = path_to(&e, *from);
+            path.push(action.clone());
+            let primary = reasons.iter().find_map(|r| match r {
+                Reason::Requirement(id) => Some(*id),
+                _ => None,
+            });
+            let label = match &reasons[0] {
+                Reason::Transition(c) => c.clone(),
+                Reason::Requirement(_) | Reason::Stimulus(_) => {
+                    class_of_step(&model, &e, *from, action)
+                }
+            };
+            let method = match &reasons[0] {
+                Reason::Transition(c) => format!("shortest path to transition {c}"),
+                Reason::Requirement(id) => format!("shortest path exercising {id}"),
+                Reason::Stimulus(s) => format!("shortest path to stimulus {s}"),
+            };
+            let v = build(
+                &model,
+                &allowed,
+                &catalogue,
+                cfg,
+                pack,
+                e.root[*from as usize] as usize,
+                &path,
+                primary,
+                method,
+            );
+            raw.push((v, label));
+        }
+        for w in 0..cfg.walks {
+            let seed = walk_seed(profile, pack, w);
+            let (factory_index, path) =
+                random_walk(&model, &allowed, seed, cfg.walk_length as usize);
+            let v = build(
+                &model,
+                &allowed,
+                &catalogue,
+                cfg,
+                pack,
+                factory_index,
+                &path,
+                None,
+                format!("random walk, seed {seed}"),
+            );
+            raw.push((v, format!("random walk {seed}")));
+        }
+    }
+    let mut vectors = finish(&catalogue, raw);
+    merge_pack_variants(&mut vectors);
+    Ok(ProfileOutput {
+        profile,
+        vectors,
+        reachable,
+        explored,
+    })
+}
+
+fn class_of_step(model: &BootstrapSystem, e: &Explored, from: u32, action: &Action) -> String {
+    let (_, out) = model.step(&e.states[from as usize], action);
+    class_of(action, &out)
+}
+
+/// Vectors that are the same whether or not the client uses Bootstrap-Pack keep one copy,
+/// marked as not depending on it.
+fn merge_pack_variants(vectors: &mut Vec<Vector>) {
+    let mut by_body: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keep = vec![true; vectors.len()];
+    for i in 0..vectors.len() {
+        let mut probe = vectors[i].clone();
+        probe.features.bootstrap_pack = None;
+        let body = content_id(&probe);
+        if let Some(&j) = by_body.get(&body) {
+            if vectors[j].features.bootstrap_pack != vectors[i].features.bootstrap_pack {
+                keep[i] = false;
+                vectors[j].features.bootstrap_pack = None;
+            }
+        } else {
+            by_body.insert(body, i);
+        }
+    }
+    let mut k = 0;
+    vectors.retain(|_| {
+        k += 1;
+        keep[k - 1]
+    });
+    for v in vectors.iter_mut() {
+        v.id = content_id(v);
+        let stem = v
+            .name
+            .rsplit_once('-')
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default();
+        v.name = format!("{stem}-{}", &v.id[4..10]);
+    }
+}
+
+/// The recorded seed of walk `w` of a profile and variant.
+pub fn walk_seed(profile: Profile, pack: Option<bool>, w: u32) -> u64 {
+    let p = Profile::ALL.iter().position(|x| *x == profile).unwrap_or(0) as u64;
+    let v = match pack {
+        None => 0,
+        Some(true) => 1,
+        Some(false) => 2,
+    };
+    0x5eed_0000 + p * 1000 + v * 100 + w as u64
+}
+
+/// A random walk through the model driven by a proptest strategy (a vector of
+/// `proptest::sample::Index`, one per step) from a fixed seed; it stops where allowed
+/// clients part ways or nothing can happen.
+fn random_walk(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    seed: u64,
+    length: usize,
+) -> (usize, Vec<Action>) {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config as PtConfig, RngAlgorithm, TestRng, TestRunner};
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(PtConfig::default(), rng);
+    let picks = proptest::collection::vec(
+        proptest::arbitrary::any::<proptest::sample::Index>(),
+        length + 1,
+    )
+    .new_tree(&mut runner)
+    .expect("a vector of indices")
+    .current();
+    let inits = model.initial_states();
+    let factory_index = picks[0].index(inits.len());
+    let mut s = inits[factory_index].clone();
+    let mut path = Vec::new();
+    let mut actions = Vec::new();
+    for p in &picks[1..] {
+        actions.clear();
+        stateright::Model::actions(model, &s, &mut actions);
+        if actions.is_empty() {
+            break;
+        }
+        let a = actions[p.index(actions.len())].clone();
+        let (t, out) = model.step(&s, &a);
+        let divergent = alternatives(model, allowed, &s, &a, &out, &t).divergent;
+        path.push(a);
+        if divergent {
+            break;
+        }
+        s = t;
+    }
+    (factory_index, path)
+}
+
+/// Coverage of `vectors` (one profile) against the classes reachable in the model.
+pub fn coverage(
+    profile: Profile,
+    vectors: &[Vector],
+    reachable: &BTreeSet<String>,
+) -> ProfileCoverage {
+    let catalogue = Catalogue::load();
+    let mut covered_classes = BTreeSet::new();
+    let mut covered_reqs = BTreeSet::new();
+    let mut tiers: BTreeMap<String, usize> = BTreeMap::new();
+    for v in vectors {
+        *tiers
+            .entry(format!("{:?}", v.tier).to_uppercase())
+            .or_default() += 1;
+        covered_reqs.extend(v.requirements.iter().cloned());
+        for s in &v.steps {
+            covered_classes.insert(step_class(s));
+        }
+    }
+    let applicable: Vec<&str> = catalogue
+        .by_id
+        .keys()
+        .map(String::as_str)
+        .filter(|id| catalogue.applies(id, profile))
+        .collect();
+    let observable: Vec<&str> = applicable
+        .iter()
+        .copied()
+        .filter(|id| observable(&catalogue, id, profile))
+        .collect();
+    let unobservable = applicable
+        .iter()
+        .filter_map(|id| {
+            observe::unobservable(id, profile).map(|why| (id.to_string(), why.to_string()))
+        })
+        .collect();
+    ProfileCoverage {
+        profile: profile.name().to_string(),
+        vectors: vectors.len(),
+        vectors_per_tier: tiers,
+        transitions_reachable: reachable.len(),
+        transitions_covered: reachable
+            .iter()
+            .filter(|c| covered_classes.contains(*c))
+            .count(),
+        transitions_missing: reachable
+            .iter()
+            .filter(|c| !covered_classes.contains(*c))
+            .cloned()
+            .collect(),
+        requirements_observable: observable.len(),
+        requirements_covered: observable
+            .iter()
+            .filter(|id| covered_reqs.contains(**id))
+            .count(),
+        requirements_missing: observable
+            .iter()
+            .filter(|id| !covered_reqs.contains(**id))
+            .map(|s| s.to_string())
+            .collect(),
+        requirements_unobservable: unobservable,
+    }
+}
+
+/// The transition class a vector step stands for (its reference outcome).
+pub fn step_class(s: &Step) -> String {
+    let code = s
+        .expect
+        .response
+        .as_ref()
+        .map_or("-".to_string(), |r| r.codes[0].clone());
+    let mut sends: Vec<&str> = s
+        .expect
+        .sends
+        .iter()
+        .map(|x| send_kind(&x.message))
+        .collect();
+    sends.dedup();
+    let sends = if sends.is_empty() {
+        "nothing".to_string()
+    } else {
+        sends.join("+")
+    };
+    format!("{} {code} -> {sends}", kebab(s.stimulus.kind()))
+}
+
+/// The transition classes reachable in the model of `profile` (all variants), for the
+/// coverage of vectors read from disk.
+pub fn reachable_classes(
+    profile: Profile,
+    cfg: &GeneratorConfig,
+) -> Result<BTreeSet<String>, String> {
+    let catalogue = Catalogue::load();
+    let mut out = BTreeSet::new();
+    for pack in variants(profile) {
+        let (model, allowed) = model_for(profile, cfg, pack);
+        out.extend(explore(&model, &allowed, &catalogue)?.reachable);
+    }
+    Ok(out)
+}

@@ -1,0 +1,554 @@
+//! Which requirements a step exercises: the requirement IDs whose rule the step's expected
+//! outcome depends on, so that a client breaking the rule would fail the step. Some rules
+//! show only later (a Delete's effect shows in the next Discover), so the judgement also
+//! reads a summary of what happened earlier in the vector ([`History`]).
+//!
+//! Requirements no vector can exercise from outside the client are listed in
+//! [`UNOBSERVABLE`] with the reason; the coverage report prints them.
+
+use bootstrap_model::client::{Content, Outgoing, Output, Phase, WriteValue};
+use bootstrap_model::code::ResponseCode;
+use bootstrap_model::monitor::Event;
+use bootstrap_model::path::Path;
+use bootstrap_model::profile::Profile;
+use bootstrap_model::store::Inconsistency;
+use bootstrap_model::system::{Action, SystemState};
+
+/// Requirements that no vector can exercise in some profiles, the profiles, and why.
+pub const UNOBSERVABLE_IN: &[(&str, &[Profile], &str)] = &[(
+    "BS-WRITE-04",
+    &[Profile::Seed, Profile::V1_0],
+    "without Bootstrap-Read (1.1+) nothing shows which resources an instance holds: Discover lists instances only",
+)];
+
+/// Whether `id` cannot be observed in `profile`, and why.
+pub fn unobservable(id: &str, profile: Profile) -> Option<&'static str> {
+    UNOBSERVABLE
+        .iter()
+        .find(|(u, _)| *u == id)
+        .map(|(_, why)| *why)
+        .or_else(|| {
+            UNOBSERVABLE_IN
+                .iter()
+                .find(|(u, ps, _)| *u == id && ps.contains(&profile))
+                .map(|(_, _, why)| *why)
+        })
+}
+
+/// Requirements that no vector can exercise through the interfaces the suite drives, and why.
+pub const UNOBSERVABLE: &[(&str, &str)] = &[
+    ("BS-ACCT-07", "how a device is provisioned at manufacture (SHOULD hold a BS account) is a property of the product, not a behaviour on the wire"),
+    ("BS-FACT-04", "needs control of when a push arrives relative to the client's power-on sequence; vectors start after power-on"),
+    ("BS-FACT-06", "smartcard bootstrap needs a smartcard; the suite has none"),
+    ("BS-CI-06", "keeping or dropping registrations while bootstrapping is the client's choice (A-14): both are correct, nothing to check"),
+    ("BS-CI-07", "ignoring other requests while bootstrapping is allowed, not required: both are correct, nothing to check"),
+    ("BS-CI-09", "retry timing for the bootstrap server is implementation-specific: no rule to check"),
+    ("BS-REQ-05", "OSCORE (Echo challenge) is outside the suite, which runs plain CoAP"),
+    ("BS-SEC-01", "DTLS sessions are outside the suite, which runs plain CoAP"),
+    ("BS-SEC-02", "DTLS/TLS/OSCORE authentication is outside the suite, which runs plain CoAP"),
+    ("BS-SEC-03", "key uniqueness across BS, servers and clients is a deployment property"),
+    ("BS-SEC-05", "which keys secure which session needs DTLS; the suite runs plain CoAP"),
+    ("BS-SEC-06", "Certificate-with-EST needs an EST server and DTLS"),
+    ("BS-OBJ-05", "concerns clients without Access Control support; the suite's clients are asked to support it"),
+    ("BS-OBJ-06", "alternate object paths (rt=\"oma.lwm2m\") are not exercised: bootstrap paths are plain /o/i/r"),
+    ("BS-OBJ-07", "an obligation of the bootstrap server (Create rights, ACL owners), not of the client"),
+    ("BS-FIN-07", "key entropy of the BS account is invisible on the wire"),
+];
+
+/// Path-dependent facts the judgement needs, updated step by step. Session flags reset when
+/// a bootstrap session opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct History {
+    flags: u32,
+}
+
+const WRITE: u32 = 1 << 0;
+const ACCOUNT_WRITE: u32 = 1 << 1;
+const DELETE: u32 = 1 << 2;
+const DELETE_ROOT: u32 = 1 << 3;
+const DELETE_SECURITY_OBJECT: u32 = 1 << 4;
+const DELETE_ACCOUNT: u32 = 1 << 5;
+const DELETE_PROTECTED: u32 = 1 << 6;
+const KEEP_SERVER_INFO: u32 = 1 << 7;
+const CASCADED: u32 = 1 << 8;
+const KEPT: u32 = 1 << 9;
+const REKEY: u32 = 1 << 10;
+const BS_ACCOUNT_WRITE: u32 = 1 << 11;
+const SERVER_WRITE: u32 = 1 << 12;
+const FINISH_REFUSED: u32 = 1 << 13;
+const RELATED_AT_WRITE: u32 = 1 << 14;
+const FAILED_AFTER_BS_WRITE: u32 = 1 << 15;
+/// Not reset by a new session:
+const PURGED: u32 = 1 << 16;
+const BOOTSTRAPPED: u32 = 1 << 17;
+const FALLBACK: u32 = 1 << 18;
+const TRIGGERED: u32 = 1 << 19;
+const NOTIFIED: u32 = 1 << 20;
+const EXPIRED: u32 = 1 << 21;
+const REFUSED: u32 = 1 << 22;
+const REGISTERED: u32 = 1 << 24;
+const SESSION_MASK: u32 = 0xffff;
+
+impl History {
+    fn has(self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// The history after `action` moved the system from `pre` to `post`.
+    pub fn after(
+        self,
+        pre: &SystemState,
+        action: &Action,
+        out: &Output,
+        post: &SystemState,
+    ) -> History {
+        let mut f = self.flags;
+        if pre.client.phase != Phase::Bootstrapping && post.client.phase == Phase::Bootstrapping {
+            f &= !SESSION_MASK;
+        }
+        let code = out.response.as_ref().map(|r| r.code);
+        let event = post.last.and_then(|l| l.event);
+        match action {
+            Action::BootstrapWrite {
+                path,
+                value,
+                keep_server_info,
+            } if code == Some(ResponseCode::Changed) => {
+                f |= WRITE;
+                if *keep_server_info {
+                    f |= KEEP_SERVER_INFO;
+                }
+                match value {
+                    WriteValue::Security(s) if s.is_bootstrap() => {
+                        // Only a new bootstrap URI shows where the next request goes.
+                        let before = pre
+                            .client
+                            .store
+                            .bootstrap_account()
+                            .and_then(|(_, b)| b.uri);
+                        if before.is_some() && s.uri != before {
+                            f |= BS_ACCOUNT_WRITE;
+                        }
+                    }
+                    WriteValue::Security(_) => f |= ACCOUNT_WRITE,
+                    WriteValue::SecretKey(_) => f |= REKEY,
+                    WriteValue::Server(_)
+                    | WriteValue::ServerObject(_)
+                    | WriteValue::Lifetime(_) => f |= SERVER_WRITE,
+                    _ => {}
+                }
+                if matches!(value, WriteValue::Security(_))
+                    && path
+                        .instance()
+                        .is_some_and(|x| pre.client.store.security.get(x).is_some())
+                {
+                    f |= REKEY;
+                }
+                if let WriteValue::Security(s) = value {
+                    if s.ssid.is_some_and(|id| pre.client.store.has_related(id)) {
+                        f |= RELATED_AT_WRITE;
+                    }
+                }
+            }
+            Action::BootstrapDelete { path } if code == Some(ResponseCode::Deleted) => {
+                f |= DELETE;
+                match path {
+                    Path::Root => f |= DELETE_ROOT | DELETE_PROTECTED,
+                    Path::Object(0) => f |= DELETE_SECURITY_OBJECT | DELETE_PROTECTED,
+                    Path::Instance(0, x)
+                        if pre
+                            .client
+                            .store
+                            .security
+                            .get(*x)
+                            .is_some_and(|s| s.is_bootstrap()) =>
+                    {
+                        f |= DELETE_PROTECTED
+                    }
+                    Path::Instance(0, _) => f |= DELETE_ACCOUNT,
+                    _ => {}
+                }
+            }
+            Action::BootstrapFinish if code == Some(ResponseCode::NotAcceptable) => {
+                f |= FINISH_REFUSED
+            }
+            Action::BootstrapFinish if code == Some(ResponseCode::Changed) => f |= BOOTSTRAPPED,
+            Action::BootstrapPackDelivered { consistent: true } => f |= BOOTSTRAPPED,
+            Action::BootstrapAccountTimeoutExpired => f |= PURGED,
+            Action::RegisterAccepted { .. } => f |= REGISTERED,
+            Action::RegisterRejected { .. } | Action::RegisterLost { .. } => f |= FALLBACK,
+            Action::BootstrapRequestTrigger { .. } => f |= TRIGGERED,
+            Action::ReBootstrapNotification { .. } => f |= NOTIFIED,
+            Action::ExchangeLifetimeExpired => {
+                f |= EXPIRED;
+                if f & BS_ACCOUNT_WRITE != 0 {
+                    f |= FAILED_AFTER_BS_WRITE;
+                }
+            }
+            Action::BootstrapRequestRejected | Action::BootstrapRequestLost => f |= REFUSED,
+            _ => {}
+        }
+        // Why a bootstrap attempt happens is told by the request it leads to; after that
+        // the reasons are spent (fewer distinct histories to explore).
+        if out.send.iter().any(|o| {
+            matches!(
+                o,
+                Outgoing::BootstrapRequest { .. } | Outgoing::BootstrapPackRequest { .. }
+            )
+        }) {
+            f &= !(FALLBACK | TRIGGERED | NOTIFIED | EXPIRED | REFUSED | FAILED_AFTER_BS_WRITE);
+        }
+        if matches!(action, Action::BootstrapFinish) && code == Some(ResponseCode::Changed) {
+            f &= !REGISTERED;
+        }
+        match event {
+            Some(Event::RelatedInformationRemoved) => f |= CASCADED,
+            Some(Event::RelatedInformationKept) => f |= KEPT,
+            _ => {}
+        }
+        History { flags: f }
+    }
+}
+
+/// The requirements a factory configuration's power-on exercises (BS-FACT-01/03).
+pub fn at_boot(sends: &[Outgoing]) -> Vec<&'static str> {
+    if sends.iter().any(|o| matches!(o, Outgoing::Register { .. })) {
+        vec![
+            "BS-FACT-01",
+            "BS-FACT-02",
+            "BS-FACT-03",
+            "BS-REG-01",
+            "BS-REG-02",
+            "BS-REG-03",
+            "BS-REG-04",
+        ]
+    } else {
+        vec!["BS-FACT-03", "BS-ACCT-08"]
+    }
+}
+
+/// The requirements exercised by `action` taken in `pre` with history `h`, producing `out`
+/// and `post`. Unfiltered: the caller keeps those that apply to the profile.
+pub fn exercised(
+    profile: Profile,
+    h: History,
+    pre: &SystemState,
+    action: &Action,
+    out: &Output,
+    post: &SystemState,
+) -> Vec<&'static str> {
+    let mut r: Vec<&'static str> = Vec::new();
+    let code = out.response.as_ref().map(|x| x.code);
+    let requested = out
+        .send
+        .iter()
+        .find(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
+    let packed = out
+        .send
+        .iter()
+        .any(|o| matches!(o, Outgoing::BootstrapPackRequest { .. }));
+    let registers = out
+        .send
+        .iter()
+        .filter(|o| matches!(o, Outgoing::Register { .. }))
+        .count();
+    let event = post.last.and_then(|l| l.event);
+    let in_session = pre.client.phase == Phase::Bootstrapping;
+    let published = profile != Profile::Seed;
+
+    if let Some(Outgoing::BootstrapRequest {
+        pct, device_info, ..
+    }) = requested
+    {
+        r.extend([
+            "BS-CI-01",
+            "BS-CI-02",
+            "BS-REQ-01",
+            "BS-REQ-03",
+            "BS-FACT-02",
+            "BS-ACCT-08",
+        ]);
+        if pct.is_some() {
+            r.push("BS-REQ-02");
+        }
+        if device_info.is_some() && h.has(NOTIFIED) {
+            r.push("BS-RB-02");
+        }
+        if h.has(FAILED_AFTER_BS_WRITE) {
+            // The BS account written in the failed session must not be the one used.
+            r.push("BS-CI-04");
+        }
+        if h.has(BOOTSTRAPPED)
+            && pre
+                .client
+                .store
+                .bootstrap_account()
+                .and_then(|(_, s)| s.uri)
+                == Some(bootstrap_model::objects::ServerUri::BootstrapAlternate)
+        {
+            r.push("BS-WRITE-08");
+        }
+    }
+    if packed {
+        r.extend(["BS-PACK-01", "BS-CI-01", "BS-ACCT-08"]);
+    }
+    if (requested.is_some() || packed) && matches!(action, Action::ClientHoldOffExpired) {
+        r.push("BS-FACT-05");
+        if h.has(FALLBACK) {
+            r.extend(["BS-REG-06", "BS-FACT-03", "BS-RB-05", "BS-RB-01"]);
+        }
+        if h.has(TRIGGERED) {
+            r.push("BS-RB-03");
+        }
+        if h.has(NOTIFIED) {
+            r.extend(["BS-RB-01", "BS-RB-02"]);
+        }
+        if h.has(EXPIRED) {
+            r.push("BS-CI-03");
+        }
+        if h.has(REFUSED) {
+            r.push("BS-REQ-04");
+        }
+    }
+
+    match action {
+        Action::BootstrapRequestAccepted
+        | Action::BootstrapRequestRejected
+        | Action::BootstrapRequestLost => r.push("BS-REQ-04"),
+        Action::BootstrapPackDelivered { consistent: true } => {
+            r.extend(["BS-PACK-02", "BS-PACK-03", "BS-PACK-04", "BS-REG-01"])
+        }
+        Action::BootstrapPackDelivered { consistent: false }
+        | Action::BootstrapPackNotImplemented => r.push("BS-PACK-04"),
+        Action::BootstrapPackLost => r.push("BS-PACK-05"),
+        Action::BootstrapWrite {
+            path,
+            value,
+            keep_server_info,
+        } => {
+            let accepted = code == Some(ResponseCode::Changed);
+            if !in_session {
+                if accepted {
+                    r.push("BS-RB-04");
+                } else if pre.client.store.bootstrap_account().is_none() || profile == Profile::Seed
+                {
+                    r.extend(["BS-RB-06", "BS-CI-08"]);
+                }
+            }
+            if accepted {
+                r.extend(["BS-WRITE-01", "BS-WRITE-07", "BS-SEC-04"]);
+                let creates = match path.object() {
+                    Some(0) => path
+                        .instance()
+                        .is_some_and(|x| pre.client.store.security.get(x).is_none()),
+                    Some(1) => path
+                        .instance()
+                        .is_some_and(|x| pre.client.store.server.get(x).is_none()),
+                    Some(2) => path
+                        .instance()
+                        .is_some_and(|x| pre.client.store.access_control.get(x).is_none()),
+                    _ => false,
+                };
+                if creates {
+                    r.push("BS-WRITE-02");
+                }
+                if h.has(WRITE) {
+                    r.push("BS-WRITE-05");
+                }
+                match (path, value) {
+                    (Path::Object(_), _) => r.extend(["BS-WRITE-03", "BS-OBJ-03"]),
+                    (_, WriteValue::Security(s)) if s.is_bootstrap() => {
+                        r.extend(["BS-WRITE-08", "BS-OBJ-01"])
+                    }
+                    (_, WriteValue::Security(_) | WriteValue::SecretKey(_)) => r.push("BS-OBJ-01"),
+                    (_, WriteValue::Server(_) | WriteValue::Lifetime(_)) => r.push("BS-OBJ-03"),
+                    (_, WriteValue::AccessControl(_)) => r.push("BS-OBJ-04"),
+                    _ => {}
+                }
+                if *keep_server_info && !published {
+                    r.push("BS-KEEP-01");
+                }
+                if let (Some(x), WriteValue::Security(sec)) = (path.instance(), value) {
+                    let elsewhere = pre.client.store.security.iter().any(|(i, s)| {
+                        i != x && !s.is_bootstrap() && s.ssid.is_some() && s.ssid == sec.ssid
+                    });
+                    if !published && elsewhere {
+                        // The seed keeps Short Server IDs unique by replacing the old account.
+                        r.push("BS-ACCT-02");
+                    }
+                }
+                match event {
+                    Some(Event::RelatedInformationRemoved) => r.push("BS-WIPE-01"),
+                    Some(Event::RelatedInformationKept) => r.push("BS-KEEP-01"),
+                    _ => {}
+                }
+            } else if code.is_some() && in_session {
+                r.push("BS-WRITE-06");
+            }
+        }
+        Action::ServerWritesSecurity { .. } => r.extend(["BS-OBJ-02", "BS-SEC-04"]),
+        Action::BootstrapRead { path } if in_session => {
+            r.push("BS-READ-04");
+            match code {
+                Some(ResponseCode::Content) => {
+                    r.extend(["BS-READ-01", "BS-READ-03"]);
+                    if path.object() == Some(1) && h.has(SERVER_WRITE) {
+                        r.push("BS-WRITE-04");
+                    }
+                    if published && h.has(RELATED_AT_WRITE) {
+                        r.push("BS-KEEP-02");
+                        if h.has(KEEP_SERVER_INFO) {
+                            r.push("BS-KEEP-03");
+                        }
+                    }
+                }
+                _ => r.push("BS-READ-02"),
+            }
+        }
+        Action::BootstrapDiscover { .. } if in_session => {
+            r.push("BS-DISC-01");
+            if code == Some(ResponseCode::Content) {
+                r.extend(["BS-DISC-02", "BS-DISC-03"]);
+                if let Some(Some(Content::Links { links, .. })) =
+                    out.response.as_ref().map(|x| x.content.as_ref())
+                {
+                    if links
+                        .iter()
+                        .any(|l| l.path.object() == Some(0) && l.ssid.is_some())
+                    {
+                        r.push("BS-DISC-04");
+                    }
+                    if links.iter().any(|l| {
+                        l.path.object() == Some(0)
+                            && l.path.instance().is_some()
+                            && l.ssid.is_none()
+                    }) {
+                        r.push("BS-ACCT-03");
+                    }
+                }
+                if h.has(DELETE_ROOT) {
+                    r.extend(["BS-WIPE-03", "BS-DEL-03"]);
+                }
+                if h.has(DELETE_SECURITY_OBJECT) {
+                    r.extend(["BS-WIPE-04", "BS-DEL-03"]);
+                }
+                if h.has(DELETE_PROTECTED) {
+                    r.push("BS-DEL-03");
+                }
+                if h.has(DELETE_ACCOUNT) {
+                    r.push("BS-DEL-02");
+                }
+                if h.has(WRITE) {
+                    r.push("BS-WRITE-02");
+                }
+                if h.has(CASCADED) {
+                    r.push("BS-WIPE-01");
+                }
+                if h.has(KEPT) {
+                    r.push("BS-KEEP-01");
+                }
+                if published && h.has(RELATED_AT_WRITE) {
+                    r.push("BS-KEEP-02");
+                    if h.has(KEEP_SERVER_INFO) {
+                        r.push("BS-KEEP-03");
+                    }
+                }
+            } else {
+                r.push("BS-DISC-05");
+            }
+        }
+        Action::BootstrapDelete { path } if in_session => {
+            r.extend(["BS-DEL-01", "BS-DEL-05"]);
+            if h.has(DELETE) {
+                r.push("BS-DEL-04");
+            }
+            match path {
+                Path::Root => r.push("BS-WIPE-03"),
+                Path::Object(_) => r.push("BS-WIPE-04"),
+                Path::Instance(0, _) => r.push("BS-DEL-02"),
+                _ => {}
+            }
+            if event == Some(Event::RelatedInformationRemoved) {
+                r.push("BS-WIPE-01");
+            }
+        }
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+            if in_session || matches!(action, Action::BootstrapFinishDuplicated) =>
+        {
+            r.push("BS-FIN-01");
+            match code {
+                Some(ResponseCode::Changed) if in_session => {
+                    r.extend(["BS-FIN-02", "BS-FIN-05", "BS-CI-08", "BS-ACCT-01"]);
+                    if registers > 0 {
+                        r.extend(["BS-REG-01", "BS-REG-02", "BS-REG-03", "BS-REG-04"]);
+                    }
+                    if registers > 1 {
+                        r.push("BS-ACCT-05");
+                    }
+                    if h.has(FINISH_REFUSED) {
+                        r.push("BS-FIN-04");
+                    }
+                    if h.has(BOOTSTRAPPED) && !h.has(DELETE_ROOT) {
+                        r.push("BS-CI-05");
+                    }
+                    if h.has(REKEY) && registers > 0 {
+                        r.extend(["BS-REG-05", "BS-WIPE-05"]);
+                    }
+                    if h.has(REGISTERED)
+                        && (h.has(DELETE_ACCOUNT)
+                            || h.has(DELETE_ROOT)
+                            || h.has(DELETE_SECURITY_OBJECT))
+                    {
+                        r.push("BS-WIPE-02");
+                    }
+                    if post.client.account_timeout_armed {
+                        r.push("BS-FIN-06");
+                    }
+                }
+                Some(ResponseCode::NotAcceptable) => {
+                    r.extend(["BS-FIN-02", "BS-FIN-03"]);
+                    match pre.client.store.consistency(false) {
+                        Err(Inconsistency::NoServerAccount) => r.push("BS-ACCT-06"),
+                        Err(Inconsistency::TwoBootstrapAccounts) => {
+                            r.extend(["BS-ACCT-04", "BS-WRITE-08"])
+                        }
+                        Err(
+                            Inconsistency::DuplicateShortServerId(_)
+                            | Inconsistency::ReservedShortServerId,
+                        ) => r.push("BS-ACCT-02"),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        Action::RegisterAccepted { .. } => r.push("BS-REG-01"),
+        Action::RegisterRejected { .. } | Action::RegisterLost { .. } => {
+            if matches!(post.client.phase, Phase::HoldOff { .. }) {
+                r.extend(["BS-REG-06", "BS-FACT-03"]);
+                r.push(if published { "BS-RB-05" } else { "BS-RB-01" });
+            } else if pre.client.store.bootstrap_account().is_none() {
+                r.extend(["BS-ACCT-08", "BS-RB-06"]);
+                if h.has(PURGED) {
+                    r.push("BS-FIN-06");
+                }
+            }
+        }
+        Action::BootstrapRequestTrigger { .. } => match code {
+            Some(ResponseCode::Changed) => r.push("BS-RB-03"),
+            _ => {
+                r.push("BS-RB-06");
+                if h.has(PURGED) {
+                    r.push("BS-FIN-06");
+                }
+            }
+        },
+        Action::ReBootstrapNotification { .. } => r.extend(["BS-RB-01", "BS-RB-02"]),
+        Action::ExchangeLifetimeExpired => r.push("BS-CI-03"),
+        Action::BootstrapAccountTimeoutExpired => r.push("BS-FIN-06"),
+        _ => {}
+    }
+    r.sort_unstable();
+    r.dedup();
+    r
+}

@@ -1,0 +1,206 @@
+//! Replaying a vector against a client and judging each step: the judgement the harness
+//! uses for any client, and the staleness check that replays committed vectors inside the
+//! model (the reference client, or with an injected bug to show which vectors catch it).
+
+use crate::vector::{Expectation, Vector};
+use crate::wire;
+use bootstrap_model::bugs::BugSet;
+use bootstrap_model::client::{Choices, Client, Content, Outgoing, Response};
+use bootstrap_model::profile::Profile;
+use bootstrap_model::system::{BootstrapSystem, ChoiceMode, Config, Factory};
+use std::fmt;
+
+/// Where and how a client departed from a vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The vector's name.
+    pub vector: String,
+    /// The step (1-based); 0 is power-on.
+    pub step: usize,
+    /// What differs.
+    pub detail: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.step == 0 {
+            write!(f, "vector {}, power-on: {}", self.vector, self.detail)
+        } else {
+            write!(
+                f,
+                "vector {}, step {}: {}",
+                self.vector, self.step, self.detail
+            )
+        }
+    }
+}
+
+/// Judges what a client did against an expectation: the response code must be one of the
+/// acceptable codes, the payload equal (Discover links as a set after the version element),
+/// and the messages sent equal, in any order, to the expected set or one of its alternatives.
+pub fn judge(
+    expect: &Expectation,
+    response: Option<&Response>,
+    sends: &[Outgoing],
+) -> Result<(), String> {
+    match (&expect.response, response) {
+        (None, Some(r)) => return Err(format!("expected no response, got {}", r.code.dotted())),
+        (Some(e), None) => {
+            return Err(format!(
+                "expected a response ({}), got none",
+                e.codes.join(" or ")
+            ))
+        }
+        (Some(e), Some(r)) => {
+            if !e.codes.iter().any(|c| c == r.code.dotted()) {
+                return Err(format!(
+                    "expected {}, got {}",
+                    e.codes.join(" or "),
+                    r.code.dotted()
+                ));
+            }
+            match (&e.content, &r.content) {
+                (None, None) => {}
+                (Some(ec), Some(ac)) if same_content(&ec.value, ac) => {}
+                (Some(ec), ac) => {
+                    return Err(format!(
+                        "expected payload {}, got {}",
+                        show(Some(&ec.value)),
+                        show(ac.as_ref())
+                    ))
+                }
+                (None, Some(ac)) if e.codes.len() > 1 => {
+                    // An allowed alternative code may come with a payload the reference has not.
+                    let _ = ac;
+                }
+                (None, Some(ac)) => {
+                    return Err(format!("expected no payload, got {}", show(Some(ac))))
+                }
+            }
+        }
+        (None, None) => {}
+    }
+    let want: Vec<&Outgoing> = expect.sends.iter().map(|s| &s.message).collect();
+    if same_set(&want, sends) {
+        return Ok(());
+    }
+    for alt in &expect.or_sends {
+        let want: Vec<&Outgoing> = alt.iter().map(|s| &s.message).collect();
+        if same_set(&want, sends) {
+            return Ok(());
+        }
+    }
+    let show_all = |v: &[&Outgoing]| {
+        if v.is_empty() {
+            "nothing".to_string()
+        } else {
+            v.iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    Err(format!(
+        "expected the client to send {}, it sent {}",
+        show_all(&want),
+        show_all(&sends.iter().collect::<Vec<_>>())
+    ))
+}
+
+fn show(c: Option<&Content>) -> String {
+    match c {
+        None => "none".into(),
+        Some(c @ Content::Links { .. }) => c.link_format().unwrap_or_default(),
+        Some(c) => format!("{c:?}"),
+    }
+}
+
+fn same_content(want: &Content, got: &Content) -> bool {
+    match (want, got) {
+        (
+            Content::Links {
+                version: v1,
+                links: l1,
+            },
+            Content::Links {
+                version: v2,
+                links: l2,
+            },
+        ) => v1 == v2 && l1.len() == l2.len() && l1.iter().all(|l| l2.contains(l)),
+        _ => want == got,
+    }
+}
+
+fn same_set(want: &[&Outgoing], got: &[Outgoing]) -> bool {
+    want.len() == got.len()
+        && want.iter().all(|w| {
+            got.iter().filter(|g| *g == *w).count() == want.iter().filter(|x| **x == *w).count()
+        })
+}
+
+/// The model a vector was generated from, with `bugs` switched into its client.
+pub fn model_for(v: &Vector, bugs: BugSet) -> Result<BootstrapSystem, String> {
+    let profile: Profile = v
+        .profile
+        .parse()
+        .map_err(|e: bootstrap_model::profile::UnknownProfile| e.to_string())?;
+    let mut choices = Choices::reference(profile);
+    if let Some(p) = v.features.bootstrap_pack {
+        choices.pack = p;
+    }
+    let c = &v.provenance.config;
+    BootstrapSystem::new(Config {
+        profile,
+        servers: c.servers,
+        ops_per_session: c.ops_per_session,
+        rebootstraps: c.rebootstraps,
+        loss: c.loss,
+        duplication: c.duplication,
+        factories: Factory::ALL.to_vec(),
+        choices: ChoiceMode::Fixed(choices),
+        bugs,
+    })
+}
+
+/// Replays `v` inside the model with `bugs` in the client. With no bug, this is the check
+/// that a committed vector still fits the model: outcomes, wire encodings and properties.
+pub fn replay_in_model(v: &Vector, bugs: BugSet) -> Result<(), Mismatch> {
+    let fail = |step: usize, detail: String| Mismatch {
+        vector: v.name.clone(),
+        step,
+        detail,
+    };
+    let model = model_for(v, bugs).map_err(|e| fail(0, e))?;
+    let factory_index = Factory::ALL
+        .iter()
+        .position(|f| *f == v.factory)
+        .unwrap_or(0);
+    if v.factory.store() != v.factory_objects {
+        return Err(fail(
+            0,
+            format!(
+                "factory objects differ from the model's {:?} configuration",
+                v.factory
+            ),
+        ));
+    }
+    let mut state = model.initial_states()[factory_index].clone();
+    let (_, boot) = Client::boot(&model.spec, v.factory.store(), state.client.choices);
+    judge(&v.boot, None, &boot.send).map_err(|d| fail(0, d))?;
+    for (i, step) in v.steps.iter().enumerate() {
+        let n = i + 1;
+        if bugs == BugSet::NONE && step.request != wire::stimulus(&step.stimulus, &v.uris) {
+            return Err(fail(
+                n,
+                "the wire form of the stimulus differs from the model's encoding".into(),
+            ));
+        }
+        let (next, out) = model.step(&state, &step.stimulus);
+        judge(&step.expect, out.response.as_ref(), &out.send).map_err(|d| fail(n, d))?;
+        if bugs == BugSet::NONE && next.ghost.violations != 0 {
+            return Err(fail(n, "the step breaks a property of the model".into()));
+        }
+        state = next;
+    }
+    Ok(())
+}

@@ -1,0 +1,1310 @@
+//! The CoAP shapes of the model's steps and of the client's messages, so that one vector
+//! file serves every adapter: the in-process Rust adapter uses the abstract values, the JSON
+//! subprocess adapter and a CoAP/UDP adapter use what this module derives from them.
+//!
+//! Pure functions, no I/O. The abstract → concrete choices (which resources a model value
+//! becomes, which URIs, which Content-Formats) are stated on the functions that make them.
+//! Request shapes follow the operation-to-CoAP mapping of the bootstrap interface
+//! (BS-REQ-01, BS-WRITE-01, BS-READ-01, BS-DISC-01, BS-DEL-01, BS-FIN-01, BS-PACK-01,
+//! BS-RB-03, BS-REG-01) and the seed extension of [`bootstrap_model::seed_ext`].
+
+use crate::senml::{self, SenmlValue};
+use crate::tlv::{self, Tlv, TlvValue};
+use bootstrap_model::client::{Content, Input, Link, Outgoing, WriteValue};
+use bootstrap_model::objects::{
+    AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
+};
+use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
+use bootstrap_model::profile::VersionForm;
+use bootstrap_model::seed_ext;
+use bootstrap_model::system::Action;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Content-Format text/plain (single-resource writes, BS-WRITE-07; the seed's Step 0).
+pub const TEXT_PLAIN: u16 = 0;
+/// Content-Format application/link-format (Discover answers, BS-DISC-01; Register).
+pub const LINK_FORMAT: u16 = 40;
+/// Content-Format application/octet-stream (opaque single-resource writes, BS-WRITE-07).
+pub const OCTET_STREAM: u16 = 42;
+/// Content-Format application/senml+json (BS-WRITE-07).
+pub const SENML_JSON: u16 = senml::CONTENT_FORMAT;
+/// Content-Format application/vnd.oma.lwm2m+tlv (BS-WRITE-07).
+pub const LWM2M_TLV: u16 = tlv::CONTENT_FORMAT;
+/// The Content-Format of [`WriteValue::UnsupportedContentFormat`]: a number no
+/// LwM2M client supports (unassigned in the CoRE registry), for the 4.15 of BS-WRITE-06.
+pub const UNSUPPORTED_CONTENT_FORMAT: u16 = 9999;
+/// The payload of [`WriteValue::Undecodable`], sent as TLV: a type byte announcing a 16-bit
+/// identifier and a 24-bit length with one byte left, which no TLV decoder can accept
+/// (BS-WRITE-06: 4.00).
+pub const UNDECODABLE_TLV: [u8; 2] = [0xff, 0xff];
+/// The binding the Server instances carry in /1/y/7 and Register carries in `b=`
+/// (UDP; BS-REG-03).
+pub const BINDING: &str = "U";
+
+/// The concrete URIs of the model's abstract servers. These are the URIs written into
+/// payloads (Security /0/x/0, Discover `uri=`, the seed's Step 0) and the ones the client's
+/// outgoing messages are addressed to. An adapter whose servers listen elsewhere re-encodes
+/// from the abstract step with its own `UriMap`, using these same functions, so vectors stay
+/// independent of where an adapter listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UriMap {
+    /// URI of [`ServerUri::Bootstrap`].
+    pub bootstrap: String,
+    /// URI of [`ServerUri::BootstrapAlternate`] (only handed out by the seed's Step 0).
+    pub bootstrap_alternate: String,
+    /// URI of [`ServerUri::Server`]`(k)` at index `k`.
+    pub servers: Vec<String>,
+}
+
+impl UriMap {
+    /// The URIs the vectors are written with: plain CoAP on loopback, bootstrap server
+    /// `coap://127.0.0.1:5783`, its alternate URI `coap://127.0.0.1:5784`, management
+    /// server k at port 5693 + k (`:5693`, `:5694`, `:5695`). Plain `coap://` because the
+    /// security session is the adapter's business, not the vector's.
+    pub fn canonical(servers: usize) -> UriMap {
+        UriMap {
+            bootstrap: "coap://127.0.0.1:5783".to_string(),
+            bootstrap_alternate: "coap://127.0.0.1:5784".to_string(),
+            servers: (0..servers)
+                .map(|k| format!("coap://127.0.0.1:{}", 5693 + k))
+                .collect(),
+        }
+    }
+
+    /// The concrete URI of `u`.
+    ///
+    /// # Panics
+    ///
+    /// If `u` is a management server the map has no entry for: the map was made for fewer
+    /// servers than the vector uses, a harness bug that must not turn into a wrong URI.
+    pub fn uri(&self, u: ServerUri) -> String {
+        match u {
+            ServerUri::Bootstrap => self.bootstrap.clone(),
+            ServerUri::BootstrapAlternate => self.bootstrap_alternate.clone(),
+            // A vector naming a server its map lacks is refused when it is loaded; this
+            // placeholder keeps the function total instead of panicking.
+            ServerUri::Server(k) => self
+                .servers
+                .get(usize::from(k))
+                .cloned()
+                .unwrap_or_else(|| format!("coap://invalid/no-uri-for-server-{k}")),
+        }
+    }
+}
+
+/// One payload: its Content-Format and its bytes, with the text alongside when the format
+/// is textual so that vectors stay readable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Encoded {
+    /// CoAP Content-Format number.
+    pub content_format: u16,
+    /// The payload bytes, lowercase hex.
+    pub hex: String,
+    /// The payload as UTF-8 when the format is textual (text/plain 0, link-format 40,
+    /// SenML JSON 110); `None` otherwise.
+    pub text: Option<String>,
+}
+
+impl Encoded {
+    /// The payload `bytes` in `content_format`; `text` is filled for the textual formats
+    /// (when the bytes are UTF-8).
+    pub fn new(content_format: u16, bytes: &[u8]) -> Encoded {
+        let textual = matches!(content_format, TEXT_PLAIN | LINK_FORMAT | SENML_JSON);
+        Encoded {
+            content_format,
+            hex: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            text: textual
+                .then(|| String::from_utf8(bytes.to_vec()).ok())
+                .flatten(),
+        }
+    }
+
+    /// The payload bytes, decoded from [`Encoded::hex`] (what a CoAP adapter puts on the
+    /// wire); the error names the first bad position of a hand-edited vector.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        let h = self.hex.as_bytes();
+        h.chunks(2)
+            .enumerate()
+            .map(|(i, pair)| {
+                let digit = |c: u8| char::from(c).to_digit(16);
+                match pair {
+                    [a, b] => match (digit(*a), digit(*b)) {
+                        (Some(a), Some(b)) => Ok((a * 16 + b) as u8),
+                        _ => Err(format!("not a hex byte at position {}", 2 * i)),
+                    },
+                    _ => Err(format!("odd number of hex digits ({})", h.len())),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A CoAP request a server sends to the client under test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoapRequest {
+    /// `"GET"`, `"PUT"`, `"POST"` or `"DELETE"`.
+    pub method: String,
+    /// Uri-Path as a string: `"/0/1"`, `"/"`, `"/bs"`.
+    pub path: String,
+    /// Uri-Query options in order, each one option value, not percent-encoded:
+    /// `["keepServerInfo"]`.
+    pub query: Vec<String>,
+    /// The Accept option, if any.
+    pub accept: Option<u16>,
+    /// Alternative encodings of the one payload, the preferred first; an adapter sends the
+    /// first its client supports. Empty: no payload.
+    pub payloads: Vec<Encoded>,
+}
+
+/// A CoAP request the client under test sends on its own initiative.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoapMessage {
+    /// `"GET"` or `"POST"`.
+    pub method: String,
+    /// The base URI of the server it goes to, from the [`UriMap`].
+    pub uri: String,
+    /// Uri-Path as a string: `"/bs"`, `"/bspack"`, `"/rd"`.
+    pub path: String,
+    /// Uri-Query options in order, each one option value, not percent-encoded.
+    pub query: Vec<String>,
+    /// The payload, if any.
+    pub payload: Option<Encoded>,
+}
+
+/// The Security Mode number of /0/x/2 (BS-OBJ-01): PSK 0, RPK 1, Certificate 2, NoSec 3.
+pub fn security_mode_number(m: SecurityMode) -> u8 {
+    match m {
+        SecurityMode::Psk => 0,
+        SecurityMode::Rpk => 1,
+        SecurityMode::Certificate => 2,
+        SecurityMode::NoSec => 3,
+    }
+}
+
+/// The concrete /0/x/3 (PSK identity) of abstract keying material `KeyId(k)`: the ASCII
+/// bytes `key-<k>`. A DTLS adapter uses it with [`secret_key`] as the PSK of the account.
+pub fn psk_identity(k: KeyId) -> Vec<u8> {
+    format!("key-{}", k.0).into_bytes()
+}
+
+/// The concrete /0/x/5 (secret key) of `KeyId(k)`: 16 bytes, each equal to `k`.
+pub fn secret_key(k: KeyId) -> Vec<u8> {
+    vec![k.0; 16]
+}
+
+fn res(id: u16, value: TlvValue) -> Tlv {
+    Tlv::Resource { id, value }
+}
+
+/// The resources of a Security instance (BS-OBJ-01), in resource-ID order, only those the
+/// model holds (`Some`): 0 URI (string, from `uris`), 1 Bootstrap-Server (bool), 2 Security
+/// Mode (integer, [`security_mode_number`]), 3 PSK identity and 5 secret key (opaque, from
+/// the `KeyId`, [`psk_identity`], [`secret_key`]), 10 Short Server ID, 11 Client Hold Off
+/// Time, 12 Bootstrap-Server Account Timeout (integers). Resource 4 (server public key) is
+/// not sent: the model's modes are PSK-like and its `KeyId` stands for 3..5 together.
+pub fn security_resources(s: &SecurityInstance, uris: &UriMap) -> Vec<Tlv> {
+    let mut r = Vec::new();
+    if let Some(u) = s.uri {
+        r.push(res(0, TlvValue::String(uris.uri(u))));
+    }
+    if let Some(b) = s.bootstrap {
+        r.push(res(1, TlvValue::Bool(b)));
+    }
+    if let Some(m) = s.mode {
+        r.push(res(2, TlvValue::Integer(security_mode_number(m).into())));
+    }
+    if let Some(k) = s.key {
+        r.push(res(3, TlvValue::Opaque(psk_identity(k))));
+        r.push(res(5, TlvValue::Opaque(secret_key(k))));
+    }
+    if let Some(id) = s.ssid {
+        r.push(res(10, TlvValue::Integer(id.into())));
+    }
+    if let Some(t) = s.hold_off {
+        r.push(res(11, TlvValue::Integer(t.into())));
+    }
+    if let Some(t) = s.account_timeout {
+        r.push(res(12, TlvValue::Integer(t.into())));
+    }
+    r
+}
+
+/// The resources of a Server instance (BS-OBJ-03), in resource-ID order: 0 Short Server ID
+/// and 1 Lifetime when present; 6 Notification Storing = false and 7 Binding = `"U"`
+/// always, because the object makes them mandatory and the model does not track them;
+/// 16 Bootstrap on Registration Failure when present (1.1+, BS-RB-05).
+pub fn server_resources(s: &ServerInstance) -> Vec<Tlv> {
+    let mut r = Vec::new();
+    if let Some(id) = s.ssid {
+        r.push(res(0, TlvValue::Integer(id.into())));
+    }
+    if let Some(l) = s.lifetime {
+        r.push(res(1, TlvValue::Integer(l.into())));
+    }
+    r.push(res(6, TlvValue::Bool(false)));
+    r.push(res(7, TlvValue::String(BINDING.to_string())));
+    if let Some(b) = s.bootstrap_on_failure {
+        r.push(res(16, TlvValue::Bool(b)));
+    }
+    r
+}
+
+/// The resources of an Access Control instance (BS-OBJ-04): 0 Object ID, 1 Object Instance
+/// ID, 2 ACL as a multiple resource with one instance per entry (instance ID = SSID, value
+/// = rights bitmask; an empty ACL is an empty multiple resource), 3 Access Control Owner.
+pub fn access_control_resources(a: &AccessControlInstance) -> Vec<Tlv> {
+    vec![
+        res(0, TlvValue::Integer(a.object.into())),
+        res(1, TlvValue::Integer(a.instance.into())),
+        Tlv::MultipleResource {
+            id: 2,
+            instances: a
+                .acl
+                .iter()
+                .map(|(ssid, rights)| (*ssid, TlvValue::Integer((*rights).into())))
+                .collect(),
+        },
+        res(3, TlvValue::Integer(a.owner.into())),
+    ]
+}
+
+fn senml_value(v: &TlvValue) -> SenmlValue {
+    match v {
+        TlvValue::Integer(i) => SenmlValue::Int(*i),
+        TlvValue::Bool(b) => SenmlValue::Bool(*b),
+        TlvValue::String(s) => SenmlValue::Str(s.clone()),
+        TlvValue::Opaque(b) => SenmlValue::Opaque(b.clone()),
+    }
+}
+
+/// The SenML records of resources of instance `/object/instance`: `/o/i/r` per resource,
+/// `/o/i/r/ri` per resource instance (a multiple resource with no instance has no record);
+/// an [`Tlv::ObjectInstance`] in `resources` names its own instance.
+pub fn senml_records(object: u16, instance: u16, resources: &[Tlv]) -> Vec<(String, SenmlValue)> {
+    let mut out = Vec::new();
+    for t in resources {
+        match t {
+            Tlv::ObjectInstance { id, resources } => {
+                out.extend(senml_records(object, *id, resources));
+            }
+            Tlv::Resource { id, value } => {
+                out.push((format!("/{object}/{instance}/{id}"), senml_value(value)));
+            }
+            Tlv::MultipleResource { id, instances } => {
+                for (ri, v) in instances {
+                    out.push((format!("/{object}/{instance}/{id}/{ri}"), senml_value(v)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn tlv_payload(items: &[Tlv]) -> Encoded {
+    Encoded::new(LWM2M_TLV, &tlv::encode(items))
+}
+
+fn senml_payload(records: &[(String, SenmlValue)]) -> Encoded {
+    Encoded::new(SENML_JSON, senml::encode(records).as_bytes())
+}
+
+/// TLV (one object-instance wrapper per instance) then SenML JSON.
+fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded> {
+    let wrapped: Vec<Tlv> = instances
+        .iter()
+        .map(|(id, resources)| Tlv::ObjectInstance {
+            id: *id,
+            resources: resources.clone(),
+        })
+        .collect();
+    let records: Vec<_> = instances
+        .iter()
+        .flat_map(|(id, resources)| senml_records(object, *id, resources))
+        .collect();
+    vec![tlv_payload(&wrapped), senml_payload(&records)]
+}
+
+/// Payloads of a whole-instance write to `path`. To `/o/i` (the only target the model's
+/// catalogue uses): the resources without an object-instance wrapper (BS-WRITE-01).
+/// Any other target (the client answers 4.00): the object-level form of BS-WRITE-03, one
+/// wrapper with the path's instance ID, or 0, so that a payload always exists.
+fn whole_instance(path: Path, object: u16, resources: Vec<Tlv>) -> Vec<Encoded> {
+    match path {
+        Path::Instance(o, i) => vec![
+            tlv_payload(&resources),
+            senml_payload(&senml_records(o, i, &resources)),
+        ],
+        other => instances_payloads(
+            other.object().unwrap_or(object),
+            &[(other.instance().unwrap_or(0), resources)],
+        ),
+    }
+}
+
+/// Payloads of a single-resource write: `first` (the plain format), then TLV (one resource,
+/// no wrapper) and SenML. The resource is the path's when it names one; otherwise (a
+/// mismatched target the client answers 4.00) `/o/i/rid` with the path's object (or
+/// `object`) and instance (or 0).
+fn single_resource(
+    path: Path,
+    object: u16,
+    rid: u16,
+    first: Encoded,
+    value: TlvValue,
+) -> Vec<Encoded> {
+    let (o, i, r) = match path {
+        Path::Resource(o, i, r) => (o, i, r),
+        other => (
+            other.object().unwrap_or(object),
+            other.instance().unwrap_or(0),
+            rid,
+        ),
+    };
+    let item = res(r, value);
+    let records = senml_records(o, i, std::slice::from_ref(&item));
+    vec![first, tlv_payload(&[item]), senml_payload(&records)]
+}
+
+/// The payload alternatives of a Bootstrap-Write of `value` to `path` (BS-WRITE-07): whole
+/// instances as TLV then SenML JSON; several Server instances (object-level write,
+/// BS-WRITE-03) as TLV with one object-instance wrapper each, then SenML; a secret key (/0/x/5) as octet-stream (42) of the raw
+/// 16 bytes, then TLV, then SenML; a lifetime (/1/y/1) as text/plain (0) decimal, then TLV,
+/// then SenML; an undecodable payload as [`UNDECODABLE_TLV`] in TLV (BS-WRITE-06: 4.00);
+/// an unsupported format as one byte `00` in [`UNSUPPORTED_CONTENT_FORMAT`] (4.15).
+pub fn write_payloads(path: Path, value: &WriteValue, uris: &UriMap) -> Vec<Encoded> {
+    match value {
+        WriteValue::Security(s) => whole_instance(path, SECURITY, security_resources(s, uris)),
+        WriteValue::Server(s) => whole_instance(path, SERVER, server_resources(s)),
+        WriteValue::AccessControl(a) => {
+            whole_instance(path, ACCESS_CONTROL, access_control_resources(a))
+        }
+        WriteValue::ServerObject(v) => {
+            let inst: Vec<_> = v.iter().map(|(i, s)| (i, server_resources(s))).collect();
+            instances_payloads(path.object().unwrap_or(SERVER), &inst)
+        }
+        WriteValue::SecretKey(k) => {
+            let key = secret_key(*k);
+            let raw = Encoded::new(OCTET_STREAM, &key);
+            single_resource(path, SECURITY, 5, raw, TlvValue::Opaque(key))
+        }
+        WriteValue::Lifetime(l) => {
+            let text = Encoded::new(TEXT_PLAIN, l.to_string().as_bytes());
+            single_resource(path, SERVER, 1, text, TlvValue::Integer((*l).into()))
+        }
+        WriteValue::Undecodable => vec![Encoded::new(LWM2M_TLV, &UNDECODABLE_TLV)],
+        WriteValue::UnsupportedContentFormat => {
+            vec![Encoded::new(UNSUPPORTED_CONTENT_FORMAT, &[0])]
+        }
+    }
+}
+
+fn request(method: &str, path: String) -> CoapRequest {
+    CoapRequest {
+        method: method.to_string(),
+        path,
+        query: Vec::new(),
+        accept: None,
+        payloads: Vec::new(),
+    }
+}
+
+/// The CoAP request a server sends to the client for step `action`, or `None` for steps
+/// that are not requests to the client (answers to the client's own requests, losses,
+/// timers). The sender (bootstrap server or management server k) is the step's, see
+/// [`Action::input`].
+///
+/// - Bootstrap-Write: `PUT <path>` with [`write_payloads`]; `keepServerInfo` becomes the
+///   query option [`seed_ext::KEEP_SERVER_INFO_QUERY`] (BS-KEEP-01).
+/// - Bootstrap-Read: `GET <path>`, Accept TLV (BS-READ-01; one Accept option, TLV being the
+///   format every version has).
+/// - Bootstrap-Discover: `GET <path>`, Accept link-format (BS-DISC-01).
+/// - Bootstrap-Delete: `DELETE <path>` (BS-DEL-01).
+/// - Bootstrap-Finish and its network duplicate: `POST /bs` (BS-FIN-01); the adapter sends
+///   the duplicate with the same Message ID.
+/// - Bootstrap-Request Trigger: Execute `POST /1/y/9`, no payload (BS-RB-03).
+/// - The seed's Step 0: `POST /rbs` with the URI as text/plain (BS-RB-02, [`seed_ext`]).
+/// - A management server writing Security: `PUT <path>` with the payloads of the Security
+///   instance [`Action::input`] carries (BS-OBJ-02).
+pub fn stimulus(action: &Action, uris: &UriMap) -> Option<CoapRequest> {
+    match action {
+        Action::BootstrapWrite { .. } | Action::ServerWritesSecurity { .. } => {
+            let Input::Write {
+                path,
+                value,
+                keep_server_info,
+                ..
+            } = action.input()
+            else {
+                return None;
+            };
+            Some(CoapRequest {
+                query: if keep_server_info {
+                    vec![seed_ext::KEEP_SERVER_INFO_QUERY.to_string()]
+                } else {
+                    Vec::new()
+                },
+                payloads: write_payloads(path, &value, uris),
+                ..request("PUT", path.to_string())
+            })
+        }
+        Action::BootstrapRead { path } => Some(CoapRequest {
+            accept: Some(LWM2M_TLV),
+            ..request("GET", path.to_string())
+        }),
+        Action::BootstrapDiscover { path } => Some(CoapRequest {
+            accept: Some(LINK_FORMAT),
+            ..request("GET", path.to_string())
+        }),
+        Action::BootstrapDelete { path } => Some(request("DELETE", path.to_string())),
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated => {
+            Some(request("POST", "/bs".to_string()))
+        }
+        Action::BootstrapRequestTrigger { instance, .. } => {
+            Some(request("POST", format!("/1/{instance}/9")))
+        }
+        Action::ReBootstrapNotification { uri, .. } => Some(CoapRequest {
+            payloads: vec![Encoded::new(
+                seed_ext::REBOOTSTRAP_NOTIFICATION_FORMAT,
+                uris.uri(*uri).as_bytes(),
+            )],
+            ..request(
+                "POST",
+                format!("/{}", seed_ext::REBOOTSTRAP_NOTIFICATION_PATH),
+            )
+        }),
+        Action::BootstrapRequestAccepted
+        | Action::BootstrapRequestRejected
+        | Action::BootstrapRequestLost
+        | Action::BootstrapPackDelivered { .. }
+        | Action::BootstrapPackNotImplemented
+        | Action::BootstrapPackLost
+        | Action::RegisterAccepted { .. }
+        | Action::RegisterRejected { .. }
+        | Action::RegisterLost { .. }
+        | Action::ClientHoldOffExpired
+        | Action::ExchangeLifetimeExpired
+        | Action::BootstrapAccountTimeoutExpired => None,
+    }
+}
+
+/// The CoAP request for a message the client sends:
+///
+/// - Bootstrap-Request: `POST /bs` with `ep=` and `pct=` when present (BS-REQ-01), and for
+///   the seed's Step 1 `dev=` and `sm=` ([`seed_ext`]); no payload.
+/// - Bootstrap-Pack-Request: `GET /bspack` with `ep=` when present (BS-PACK-01).
+/// - Register: `POST /rd` with `ep=`, `lt=`, `lwm2m=` when present and `b=U`, and the
+///   object instances as a link-format payload `</1/0>,</3/0>` (BS-REG-01, BS-REG-03,
+///   BS-REG-04).
+pub fn outgoing(o: &Outgoing, uris: &UriMap) -> CoapMessage {
+    match o {
+        Outgoing::BootstrapRequest {
+            to,
+            endpoint,
+            pct,
+            device_info,
+        } => {
+            let mut query = Vec::new();
+            if let Some(ep) = endpoint {
+                query.push(format!("ep={ep}"));
+            }
+            if let Some(p) = pct {
+                query.push(format!("pct={p}"));
+            }
+            if let Some(d) = device_info {
+                query.push(format!("{}={}", seed_ext::DEVICE_INFO_QUERY, d.device));
+                query.push(format!(
+                    "{}={}",
+                    seed_ext::SECURITY_MODES_QUERY,
+                    seed_ext::security_modes_query_value(&d.security_modes)
+                ));
+            }
+            CoapMessage {
+                method: "POST".to_string(),
+                uri: uris.uri(*to),
+                path: "/bs".to_string(),
+                query,
+                payload: None,
+            }
+        }
+        Outgoing::BootstrapPackRequest { to, endpoint } => CoapMessage {
+            method: "GET".to_string(),
+            uri: uris.uri(*to),
+            path: "/bspack".to_string(),
+            query: endpoint.iter().map(|ep| format!("ep={ep}")).collect(),
+            payload: None,
+        },
+        Outgoing::Register {
+            to,
+            endpoint,
+            lifetime,
+            version,
+            objects,
+        } => {
+            let mut query = vec![format!("ep={endpoint}"), format!("lt={lifetime}")];
+            if let Some(v) = version {
+                query.push(format!("lwm2m={v}"));
+            }
+            query.push(format!("b={BINDING}"));
+            let links: Vec<String> = objects.iter().map(|p| format!("<{p}>")).collect();
+            CoapMessage {
+                method: "POST".to_string(),
+                uri: uris.uri(*to),
+                path: "/rd".to_string(),
+                query,
+                payload: Some(Encoded::new(LINK_FORMAT, links.join(",").as_bytes())),
+            }
+        }
+    }
+}
+
+fn render_links(version: VersionForm, links: &[Link], uris: &UriMap) -> String {
+    let mut parts = vec![match version {
+        VersionForm::Quoted10 => "lwm2m=\"1.0\"".to_string(),
+        VersionForm::Root11 => "</>;lwm2m=1.1".to_string(),
+        VersionForm::Root12 => "</>;lwm2m=1.2".to_string(),
+    }];
+    for l in links {
+        let mut s = format!("<{}>", l.path);
+        if let Some(id) = l.ssid {
+            s.push_str(&format!(";ssid={id}"));
+        }
+        if let Some(u) = l.uri {
+            s.push_str(&format!(";uri=\"{}\"", uris.uri(u)));
+        }
+        parts.push(s);
+    }
+    parts.join(",")
+}
+
+/// The link-format of a Discover answer with concrete URIs: the same rendering as
+/// [`Content::link_format`] (BS-DISC-02..04), whose `uri="..."` attributes are the model's
+/// symbolic names (`coaps://dm0`), with each URI taken from `uris` instead. `None` for
+/// contents that are not Discover answers.
+pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
+    match c {
+        Content::Links { version, links } => Some(render_links(*version, links, uris)),
+        _ => None,
+    }
+}
+
+/// The encodings of a response payload: a Discover answer as one link-format (40) payload
+/// ([`link_format`]); Bootstrap-Read results (Servers, Access Control, and the Security
+/// instances a buggy client exposes) as TLV with one object-instance wrapper per instance,
+/// then SenML JSON (BS-READ-01).
+pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
+    match c {
+        Content::Links { version, links } => vec![Encoded::new(
+            LINK_FORMAT,
+            render_links(*version, links, uris).as_bytes(),
+        )],
+        Content::Servers(v) => {
+            let inst: Vec<_> = v.iter().map(|(i, s)| (*i, server_resources(s))).collect();
+            instances_payloads(SERVER, &inst)
+        }
+        Content::AccessControl(v) => {
+            let inst: Vec<_> = v
+                .iter()
+                .map(|(i, a)| (*i, access_control_resources(a)))
+                .collect();
+            instances_payloads(ACCESS_CONTROL, &inst)
+        }
+        Content::Security(v) => {
+            let inst: Vec<_> = v
+                .iter()
+                .map(|(i, s)| (*i, security_resources(s, uris)))
+                .collect();
+            instances_payloads(SECURITY, &inst)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bootstrap_model::client::DeviceInfo;
+    use bootstrap_model::profile::Profile;
+    use bootstrap_model::system::{account, acl, catalogue, server_instance, Config};
+
+    fn uris() -> UriMap {
+        UriMap::canonical(3)
+    }
+
+    fn hex_of(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn bin(cf: u16, hex: &str) -> Encoded {
+        Encoded {
+            content_format: cf,
+            hex: hex.replace(' ', ""),
+            text: None,
+        }
+    }
+
+    fn text(cf: u16, t: &str) -> Encoded {
+        Encoded {
+            content_format: cf,
+            hex: hex_of(t),
+            text: Some(t.to_string()),
+        }
+    }
+
+    fn write(path: Path, value: WriteValue, keep_server_info: bool) -> Action {
+        Action::BootstrapWrite {
+            path,
+            value,
+            keep_server_info,
+        }
+    }
+
+    fn put(path: &str, query: &[&str], payloads: Vec<Encoded>) -> CoapRequest {
+        CoapRequest {
+            method: "PUT".to_string(),
+            path: path.to_string(),
+            query: query.iter().map(|q| q.to_string()).collect(),
+            accept: None,
+            payloads,
+        }
+    }
+
+    #[test]
+    fn canonical_uris() {
+        let u = UriMap::canonical(3);
+        assert_eq!(u.uri(ServerUri::Bootstrap), "coap://127.0.0.1:5783");
+        assert_eq!(
+            u.uri(ServerUri::BootstrapAlternate),
+            "coap://127.0.0.1:5784"
+        );
+        assert_eq!(u.uri(ServerUri::Server(0)), "coap://127.0.0.1:5693");
+        assert_eq!(u.uri(ServerUri::Server(1)), "coap://127.0.0.1:5694");
+        assert_eq!(u.uri(ServerUri::Server(2)), "coap://127.0.0.1:5695");
+        assert_eq!(UriMap::canonical(1).servers, ["coap://127.0.0.1:5693"]);
+    }
+
+    #[test]
+    fn unknown_server_uri_is_a_placeholder_not_a_panic() {
+        assert_eq!(
+            UriMap::canonical(2).uri(ServerUri::Server(2)),
+            "coap://invalid/no-uri-for-server-2"
+        );
+    }
+
+    #[test]
+    fn write_server_account_security() {
+        let a = write(
+            Path::Instance(0, 1),
+            WriteValue::Security(account(0, KeyId(0))),
+            false,
+        );
+        let tlv = concat!(
+            "c80015",
+            "636f61703a2f2f3132372e302e302e313a35363933",
+            "c10100",
+            "c10200",
+            "c5036b65792d30",
+            "c80510",
+            "00000000000000000000000000000000",
+            "c10a01"
+        );
+        let senml = r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTA"},{"n":"5","vd":"AAAAAAAAAAAAAAAAAAAAAA"},{"n":"10","v":1}]"#;
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put(
+                "/0/1",
+                &[],
+                vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml)]
+            ))
+        );
+    }
+
+    #[test]
+    fn write_bootstrap_account_with_timeout() {
+        let s = SecurityInstance {
+            account_timeout: Some(30),
+            ..SecurityInstance::bootstrap_account(ServerUri::Bootstrap, KeyId(102))
+        };
+        let a = write(Path::Instance(0, 0), WriteValue::Security(s), false);
+        let tlv = concat!(
+            "c80015",
+            "636f61703a2f2f3132372e302e302e313a35373833",
+            "c10101",
+            "c10200",
+            "c7036b65792d313032",
+            "c80510",
+            "66666666666666666666666666666666",
+            "c10b01",
+            "c10c1e"
+        );
+        let senml = r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMg"},{"n":"5","vd":"ZmZmZmZmZmZmZmZmZmZmZg"},{"n":"11","v":1},{"n":"12","v":30}]"#;
+        assert_eq!(
+            stimulus(&a, &uris()).unwrap().payloads,
+            vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml)]
+        );
+    }
+
+    #[test]
+    fn keep_server_info_is_a_query_option() {
+        let a = write(
+            Path::Instance(0, 1),
+            WriteValue::Security(account(0, KeyId(10))),
+            true,
+        );
+        let r = stimulus(&a, &uris()).unwrap();
+        assert_eq!(r.query, ["keepServerInfo"]);
+        assert_eq!(
+            r.payloads[1].text.as_deref(),
+            Some(
+                r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEw"},{"n":"5","vd":"CgoKCgoKCgoKCgoKCgoKCg"},{"n":"10","v":1}]"#
+            )
+        );
+    }
+
+    #[test]
+    fn write_server_instance() {
+        let a = write(
+            Path::Instance(1, 0),
+            WriteValue::Server(server_instance(0)),
+            false,
+        );
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put(
+                "/1/0",
+                &[],
+                vec![
+                    bin(LWM2M_TLV, "c10001 c201012c c10600 c10755"),
+                    text(
+                        SENML_JSON,
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    )
+                ]
+            ))
+        );
+        let s = ServerInstance {
+            bootstrap_on_failure: Some(false),
+            ..ServerInstance::new(9, 86400)
+        };
+        let a = write(Path::Instance(1, 2), WriteValue::Server(s), false);
+        assert_eq!(
+            stimulus(&a, &uris()).unwrap().payloads,
+            vec![
+                bin(LWM2M_TLV, "c10009 c40100015180 c10600 c10755 c11000"),
+                text(
+                    SENML_JSON,
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn write_access_control_instance() {
+        let a = AccessControlInstance {
+            object: 1,
+            instance: 65535,
+            acl: vec![(0, 1), (1, 31)].into(),
+            owner: 65535,
+        };
+        let a = write(Path::Instance(2, 0), WriteValue::AccessControl(a), false);
+        assert_eq!(
+            stimulus(&a, &uris()).unwrap().payloads,
+            vec![
+                bin(
+                    LWM2M_TLV,
+                    "c10001 c4010000ffff 8602 410001 41011f c4030000ffff"
+                ),
+                text(
+                    SENML_JSON,
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":65535},{"n":"2/0","v":1},{"n":"2/1","v":31},{"n":"3","v":65535}]"#
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn write_server_object() {
+        let mut all = bootstrap_model::store::Instances::default();
+        all.put(0, server_instance(0));
+        all.put(1, server_instance(1));
+        let a = write(Path::Object(1), WriteValue::ServerObject(all), false);
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put(
+                "/1",
+                &[],
+                vec![
+                    bin(
+                        LWM2M_TLV,
+                        "08000d c10001c201012cc10600c10755 08010d c10002c201012cc10600c10755"
+                    ),
+                    text(
+                        SENML_JSON,
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    )
+                ]
+            ))
+        );
+    }
+
+    #[test]
+    fn write_secret_key() {
+        let a = write(
+            Path::Resource(0, 1, 5),
+            WriteValue::SecretKey(KeyId(20)),
+            false,
+        );
+        let key = "14141414141414141414141414141414";
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put(
+                "/0/1/5",
+                &[],
+                vec![
+                    bin(OCTET_STREAM, key),
+                    bin(LWM2M_TLV, &format!("c80510{key}")),
+                    text(
+                        SENML_JSON,
+                        r#"[{"bn":"/0/1/","n":"5","vd":"FBQUFBQUFBQUFBQUFBQUFA"}]"#
+                    )
+                ]
+            ))
+        );
+    }
+
+    #[test]
+    fn write_lifetime() {
+        let a = write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600), false);
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put(
+                "/1/0/1",
+                &[],
+                vec![
+                    text(TEXT_PLAIN, "600"),
+                    bin(LWM2M_TLV, "c2010258"),
+                    text(SENML_JSON, r#"[{"bn":"/1/0/","n":"1","v":600}]"#)
+                ]
+            ))
+        );
+    }
+
+    #[test]
+    fn invalid_payloads() {
+        let a = write(Path::Instance(0, 1), WriteValue::Undecodable, false);
+        let r = stimulus(&a, &uris()).unwrap();
+        assert_eq!(r.payloads, vec![bin(LWM2M_TLV, "ffff")]);
+        assert!(tlv::decode(&r.payloads[0].bytes().unwrap()).is_err());
+        let a = write(
+            Path::Instance(0, 1),
+            WriteValue::UnsupportedContentFormat,
+            false,
+        );
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(put("/0/1", &[], vec![bin(9999, "00")]))
+        );
+    }
+
+    #[test]
+    fn mismatched_targets_still_get_a_payload() {
+        // Object-level target: one object-instance wrapper, instance 0 (BS-WRITE-03).
+        let a = write(
+            Path::Object(1),
+            WriteValue::Server(server_instance(0)),
+            false,
+        );
+        assert_eq!(
+            stimulus(&a, &uris()).unwrap().payloads[0],
+            bin(LWM2M_TLV, "08000d c10001 c201012c c10600 c10755")
+        );
+        let a = write(Path::Instance(1, 3), WriteValue::Lifetime(5), false);
+        assert_eq!(
+            stimulus(&a, &uris()).unwrap().payloads[2],
+            text(SENML_JSON, r#"[{"bn":"/1/3/","n":"1","v":5}]"#)
+        );
+    }
+
+    #[test]
+    fn other_bootstrap_commands() {
+        let u = uris();
+        let req = |m: &str, p: &str, accept: Option<u16>| CoapRequest {
+            method: m.to_string(),
+            path: p.to_string(),
+            query: vec![],
+            accept,
+            payloads: vec![],
+        };
+        let cases = [
+            (
+                Action::BootstrapRead {
+                    path: Path::Object(1),
+                },
+                req("GET", "/1", Some(11542)),
+            ),
+            (
+                Action::BootstrapDiscover { path: Path::Root },
+                req("GET", "/", Some(40)),
+            ),
+            (
+                Action::BootstrapDelete {
+                    path: Path::Instance(0, 1),
+                },
+                req("DELETE", "/0/1", None),
+            ),
+            (Action::BootstrapFinish, req("POST", "/bs", None)),
+            (Action::BootstrapFinishDuplicated, req("POST", "/bs", None)),
+            (
+                Action::BootstrapRequestTrigger {
+                    server: 1,
+                    instance: 4,
+                },
+                req("POST", "/1/4/9", None),
+            ),
+        ];
+        for (a, want) in cases {
+            assert_eq!(stimulus(&a, &u), Some(want), "{a}");
+        }
+    }
+
+    #[test]
+    fn rebootstrap_notification() {
+        let a = Action::ReBootstrapNotification {
+            server: 0,
+            uri: ServerUri::BootstrapAlternate,
+        };
+        assert_eq!(
+            stimulus(&a, &uris()),
+            Some(CoapRequest {
+                method: "POST".to_string(),
+                path: "/rbs".to_string(),
+                query: vec![],
+                accept: None,
+                payloads: vec![text(TEXT_PLAIN, "coap://127.0.0.1:5784")],
+            })
+        );
+    }
+
+    #[test]
+    fn server_writes_security_uses_the_model_input() {
+        let a = Action::ServerWritesSecurity {
+            server: 1,
+            path: Path::Instance(0, 2),
+        };
+        let r = stimulus(&a, &uris()).unwrap();
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("PUT", "/0/2"));
+        assert_eq!(
+            r.payloads[1].text.as_deref(),
+            Some(
+                r#"[{"bn":"/0/2/","n":"0","vs":"coap://127.0.0.1:5694"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTY2"},{"n":"5","vd":"QkJCQkJCQkJCQkJCQkJCQg"},{"n":"10","v":2}]"#
+            )
+        );
+        let same = write(
+            Path::Instance(0, 2),
+            WriteValue::Security(account(1, KeyId(66))),
+            false,
+        );
+        assert_eq!(Some(r), stimulus(&same, &uris()));
+    }
+
+    #[test]
+    fn non_requests_have_no_stimulus() {
+        let none = [
+            Action::BootstrapRequestAccepted,
+            Action::BootstrapRequestRejected,
+            Action::BootstrapRequestLost,
+            Action::BootstrapPackDelivered { consistent: true },
+            Action::BootstrapPackNotImplemented,
+            Action::BootstrapPackLost,
+            Action::RegisterAccepted { server: 0 },
+            Action::RegisterRejected { server: 0 },
+            Action::RegisterLost { server: 0 },
+            Action::ClientHoldOffExpired,
+            Action::ExchangeLifetimeExpired,
+            Action::BootstrapAccountTimeoutExpired,
+        ];
+        for a in none {
+            assert_eq!(stimulus(&a, &uris()), None, "{a}");
+        }
+    }
+
+    #[test]
+    fn every_catalogue_command_encodes() {
+        for p in Profile::ALL {
+            for servers in 1..=3 {
+                let cfg = Config {
+                    servers,
+                    ..Config::default_for(p)
+                };
+                let u = UriMap::canonical(servers.into());
+                for a in catalogue(&cfg) {
+                    let r = stimulus(&a, &u).unwrap_or_else(|| panic!("no request for {a}"));
+                    for e in &r.payloads {
+                        let bytes = e.bytes().unwrap();
+                        match e.content_format {
+                            LWM2M_TLV => assert_eq!(
+                                tlv::decode(&bytes).is_ok(),
+                                !matches!(
+                                    a,
+                                    Action::BootstrapWrite {
+                                        value: WriteValue::Undecodable,
+                                        ..
+                                    }
+                                ),
+                                "{a}"
+                            ),
+                            SENML_JSON => {
+                                let v: serde_json::Value =
+                                    serde_json::from_str(e.text.as_deref().unwrap()).unwrap();
+                                assert!(v.is_array(), "{a}");
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bootstrap_request() {
+        let o = Outgoing::BootstrapRequest {
+            to: ServerUri::Bootstrap,
+            endpoint: Some("urn:dev:ref-1".to_string()),
+            pct: Some(11542),
+            device_info: Some(DeviceInfo {
+                device: seed_ext::REFERENCE_DEVICE_INFO.to_string(),
+                security_modes: seed_ext::REFERENCE_SECURITY_MODES.to_vec(),
+            }),
+        };
+        assert_eq!(
+            outgoing(&o, &uris()),
+            CoapMessage {
+                method: "POST".to_string(),
+                uri: "coap://127.0.0.1:5783".to_string(),
+                path: "/bs".to_string(),
+                query: vec![
+                    "ep=urn:dev:ref-1".to_string(),
+                    "pct=11542".to_string(),
+                    "dev=lwm2m-bootstrap-model reference".to_string(),
+                    "sm=0,3".to_string(),
+                ],
+                payload: None,
+            }
+        );
+        let o = Outgoing::BootstrapRequest {
+            to: ServerUri::BootstrapAlternate,
+            endpoint: None,
+            pct: None,
+            device_info: None,
+        };
+        let m = outgoing(&o, &uris());
+        assert_eq!(m.uri, "coap://127.0.0.1:5784");
+        assert!(m.query.is_empty());
+    }
+
+    #[test]
+    fn bootstrap_pack_request() {
+        let o = Outgoing::BootstrapPackRequest {
+            to: ServerUri::Bootstrap,
+            endpoint: Some("urn:dev:ref-1".to_string()),
+        };
+        assert_eq!(
+            outgoing(&o, &uris()),
+            CoapMessage {
+                method: "GET".to_string(),
+                uri: "coap://127.0.0.1:5783".to_string(),
+                path: "/bspack".to_string(),
+                query: vec!["ep=urn:dev:ref-1".to_string()],
+                payload: None,
+            }
+        );
+    }
+
+    #[test]
+    fn register() {
+        let o = Outgoing::Register {
+            to: ServerUri::Server(1),
+            endpoint: "urn:dev:ref-1".to_string(),
+            lifetime: 300,
+            version: Some("1.1".to_string()),
+            objects: vec![
+                Path::Instance(1, 0),
+                Path::Instance(2, 0),
+                Path::Instance(3, 0),
+            ],
+        };
+        assert_eq!(
+            outgoing(&o, &uris()),
+            CoapMessage {
+                method: "POST".to_string(),
+                uri: "coap://127.0.0.1:5694".to_string(),
+                path: "/rd".to_string(),
+                query: vec![
+                    "ep=urn:dev:ref-1".to_string(),
+                    "lt=300".to_string(),
+                    "lwm2m=1.1".to_string(),
+                    "b=U".to_string(),
+                ],
+                payload: Some(text(LINK_FORMAT, "</1/0>,</2/0>,</3/0>")),
+            }
+        );
+        let o = Outgoing::Register {
+            to: ServerUri::Server(0),
+            endpoint: "e".to_string(),
+            lifetime: 86400,
+            version: None,
+            objects: vec![],
+        };
+        let m = outgoing(&o, &uris());
+        assert_eq!(m.query, ["ep=e", "lt=86400", "b=U"]);
+        assert_eq!(m.payload, Some(text(LINK_FORMAT, "")));
+    }
+
+    fn discover_answer(version: VersionForm) -> Content {
+        let link = |path, ssid, uri| Link { path, ssid, uri };
+        Content::Links {
+            version,
+            links: vec![
+                link(Path::Instance(0, 0), None, None),
+                link(Path::Instance(0, 1), Some(1), Some(ServerUri::Server(0))),
+                link(Path::Instance(1, 0), Some(1), None),
+                link(Path::Instance(3, 0), None, None),
+            ],
+        }
+    }
+
+    #[test]
+    fn discover_answer_uses_concrete_uris() {
+        let c = discover_answer(VersionForm::Root11);
+        let want = r#"</>;lwm2m=1.1,</0/0>,</0/1>;ssid=1;uri="coap://127.0.0.1:5693",</1/0>;ssid=1,</3/0>"#;
+        assert_eq!(link_format(&c, &uris()).as_deref(), Some(want));
+        assert_eq!(content(&c, &uris()), vec![text(LINK_FORMAT, want)]);
+        assert_eq!(link_format(&Content::Servers(vec![]), &uris()), None);
+    }
+
+    #[test]
+    fn link_format_mirrors_the_model() {
+        let symbolic = UriMap {
+            bootstrap: "coaps://bs".to_string(),
+            bootstrap_alternate: "coaps://bs-alt".to_string(),
+            servers: (0..3).map(|k| format!("coaps://dm{k}")).collect(),
+        };
+        for v in [
+            VersionForm::Quoted10,
+            VersionForm::Root11,
+            VersionForm::Root12,
+        ] {
+            let c = discover_answer(v);
+            assert_eq!(link_format(&c, &symbolic), c.link_format());
+        }
+    }
+
+    #[test]
+    fn read_answers() {
+        let s1 = ServerInstance {
+            bootstrap_on_failure: Some(true),
+            ..ServerInstance::new(2, 86400)
+        };
+        let c = Content::Servers(vec![(0, server_instance(0)), (1, s1)]);
+        assert_eq!(
+            content(&c, &uris()),
+            vec![
+                bin(
+                    LWM2M_TLV,
+                    "08000d c10001c201012cc10600c10755 080112 c10002c40100015180c10600c10755c11001"
+                ),
+                text(
+                    SENML_JSON,
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                )
+            ]
+        );
+        let c = Content::AccessControl(vec![(0, acl(0))]);
+        assert_eq!(
+            content(&c, &uris()),
+            vec![
+                bin(LWM2M_TLV, "08000e c10001c10100830241011fc10301"),
+                text(
+                    SENML_JSON,
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":0},{"n":"2/1","v":31},{"n":"3","v":1}]"#
+                )
+            ]
+        );
+        assert_eq!(
+            content(&Content::Servers(vec![]), &uris()),
+            vec![bin(LWM2M_TLV, ""), text(SENML_JSON, "[]")]
+        );
+    }
+
+    #[test]
+    fn security_read_answer() {
+        let bs = SecurityInstance::bootstrap_account(ServerUri::Bootstrap, KeyId(100));
+        let c = Content::Security(vec![(0, bs)]);
+        let got = content(&c, &uris());
+        let items = tlv::decode(&got[0].bytes().unwrap()).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            (items[0].kind, items[0].id),
+            (tlv::IdentifierType::ObjectInstance, 0)
+        );
+        let ids: Vec<u16> = items[0].children.iter().map(|c| c.id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 5, 11]);
+        assert_eq!(items[0].children[0].string(), Some("coap://127.0.0.1:5783"));
+        assert_eq!(items[0].children[1].boolean(), Some(true));
+        assert_eq!(items[0].children[3].value, b"key-100");
+        assert_eq!(items[0].children[4].value, vec![100u8; 16]);
+        assert_eq!(
+            got[1].text.as_deref(),
+            Some(
+                r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMA"},{"n":"5","vd":"ZGRkZGRkZGRkZGRkZGRkZA"},{"n":"11","v":1}]"#
+            )
+        );
+    }
+
+    #[test]
+    fn security_modes_and_keys() {
+        assert_eq!(security_mode_number(SecurityMode::Psk), 0);
+        assert_eq!(security_mode_number(SecurityMode::Rpk), 1);
+        assert_eq!(security_mode_number(SecurityMode::Certificate), 2);
+        assert_eq!(security_mode_number(SecurityMode::NoSec), 3);
+        assert_eq!(psk_identity(KeyId(7)), b"key-7");
+        assert_eq!(secret_key(KeyId(7)), [7u8; 16]);
+    }
+
+    #[test]
+    fn encoded_hex_round_trips() {
+        let e = Encoded::new(OCTET_STREAM, &[0x00, 0xab, 0xff]);
+        assert_eq!(e, bin(OCTET_STREAM, "00abff"));
+        assert_eq!(e.bytes(), Ok(vec![0x00, 0xab, 0xff]));
+        // Invalid UTF-8 in a textual format has no text.
+        assert_eq!(Encoded::new(TEXT_PLAIN, &[0xff]).text, None);
+        assert!(bin(0, "abc").bytes().is_err());
+        assert_eq!(
+            bin(0, "0g").bytes(),
+            Err("not a hex byte at position 0".to_string())
+        );
+    }
+
+    #[test]
+    fn serde_and_schema() {
+        let r = stimulus(&Action::BootstrapFinish, &uris()).unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"method":"POST","path":"/bs","query":[],"accept":null,"payloads":[]}"#
+        );
+        assert_eq!(serde_json::from_str::<CoapRequest>(&json).unwrap(), r);
+        let extra = r#"{"content_format":0,"hex":"","text":null,"x":1}"#;
+        assert!(serde_json::from_str::<Encoded>(extra).is_err());
+        let m: UriMap = serde_json::from_str(&serde_json::to_string(&uris()).unwrap()).unwrap();
+        assert_eq!(m, uris());
+        let schema = serde_json::to_value(schemars::schema_for!(CoapMessage)).unwrap();
+        assert_eq!(schema["additionalProperties"], serde_json::json!(false));
+        assert!(schema["properties"]["payload"].is_object());
+    }
+}

@@ -1,0 +1,229 @@
+//! The committed vectors: what the model generates (byte for byte, reviewed as insta
+//! snapshots), deterministic, valid against the committed schema, still fitting the model,
+//! covering everything reachable and observable, and catching every injected bug.
+
+use bootstrap_model::bugs::{Bug, BugSet};
+use bootstrap_model::profile::Profile;
+use conformance::files;
+use conformance::generate::{default_config, ProfileOutput};
+use conformance::load::Loader;
+use conformance::replay::replay_in_model;
+use conformance::vector::{vector_schema, Vector};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+}
+
+struct Generated {
+    outputs: Vec<ProfileOutput>,
+    files: BTreeMap<PathBuf, String>,
+}
+
+/// One generation for the whole test binary.
+fn generated() -> &'static Generated {
+    static G: OnceLock<Generated> = OnceLock::new();
+    G.get_or_init(|| {
+        let outputs = files::generate_all(&Profile::ALL, &default_config(), 2).expect("generation");
+        let files = files::render(&outputs, &default_config());
+        Generated { outputs, files }
+    })
+}
+
+fn committed() -> Vec<(PathBuf, Vector)> {
+    Loader::new()
+        .load_dir(&vectors_dir())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn committed_vectors_are_what_the_model_generates() {
+    let diffs = files::differences(&vectors_dir(), &generated().files);
+    assert!(
+        diffs.is_empty(),
+        "vectors/ is not what the model generates; run `cargo run --release -- generate`, \
+         review the diff and accept the snapshots (`cargo insta review`):\n{}",
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn every_vector_is_reviewed_as_an_insta_snapshot() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/vectors");
+    let mut expected = Vec::new();
+    let mut failures = Vec::new();
+    for (rel, text) in &generated().files {
+        let Some(profile) = rel
+            .parent()
+            .and_then(|p| p.to_str())
+            .filter(|p| Profile::ALL.iter().any(|x| x.name() == *p))
+        else {
+            continue;
+        };
+        let stem = rel.file_stem().unwrap().to_string_lossy();
+        let name = format!("{profile}__{stem}");
+        expected.push(format!("{name}.snap"));
+        let result = std::panic::catch_unwind(|| {
+            insta::with_settings!({
+                snapshot_path => dir.clone(),
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(name.clone(), text);
+            });
+        });
+        if result.is_err() {
+            failures.push(name);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "vectors changed, review with `cargo insta review`: {failures:?}"
+    );
+    // Unreferenced snapshots are rejected: every snapshot must belong to a current vector.
+    let mut unreferenced = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("snapshot directory") {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".snap") && !expected.contains(&name) {
+            unreferenced.push(name);
+        }
+    }
+    assert!(
+        unreferenced.is_empty(),
+        "snapshots of vectors that are not generated any more (delete them): {unreferenced:?}"
+    );
+}
+
+#[test]
+fn generation_is_deterministic_for_any_thread_count() {
+    let some = [Profile::Seed, Profile::V1_1];
+    let once = files::render(
+        &files::generate_all(&some, &default_config(), 1).unwrap(),
+        &default_config(),
+    );
+    let again = files::render(
+        &files::generate_all(&some, &default_config(), 2).unwrap(),
+        &default_config(),
+    );
+    assert_eq!(once, again);
+    for (rel, text) in &once {
+        if rel
+            .parent()
+            .is_some_and(|p| p == Path::new("seed") || p == Path::new("1.1"))
+        {
+            assert_eq!(Some(text), generated().files.get(rel), "{}", rel.display());
+        }
+    }
+}
+
+#[test]
+fn committed_schema_is_the_generated_one_and_every_vector_validates() {
+    let schema_text =
+        std::fs::read_to_string(vectors_dir().join("schema/vector.schema.json")).unwrap();
+    assert_eq!(
+        schema_text,
+        vector_schema(),
+        "the committed schema is stale"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut files = Vec::new();
+    conformance::load::collect(&vectors_dir(), &mut files).unwrap();
+    assert!(files.len() > 100);
+    for f in files {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+}
+
+#[test]
+fn committed_vectors_fit_the_model() {
+    let stale: Vec<String> = committed()
+        .iter()
+        .filter_map(|(_, v)| {
+            replay_in_model(v, BugSet::NONE)
+                .err()
+                .map(|m| m.to_string())
+        })
+        .collect();
+    assert!(stale.is_empty(), "stale vectors:\n{}", stale.join("\n"));
+}
+
+#[test]
+fn a_stale_vector_is_named_with_its_step() {
+    let (_, mut v) = committed()
+        .into_iter()
+        .find(|(_, v)| v.steps.len() >= 3 && v.steps[2].expect.response.is_some())
+        .expect("a vector with a response at step 3");
+    v.steps[2].expect.response.as_mut().unwrap().codes = vec!["5.00".into()];
+    let m = replay_in_model(&v, BugSet::NONE)
+        .expect_err("a corrupted expectation must not fit the model");
+    assert_eq!(m.step, 3);
+    assert_eq!(m.vector, v.name);
+    assert!(
+        m.to_string()
+            .contains(&format!("vector {}, step 3: expected 5.00", v.name)),
+        "{m}"
+    );
+}
+
+#[test]
+fn coverage_is_complete_for_every_profile() {
+    for c in files::coverage_of(&generated().outputs) {
+        assert!(
+            c.transitions_missing.is_empty(),
+            "{}: {:?}",
+            c.profile,
+            c.transitions_missing
+        );
+        assert!(
+            c.requirements_missing.is_empty(),
+            "{}: {:?}",
+            c.profile,
+            c.requirements_missing
+        );
+        assert_eq!(c.transitions_covered, c.transitions_reachable);
+        assert!(c.requirements_covered > 50, "{c:?}");
+        println!(
+            "{}: {} vectors, transitions {}/{}, requirements {}/{} observable",
+            c.profile,
+            c.vectors,
+            c.transitions_covered,
+            c.transitions_reachable,
+            c.requirements_covered,
+            c.requirements_observable
+        );
+    }
+}
+
+#[test]
+fn every_injected_bug_is_caught_by_a_vector() {
+    let vectors = committed();
+    let mut survivors = Vec::new();
+    println!("{:<42} first vector that catches it", "bug");
+    for bug in Bug::ALL {
+        let hit = vectors
+            .iter()
+            .filter(|(_, v)| {
+                v.profile
+                    .parse::<Profile>()
+                    .is_ok_and(|p| bug.applies_to(p))
+            })
+            .find_map(|(_, v)| replay_in_model(v, BugSet::only(*bug)).err());
+        match hit {
+            Some(m) => println!("{:<42} {} (step {})", bug.name(), m.vector, m.step),
+            None => survivors.push(bug.name()),
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "bugs no vector catches: {survivors:?}"
+    );
+}
