@@ -66,7 +66,7 @@ pub fn generate(
             println!("{}: {d}", out.display());
         }
         println!(
-            "{} difference(s): run `cargo run --release -- generate` and review the diff",
+            "{} difference(s): run `cargo run --release -p lwm2m-conformance -- generate` and review the diff",
             diffs.len()
         );
         return Ok(ExitCode::FAILURE);

@@ -43,7 +43,7 @@ fn committed_vectors_are_what_the_model_generates() {
     let diffs = files::differences(&vectors_dir(), &generated().files);
     assert!(
         diffs.is_empty(),
-        "vectors/ is not what the model generates; run `cargo run --release -- generate`, \
+        "vectors/ is not what the model generates; run `cargo run --release -p lwm2m-conformance -- generate`, \
          review the diff and accept the snapshots (`cargo insta review`):\n{}",
         diffs.join("\n")
     );

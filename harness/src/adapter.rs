@@ -1,0 +1,93 @@
+//! The adapter trait: how the harness drives a client. Sans-IO shaped: the harness plays the
+//! bootstrap server and the management servers and hands the client one stimulus at a time;
+//! the adapter returns what the client answered and what it sent next, within a timeout.
+//! Each vector gets a fresh adapter (a factory-reset client).
+
+use bootstrap_model::client::{Outgoing, Response};
+use conformance::vector::{Step, Vector};
+use std::fmt;
+use std::time::Duration;
+
+/// What a client did in answer to a stimulus (or at power-on).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// The response to the stimulus, when the stimulus was a request to the client.
+    pub response: Option<Response>,
+    /// The messages the client sent next.
+    pub sends: Vec<Outgoing>,
+}
+
+/// Why an adapter could not run a step: the client hung, died, or spoke nonsense.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdapterError {
+    /// No answer within the timeout.
+    Timeout {
+        /// What the harness waited for.
+        waiting_for: String,
+        /// How long.
+        after: Duration,
+    },
+    /// The client process ended.
+    Crashed {
+        /// Its exit status.
+        status: String,
+        /// The end of what it wrote on stderr.
+        stderr_tail: String,
+    },
+    /// The client wrote something that is not the protocol.
+    Protocol {
+        /// The offending line, quoted.
+        line: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The client could not be started.
+    Spawn(String),
+}
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdapterError::Timeout { waiting_for, after } => {
+                write!(
+                    f,
+                    "timeout: no {waiting_for} within {:.1} s",
+                    after.as_secs_f64()
+                )
+            }
+            AdapterError::Crashed {
+                status,
+                stderr_tail,
+            } => {
+                write!(f, "the client exited ({status})")?;
+                if !stderr_tail.is_empty() {
+                    write!(f, "; stderr ends with: {stderr_tail}")?;
+                }
+                Ok(())
+            }
+            AdapterError::Protocol { line, why } => write!(f, "protocol error: {why}: {line:?}"),
+            AdapterError::Spawn(e) => write!(f, "cannot start the client: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AdapterError {}
+
+/// A client under test, for one vector.
+pub trait Adapter {
+    /// Powers the client on with the vector's factory configuration; returns what it sends
+    /// before any stimulus.
+    fn start(&mut self, vector: &Vector, timeout: Duration) -> Result<Observed, AdapterError>;
+    /// Delivers one step's stimulus; returns the client's answer and next messages.
+    fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError>;
+    /// Stops the client (also done on drop by adapters that own a process).
+    fn stop(&mut self) {}
+}
+
+/// Makes a fresh adapter for each vector. Shared by the test threads.
+pub trait AdapterFactory: Send + Sync {
+    /// A fresh client.
+    fn create(&self) -> Result<Box<dyn Adapter>, AdapterError>;
+    /// How the client is named in reports.
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,17 @@
+//! # The harness: replay the vectors against any client and hand back a certification report
+//!
+//! [`adapter`] is how the harness drives a client (one stimulus at a time, every wait
+//! bounded); [`inprocess`] and [`subprocess`] are the adapters; [`profile`] is the vendor's
+//! client profile; [`run`] replays one vector; [`report`] writes the human, JSON and JUnit
+//! reports with message sequence charts; [`mutants`] measures the suite's strength against
+//! the injected bugs.
+
+#![warn(missing_docs)]
+
+pub mod adapter;
+pub mod inprocess;
+pub mod mutants;
+pub mod profile;
+pub mod report;
+pub mod run;
+pub mod subprocess;

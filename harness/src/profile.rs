@@ -1,0 +1,170 @@
+//! The client profile: a TOML file the vendor writes. It names the client, the profile it
+//! claims (`seed`, `1.0`, `1.1`, `1.2`), the content formats and optional features it
+//! supports, and the vectors it is expected to fail, each with the reason. Vectors needing
+//! what the client does not support are skipped with that reason; an expected failure is
+//! reported as XFAIL, and as an error (XPASS) when it passes, so a stale list is noticed.
+//!
+//! ```toml
+//! name = "acme-lwm2m"
+//! version = "2.3.1"
+//! profile = "1.1"
+//! content_formats = [11542, 110, 0, 42, 40]
+//!
+//! [features]
+//! bootstrap_pack = false
+//!
+//! [[expected_failures]]
+//! vector = "bsv-86081e60da88"          # ID or file name of the vector
+//! reason = "Discover lists /3/0 as </3> (ticket ACME-12)"
+//! ```
+
+use bootstrap_model::profile::Profile;
+use conformance::vector::Vector;
+use serde::Deserialize;
+use std::path::Path;
+
+/// A vendor's client profile.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientProfile {
+    /// Client name, for the report.
+    pub name: String,
+    /// Client version, for the report.
+    pub version: String,
+    /// The profile the client claims.
+    pub profile: String,
+    /// Content-Format numbers the client accepts in Bootstrap-Write (default: TLV, SenML
+    /// JSON, plain text, opaque).
+    #[serde(default = "default_formats")]
+    pub content_formats: Vec<u16>,
+    /// Optional features.
+    #[serde(default)]
+    pub features: Features,
+    /// Vectors the client is known to fail.
+    #[serde(default)]
+    pub expected_failures: Vec<ExpectedFailure>,
+}
+
+/// Optional features a client may have.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    /// Whether the client uses Bootstrap-Pack-Request (1.2, BS-PACK-01). Absent: the
+    /// adapter follows each vector's assumption (only the in-process reference can).
+    pub bootstrap_pack: Option<bool>,
+}
+
+/// One expected failure.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    /// Vector ID (`bsv-...`) or name.
+    pub vector: String,
+    /// Why the client fails it: the deviation from the specification.
+    pub reason: String,
+}
+
+fn default_formats() -> Vec<u16> {
+    vec![11542, 110, 0, 42]
+}
+
+impl ClientProfile {
+    /// The built-in profile of the bundled reference client claiming `profile`.
+    pub fn reference(profile: Profile) -> ClientProfile {
+        ClientProfile {
+            name: "lwm2m-bootstrap-model reference client".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            profile: profile.name().into(),
+            content_formats: default_formats(),
+            features: Features::default(),
+            expected_failures: Vec::new(),
+        }
+    }
+
+    /// Reads and checks a profile file against the loaded vectors; the error names the file
+    /// and the unknown key, bad value or unknown vector.
+    pub fn load(file: &Path, vectors: &[Vector]) -> Result<ClientProfile, String> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+        let p: ClientProfile = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            format!("{}: {at}{msg}", file.display())
+        })?;
+        if p.profile.parse::<Profile>().is_err() {
+            return Err(format!(
+                "{}: profile = {:?}: unknown profile (expected seed, 1.0, 1.1 or 1.2)",
+                file.display(),
+                p.profile
+            ));
+        }
+        for x in &p.expected_failures {
+            if !vectors
+                .iter()
+                .any(|v| v.id == x.vector || v.name == x.vector)
+            {
+                return Err(format!(
+                    "{}: expected_failures: unknown vector {:?}",
+                    file.display(),
+                    x.vector
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// Why the client cannot run `v`, if it cannot.
+    pub fn skip_reason(&self, v: &Vector) -> Option<String> {
+        if let (Some(want), Some(has)) = (v.features.bootstrap_pack, self.features.bootstrap_pack) {
+            if want != has {
+                return Some(if want {
+                    "needs Bootstrap-Pack-Request (the client profile says it has none)".into()
+                } else {
+                    "assumes a client without Bootstrap-Pack-Request".into()
+                });
+            }
+        }
+        for (n, s) in v.steps.iter().enumerate() {
+            let Some(r) = &s.request else { continue };
+            let success = s
+                .expect
+                .response
+                .as_ref()
+                .is_some_and(|e| e.codes.first().is_some_and(|c| c.starts_with('2')));
+            if success
+                && !r.payloads.is_empty()
+                && !r
+                    .payloads
+                    .iter()
+                    .any(|p| self.content_formats.contains(&p.content_format))
+            {
+                let formats: Vec<String> = r
+                    .payloads
+                    .iter()
+                    .map(|p| p.content_format.to_string())
+                    .collect();
+                return Some(format!(
+                    "step {} needs one of the content formats {} (the client profile lists {:?})",
+                    n + 1,
+                    formats.join(", "),
+                    self.content_formats
+                ));
+            }
+        }
+        None
+    }
+
+    /// The reason the client is expected to fail `v`, if it is.
+    pub fn expected_failure(&self, v: &Vector) -> Option<&str> {
+        self.expected_failures
+            .iter()
+            .find(|x| x.vector == v.id || x.vector == v.name)
+            .map(|x| x.reason.as_str())
+    }
+}

@@ -1,0 +1,540 @@
+//! The certification report: a human summary by tier and by requirement, a JSON report
+//! (schema committed as `harness/schema/report.schema.json`) and JUnit XML for CI systems.
+//! Every failing vector carries the failing step, expected vs actual, and the whole exchange
+//! as a message sequence chart: text for the terminal, Mermaid in the report files.
+
+use crate::run::{Arrow, Verdict};
+use conformance::catalogue::Tier;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct RunReport {
+    /// Suite name and version.
+    pub suite: String,
+    /// The client under test.
+    pub client: ClientInfo,
+    /// Counts per tier.
+    pub tiers: Vec<TierSummary>,
+    /// Counts per requirement ID.
+    pub requirements: Vec<RequirementSummary>,
+    /// `CERTIFIED` when every MUST vector passed (or failed as expected) and no expected
+    /// failure passed; `NOT CERTIFIED` otherwise.
+    pub outcome: String,
+    /// The exit code the run ends with (0 only when certified).
+    pub exit_code: i32,
+    /// One entry per vector.
+    pub results: Vec<VectorResult>,
+}
+
+/// Who was tested.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct ClientInfo {
+    /// Name from the client profile.
+    pub name: String,
+    /// Version from the client profile.
+    pub version: String,
+    /// Profiles claimed.
+    pub profiles: Vec<String>,
+    /// The adapter (in-process, command line).
+    pub adapter: String,
+}
+
+/// Counts for one tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct TierSummary {
+    /// MUST, SHOULD or MAY.
+    pub tier: String,
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Errors (hang, crash, protocol).
+    pub error: usize,
+    /// Skipped.
+    pub skip: usize,
+    /// Expected failures.
+    pub xfail: usize,
+    /// Expected failures that passed.
+    pub xpass: usize,
+}
+
+/// Counts for one requirement.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RequirementSummary {
+    /// Requirement ID.
+    pub id: String,
+    /// Vectors citing it that passed.
+    pub pass: usize,
+    /// That failed or errored (XPASS included).
+    pub fail: usize,
+    /// That were skipped or expected to fail.
+    pub other: usize,
+}
+
+/// One vector's result.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct VectorResult {
+    /// Vector ID.
+    pub id: String,
+    /// Vector name.
+    pub name: String,
+    /// Profile.
+    pub profile: String,
+    /// Tier.
+    pub tier: Tier,
+    /// Title.
+    pub title: String,
+    /// Requirement IDs.
+    pub requirements: Vec<String>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Wall time.
+    pub seconds: f64,
+    /// The exchange, for vectors that did not pass.
+    pub exchange: Vec<Arrow>,
+    /// The exchange as a Mermaid sequence diagram, for vectors that did not pass.
+    pub mermaid: Option<String>,
+}
+
+/// Counts, outcome and exit code from the results.
+pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) -> RunReport {
+    let mut tiers: BTreeMap<Tier, TierSummary> = BTreeMap::new();
+    let mut reqs: BTreeMap<String, RequirementSummary> = BTreeMap::new();
+    let mut certified = true;
+    for r in &results {
+        let t = tiers.entry(r.tier).or_insert_with(|| TierSummary {
+            tier: tier_name(r.tier).into(),
+            ..TierSummary::default()
+        });
+        match &r.verdict {
+            Verdict::Pass => t.pass += 1,
+            Verdict::Fail { .. } => t.fail += 1,
+            Verdict::Error { .. } => t.error += 1,
+            Verdict::Skip { .. } => t.skip += 1,
+            Verdict::Xfail { .. } => t.xfail += 1,
+            Verdict::Xpass { .. } => t.xpass += 1,
+        }
+        if matches!(r.verdict, Verdict::Xpass { .. })
+            || (r.tier == Tier::Must && r.verdict.is_failure())
+        {
+            certified = false;
+        }
+        for id in &r.requirements {
+            let s = reqs
+                .entry(id.clone())
+                .or_insert_with(|| RequirementSummary {
+                    id: id.clone(),
+                    ..RequirementSummary::default()
+                });
+            match &r.verdict {
+                Verdict::Pass => s.pass += 1,
+                v if v.is_failure() => s.fail += 1,
+                _ => s.other += 1,
+            }
+        }
+    }
+    RunReport {
+        suite,
+        client,
+        tiers: tiers.into_values().collect(),
+        requirements: reqs.into_values().collect(),
+        outcome: if certified {
+            "CERTIFIED"
+        } else {
+            "NOT CERTIFIED"
+        }
+        .into(),
+        exit_code: if certified { 0 } else { 1 },
+        results,
+    }
+}
+
+fn tier_name(t: Tier) -> &'static str {
+    match t {
+        Tier::Must => "MUST",
+        Tier::Should => "SHOULD",
+        Tier::May => "MAY",
+    }
+}
+
+/// The human summary printed at the end of a run.
+pub fn summary_text(r: &RunReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n{} — {} ({}) via {}",
+        r.suite, r.client.name, r.client.version, r.client.adapter
+    );
+    let _ = writeln!(s, "profiles: {}", r.client.profiles.join(", "));
+    let _ = writeln!(
+        s,
+        "{:<7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "tier", "pass", "fail", "error", "skip", "xfail", "xpass"
+    );
+    for t in &r.tiers {
+        let _ = writeln!(
+            s,
+            "{:<7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            t.tier, t.pass, t.fail, t.error, t.skip, t.xfail, t.xpass
+        );
+    }
+    let failing: Vec<&RequirementSummary> = r.requirements.iter().filter(|q| q.fail > 0).collect();
+    if failing.is_empty() {
+        let _ = writeln!(
+            s,
+            "requirements: {} exercised, none failing",
+            r.requirements.len()
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "requirements failing ({} of {}):",
+            failing.len(),
+            r.requirements.len()
+        );
+        for q in failing {
+            let _ = writeln!(s, "  {:<12} {} failing, {} passing", q.id, q.fail, q.pass);
+        }
+    }
+    for v in r
+        .results
+        .iter()
+        .filter(|v| !matches!(v.verdict, Verdict::Pass | Verdict::Skip { .. }))
+    {
+        let (what, step, detail) = match &v.verdict {
+            Verdict::Fail { step, detail } => ("FAIL", Some(*step), detail.clone()),
+            Verdict::Error { step, detail } => ("ERROR", Some(*step), detail.clone()),
+            Verdict::Xfail { reason, detail } => {
+                ("XFAIL", None, format!("{detail} (expected: {reason})"))
+            }
+            Verdict::Xpass { reason } => (
+                "XPASS",
+                None,
+                format!("passed, but the client profile expects a failure: {reason}"),
+            ),
+            _ => continue,
+        };
+        let _ = writeln!(
+            s,
+            "\n{what} [{}] {}/{} ({})",
+            tier_name(v.tier),
+            v.profile,
+            v.name,
+            v.id
+        );
+        let _ = writeln!(s, "  {}", v.title);
+        match step {
+            Some(0) => {
+                let _ = writeln!(s, "  at power-on: {detail}");
+            }
+            Some(n) => {
+                let _ = writeln!(s, "  at step {n}: {detail}");
+            }
+            None => {
+                let _ = writeln!(s, "  {detail}");
+            }
+        }
+        if !v.exchange.is_empty() {
+            s.push_str(&msc_text(&v.exchange, step));
+        }
+    }
+    let _ = writeln!(s, "\n{} (exit code {})", r.outcome, r.exit_code);
+    s
+}
+
+/// The exchange as a text message sequence chart; the failing step is marked.
+pub fn msc_text(arrows: &[Arrow], failing: Option<usize>) -> String {
+    let mut s = String::new();
+    let mut last = usize::MAX;
+    for a in arrows {
+        let label = if a.step != last {
+            last = a.step;
+            if a.step == 0 {
+                "  boot".to_string()
+            } else {
+                format!("{:>6}", format!("{}.", a.step))
+            }
+        } else {
+            "      ".to_string()
+        };
+        let mark = if Some(a.step) == failing { " ✗" } else { "" };
+        let _ = writeln!(
+            s,
+            "{label} {:>6} ──▶ {:<6} {}{mark}",
+            a.from, a.to, a.message
+        );
+    }
+    s
+}
+
+/// The exchange as a Mermaid sequence diagram, with a note at the failing step.
+pub fn mermaid(arrows: &[Arrow], failing: Option<(usize, &str)>) -> String {
+    let mut s = String::from("sequenceDiagram\n");
+    let mut parts: Vec<&str> = vec!["BS", "Client"];
+    for a in arrows {
+        for p in [a.from.as_str(), a.to.as_str()] {
+            if !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
+    }
+    for p in &parts {
+        let _ = writeln!(s, "    participant {p}");
+    }
+    let clean = |t: &str| t.replace([';', '#'], " ").replace('\n', " ");
+    let mut last = usize::MAX;
+    for a in arrows {
+        if a.step != last {
+            last = a.step;
+            let _ = writeln!(
+                s,
+                "    Note over BS,Client: {}",
+                if a.step == 0 {
+                    "power-on".into()
+                } else {
+                    format!("step {}", a.step)
+                }
+            );
+        }
+        let arrow = if a.from == "Client" { "-->>" } else { "->>" };
+        let _ = writeln!(s, "    {}{arrow}{}: {}", a.from, a.to, clean(&a.message));
+        if let Some((n, detail)) = failing {
+            if n == a.step
+                && arrows
+                    .iter()
+                    .rposition(|x| x.step == n)
+                    .is_some_and(|i| std::ptr::eq(&arrows[i], a))
+            {
+                let _ = writeln!(s, "    Note over Client: ✗ {}", clean(detail));
+            }
+        }
+    }
+    s
+}
+
+/// The report as JUnit XML: one test suite per profile, one test case per vector.
+pub fn junit_xml(r: &RunReport) -> String {
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut by_profile: BTreeMap<&str, Vec<&VectorResult>> = BTreeMap::new();
+    for v in &r.results {
+        by_profile.entry(&v.profile).or_default().push(v);
+    }
+    let count =
+        |vs: &[&VectorResult], f: fn(&Verdict) -> bool| vs.iter().filter(|v| f(&v.verdict)).count();
+    let fail = |v: &Verdict| matches!(v, Verdict::Fail { .. } | Verdict::Xpass { .. });
+    let err = |v: &Verdict| matches!(v, Verdict::Error { .. });
+    let skip = |v: &Verdict| matches!(v, Verdict::Skip { .. });
+    let all: Vec<&VectorResult> = r.results.iter().collect();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        esc(&r.suite),
+        all.len(),
+        count(&all, fail),
+        count(&all, err),
+        count(&all, skip)
+    );
+    for (profile, vs) in by_profile {
+        let time: f64 = vs.iter().map(|v| v.seconds).sum();
+        let _ = writeln!(
+            s,
+            "  <testsuite name=\"profile {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            esc(profile),
+            vs.len(),
+            count(&vs, fail),
+            count(&vs, err),
+            count(&vs, skip),
+            time
+        );
+        for v in vs {
+            let _ = write!(
+                s,
+                "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
+                esc(profile),
+                tier_name(v.tier),
+                esc(&v.name),
+                v.seconds
+            );
+            let chart = || esc(&msc_text(&v.exchange, None));
+            match &v.verdict {
+                Verdict::Pass => s.push_str("/>\n"),
+                Verdict::Fail { step, detail } => {
+                    let _ = writeln!(s, ">\n      <failure message=\"step {step}: {}\">{}</failure>\n    </testcase>", esc(detail), chart());
+                }
+                Verdict::Error { step, detail } => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <error message=\"step {step}: {}\">{}</error>\n    </testcase>",
+                        esc(detail),
+                        chart()
+                    );
+                }
+                Verdict::Skip { reason } => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        esc(reason)
+                    );
+                }
+                Verdict::Xfail { reason, detail } => {
+                    let _ = writeln!(
+                        s,
+                        ">\n      <system-out>XFAIL: {} ({})</system-out>\n    </testcase>",
+                        esc(detail),
+                        esc(reason)
+                    );
+                }
+                Verdict::Xpass { reason } => {
+                    let _ = writeln!(s, ">\n      <failure message=\"XPASS: expected to fail ({})\"/>\n    </testcase>", esc(reason));
+                }
+            }
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}
+
+/// The report as Markdown: the summary, and each failing vector with its Mermaid chart.
+pub fn markdown(r: &RunReport) -> String {
+    let mut s = format!(
+        "# Certification report\n\n```\n{}```\n",
+        summary_text(r).replace("```", "'''")
+    );
+    for v in r.results.iter().filter(|v| v.mermaid.is_some()) {
+        let _ = writeln!(
+            s,
+            "\n## {}/{} ({})\n\n{}\n\n```mermaid\n{}```",
+            v.profile,
+            v.name,
+            v.id,
+            v.title,
+            v.mermaid.as_deref().unwrap_or("")
+        );
+    }
+    s
+}
+
+/// The JSON Schema of the JSON report (committed as `harness/schema/report.schema.json`).
+pub fn report_schema() -> String {
+    conformance::vector::pretty(&schemars::schema_for!(RunReport))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(tier: Tier, verdict: Verdict) -> VectorResult {
+        VectorResult {
+            id: "bsv-0".into(),
+            name: "v".into(),
+            profile: "1.1".into(),
+            tier,
+            title: "t".into(),
+            requirements: vec!["BS-DEL-03".into()],
+            verdict,
+            seconds: 0.0,
+            exchange: Vec::new(),
+            mermaid: None,
+        }
+    }
+
+    fn code(results: Vec<VectorResult>) -> i32 {
+        let client = ClientInfo {
+            name: "c".into(),
+            version: "1".into(),
+            profiles: vec!["1.1".into()],
+            adapter: "a".into(),
+        };
+        summarise("s".into(), client, results).exit_code
+    }
+
+    #[test]
+    fn exit_code_policy() {
+        let fail = || Verdict::Fail {
+            step: 1,
+            detail: "d".into(),
+        };
+        assert_eq!(code(vec![result(Tier::Must, Verdict::Pass)]), 0);
+        assert_eq!(code(vec![result(Tier::Must, fail())]), 1, "a MUST failure");
+        assert_eq!(
+            code(vec![result(
+                Tier::Must,
+                Verdict::Error {
+                    step: 0,
+                    detail: "hang".into()
+                }
+            )]),
+            1
+        );
+        assert_eq!(
+            code(vec![
+                result(Tier::Should, fail()),
+                result(Tier::May, fail())
+            ]),
+            0,
+            "SHOULD/MAY failures are reported, not fatal"
+        );
+        assert_eq!(
+            code(vec![result(
+                Tier::Must,
+                Verdict::Xfail {
+                    reason: "r".into(),
+                    detail: "d".into()
+                }
+            )]),
+            0
+        );
+        assert_eq!(
+            code(vec![result(
+                Tier::May,
+                Verdict::Xpass { reason: "r".into() }
+            )]),
+            1,
+            "a stale expected-failure list"
+        );
+        assert_eq!(
+            code(vec![result(
+                Tier::Must,
+                Verdict::Skip { reason: "r".into() }
+            )]),
+            0
+        );
+    }
+
+    #[test]
+    fn junit_escapes_and_counts() {
+        let client = ClientInfo {
+            name: "c".into(),
+            version: "1".into(),
+            profiles: vec!["1.1".into()],
+            adapter: "a".into(),
+        };
+        let r = summarise(
+            "s<&>".into(),
+            client,
+            vec![result(
+                Tier::Must,
+                Verdict::Fail {
+                    step: 2,
+                    detail: "expected \"2.04\" <x>".into(),
+                },
+            )],
+        );
+        let x = junit_xml(&r);
+        assert!(
+            x.contains("name=\"s&lt;&amp;&gt;\" tests=\"1\" failures=\"1\""),
+            "{x}"
+        );
+        assert!(x.contains("expected &quot;2.04&quot; &lt;x&gt;"), "{x}");
+    }
+}

@@ -1,0 +1,214 @@
+//! Running one vector through an adapter: the exchange as it happened (for the message
+//! sequence chart) and the verdict, judged with `conformance::replay::judge`.
+
+use crate::adapter::{AdapterError, AdapterFactory, Observed};
+use bootstrap_model::client::{Outgoing, Peer};
+use bootstrap_model::objects::ServerUri;
+use bootstrap_model::system::Action;
+use conformance::replay::judge;
+use conformance::vector::Vector;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// One arrow of the message sequence chart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Arrow {
+    /// Step (0 = power-on).
+    pub step: usize,
+    /// Sender: `BS`, `DM0`, `Client`, or `Clock` for a timer.
+    pub from: String,
+    /// Receiver.
+    pub to: String,
+    /// What was sent.
+    pub message: String,
+}
+
+/// How a vector went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "verdict", rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Every step as expected.
+    Pass,
+    /// The client departed from the vector.
+    Fail {
+        /// Step (0 = power-on).
+        step: usize,
+        /// Expected vs actual.
+        detail: String,
+    },
+    /// The client hung, crashed or broke the protocol.
+    Error {
+        /// Step (0 = power-on).
+        step: usize,
+        /// What happened.
+        detail: String,
+    },
+    /// Not run: the client lacks what the vector needs.
+    Skip {
+        /// Why.
+        reason: String,
+    },
+    /// Failed, as the client profile expects.
+    Xfail {
+        /// The profile's reason.
+        reason: String,
+        /// The failure.
+        detail: String,
+    },
+    /// Passed although the client profile expects a failure: the list is stale.
+    Xpass {
+        /// The profile's reason.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// Whether the vector counts as failed for the exit code (XPASS does).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Fail { .. } | Verdict::Error { .. } | Verdict::Xpass { .. }
+        )
+    }
+}
+
+/// Runs `v` on a fresh client from `factory`; every wait is bounded by `timeout`.
+pub fn run_vector(
+    factory: &dyn AdapterFactory,
+    v: &Vector,
+    timeout: Duration,
+) -> (Verdict, Vec<Arrow>, Duration) {
+    let start = Instant::now();
+    let mut arrows = Vec::new();
+    let verdict = run(factory, v, timeout, &mut arrows);
+    (verdict, arrows, start.elapsed())
+}
+
+fn run(
+    factory: &dyn AdapterFactory,
+    v: &Vector,
+    timeout: Duration,
+    arrows: &mut Vec<Arrow>,
+) -> Verdict {
+    let error = |step: usize, e: AdapterError| Verdict::Error {
+        step,
+        detail: e.to_string(),
+    };
+    let mut adapter = match factory.create() {
+        Ok(a) => a,
+        Err(e) => return error(0, e),
+    };
+    let boot = match adapter.start(v, timeout) {
+        Ok(o) => o,
+        Err(e) => {
+            adapter.stop();
+            return error(0, e);
+        }
+    };
+    record(arrows, 0, None, &boot);
+    if let Err(d) = judge(&v.boot, boot.response.as_ref(), &boot.sends) {
+        adapter.stop();
+        return Verdict::Fail { step: 0, detail: d };
+    }
+    for (i, step) in v.steps.iter().enumerate() {
+        let n = i + 1;
+        let (from, to, what) = stimulus_arrow(&step.stimulus, step.request.as_ref());
+        arrows.push(Arrow {
+            step: n,
+            from: from.clone(),
+            to,
+            message: what,
+        });
+        let observed = match adapter.step(step, timeout) {
+            Ok(o) => o,
+            Err(e) => {
+                adapter.stop();
+                return error(n, e);
+            }
+        };
+        record(arrows, n, Some(&from), &observed);
+        if let Err(d) = judge(&step.expect, observed.response.as_ref(), &observed.sends) {
+            adapter.stop();
+            return Verdict::Fail { step: n, detail: d };
+        }
+    }
+    adapter.stop();
+    Verdict::Pass
+}
+
+fn peer_name(p: Peer) -> String {
+    match p {
+        Peer::BootstrapServer => "BS".into(),
+        Peer::Server(k) => format!("DM{k}"),
+    }
+}
+
+fn uri_name(u: ServerUri) -> String {
+    match u {
+        ServerUri::Bootstrap | ServerUri::BootstrapAlternate => "BS".into(),
+        ServerUri::Server(k) => format!("DM{k}"),
+    }
+}
+
+/// Who sends the stimulus, to whom, and what it is.
+fn stimulus_arrow(
+    a: &Action,
+    request: Option<&conformance::wire::CoapRequest>,
+) -> (String, String, String) {
+    use bootstrap_model::client::Input;
+    let client = "Client".to_string();
+    let req = |r: &conformance::wire::CoapRequest| {
+        let q = if r.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", r.query.join("&"))
+        };
+        format!("{} {}{q}", r.method, r.path)
+    };
+    match a.input() {
+        Input::Write { from, .. }
+        | Input::Read { from, .. }
+        | Input::Discover { from, .. }
+        | Input::Delete { from, .. }
+        | Input::Finish { from }
+        | Input::ExecuteBootstrapTrigger { from, .. }
+        | Input::ReBootstrapNotification { from, .. } => (
+            peer_name(from),
+            client,
+            request.map(req).unwrap_or_else(|| a.to_string()),
+        ),
+        Input::DuplicateFinish => ("BS".into(), client, "POST /bs (duplicate)".into()),
+        Input::BootstrapRequestAnswer(c) => (
+            "BS".into(),
+            client,
+            c.map_or("(no answer to Bootstrap-Request)".into(), |c| c.to_string()),
+        ),
+        Input::PackAnswer(_) => ("BS".into(), client, a.to_string()),
+        Input::RegisterAnswer { server, .. } => (format!("DM{server}"), client, a.to_string()),
+        Input::TimerExpired(_) => ("Clock".into(), client, a.to_string()),
+    }
+}
+
+fn record(arrows: &mut Vec<Arrow>, step: usize, answer_to: Option<&str>, o: &Observed) {
+    if let Some(r) = &o.response {
+        arrows.push(Arrow {
+            step,
+            from: "Client".into(),
+            to: answer_to.unwrap_or("BS").into(),
+            message: r.to_string(),
+        });
+    }
+    for s in &o.sends {
+        let to = match s {
+            Outgoing::BootstrapRequest { to, .. }
+            | Outgoing::BootstrapPackRequest { to, .. }
+            | Outgoing::Register { to, .. } => uri_name(*to),
+        };
+        arrows.push(Arrow {
+            step,
+            from: "Client".into(),
+            to,
+            message: s.to_string(),
+        });
+    }
+}

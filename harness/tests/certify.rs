@@ -1,0 +1,266 @@
+//! `lwm2m-certify` end to end: the reference client passes; an injected bug fails with the
+//! step, expected vs actual and a message sequence chart; libtest's flags select vectors;
+//! skip, XFAIL and XPASS; the reports validate; the exit code policy; bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn certify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("runs")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn a_vector(profile: &str) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(profile);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap()
+}
+
+#[test]
+fn the_reference_client_is_certified_on_every_profile() {
+    let o = certify(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    let s = out(&o);
+    assert!(s.contains("CERTIFIED (exit code 0)"), "{s}");
+    assert!(s.contains("profiles: seed, 1.0, 1.1, 1.2"), "{s}");
+    assert!(s.contains("test result: ok."), "{s}");
+}
+
+#[test]
+fn a_mutant_fails_with_step_expected_actual_and_chart() {
+    let o = certify(&["--client", "mutant:delete-root-removes-bootstrap-account"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let s = out(&o);
+    assert!(s.contains("NOT CERTIFIED (exit code 1)"), "{s}");
+    assert!(s.contains("FAIL [MUST]"), "{s}");
+    assert!(s.contains("at step"), "{s}");
+    assert!(s.contains("expected payload"), "{s}");
+    assert!(
+        s.contains("──▶ Client") && s.contains(" ✗"),
+        "no chart: {s}"
+    );
+}
+
+#[test]
+fn libtest_flags_select_by_id_profile_tag_and_requirement() {
+    let v = a_vector("1.1");
+    let id = v["id"].as_str().unwrap();
+    let o = certify(&["--list", id]);
+    let lines: Vec<String> = out(&o)
+        .lines()
+        .filter(|l| l.contains(": test"))
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    for filter in ["1.2/", "bootstrap.pack", "BS-PACK-04"] {
+        let o = certify(&["--list", filter]);
+        let n = out(&o).lines().filter(|l| l.contains(": test")).count();
+        assert!(n > 0, "{filter} selects nothing");
+        assert!(
+            out(&o)
+                .lines()
+                .filter(|l| l.contains(": test"))
+                .all(|l| l.contains(filter)),
+            "{filter}"
+        );
+    }
+    let o = certify(&[id, "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("1 passed"), "{}", out(&o));
+    let o = certify(&["--exact", "no-such-test"]);
+    assert!(out(&o).contains("0 passed"), "{}", out(&o));
+}
+
+#[test]
+fn skip_xfail_and_xpass_from_the_client_profile() {
+    let d = tmp("profiles");
+    // 1.2 without Bootstrap-Pack: the vectors that need it are skipped.
+    std::fs::write(
+        d.join("nopack.toml"),
+        "name = \"x\"\nversion = \"1\"\nprofile = \"1.2\"\n[features]\nbootstrap_pack = false\n",
+    )
+    .unwrap();
+    let o = certify(&["--client-profile", d.join("nopack.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("ignored"), "{}", out(&o));
+    // A mutant's failing vector listed as expected: XFAIL, certified.
+    let bug = "no-hold-off";
+    let o = certify(&[
+        "--client",
+        &format!("mutant:{bug}"),
+        "--client-profile",
+        d.join("nopack.toml").to_str().unwrap(),
+        "--quiet",
+    ]);
+    let failing: Vec<String> = out(&o)
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("FAIL [MUST] 1.2/")
+                .map(|r| r.split(' ').next().unwrap().to_string())
+        })
+        .collect();
+    assert!(!failing.is_empty(), "{}", out(&o));
+    let mut toml = String::from(
+        "name = \"x\"\nversion = \"1\"\nprofile = \"1.2\"\n[features]\nbootstrap_pack = false\n",
+    );
+    for f in &failing {
+        toml.push_str(&format!(
+            "[[expected_failures]]\nvector = \"{f}\"\nreason = \"known: sends at once\"\n"
+        ));
+    }
+    std::fs::write(d.join("xfail.toml"), &toml).unwrap();
+    let o = certify(&[
+        "--client",
+        &format!("mutant:{bug}"),
+        "--client-profile",
+        d.join("xfail.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("XFAIL [MUST]"), "{}", out(&o));
+    // The same list against the correct client: every entry passes, XPASS, not certified.
+    let o = certify(&["--client-profile", d.join("xfail.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("XPASS [MUST]"), "{}", out(&o));
+}
+
+#[test]
+fn reports_are_written_and_valid() {
+    let d = tmp("reports");
+    let o = certify(&[
+        "--client",
+        "mutant:no-hold-off",
+        "--report-dir",
+        d.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // JSON against the committed schema, which is the generated one.
+    let schema_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json");
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&schema_file, harness::report::report_schema()).unwrap();
+    }
+    let schema_text = std::fs::read_to_string(&schema_file).unwrap();
+    assert_eq!(
+        schema_text,
+        harness::report::report_schema(),
+        "harness/schema/report.schema.json is stale"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(&report).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(report["outcome"], "NOT CERTIFIED");
+    // JUnit XML parses, and its counts agree with the JSON report.
+    let xml = std::fs::read_to_string(d.join("report.xml")).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures) = (0, 0);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    "testcase" => cases += 1,
+                    "failure" => failures += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(cases, results.len());
+    let json_failures = results
+        .iter()
+        .filter(|r| r["verdict"]["verdict"] == "FAIL")
+        .count();
+    assert_eq!(failures, json_failures);
+    assert!(failures > 0);
+    let md = std::fs::read_to_string(d.join("report.md")).unwrap();
+    assert!(md.contains("```mermaid\nsequenceDiagram"), "{md}");
+}
+
+#[test]
+fn bad_input_is_one_line_naming_it() {
+    let d = tmp("bad");
+    let check = |args: &[&str], needle: &str| {
+        let o = certify(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}{}", out(&o), err(&o));
+        assert_eq!(
+            err(&o).trim_end().lines().count(),
+            1,
+            "{args:?}: {}",
+            err(&o)
+        );
+        assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
+    };
+    std::fs::write(
+        d.join("key.toml"),
+        "name = \"x\"\nversion = \"1\"\nprofile = \"1.1\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    check(
+        &["--client-profile", d.join("key.toml").to_str().unwrap()],
+        "colour",
+    );
+    std::fs::write(d.join("vec.toml"), "name = \"x\"\nversion = \"1\"\nprofile = \"1.1\"\n[[expected_failures]]\nvector = \"bsv-000000000000\"\nreason = \"r\"\n").unwrap();
+    check(
+        &["--client-profile", d.join("vec.toml").to_str().unwrap()],
+        "bsv-000000000000",
+    );
+    std::fs::write(
+        d.join("prof.toml"),
+        "name = \"x\"\nversion = \"1\"\nprofile = \"2.0\"\n",
+    )
+    .unwrap();
+    check(
+        &["--client-profile", d.join("prof.toml").to_str().unwrap()],
+        "2.0",
+    );
+    check(
+        &[
+            "--client",
+            "/no/such/client-binary",
+            "--client-profile",
+            d.join("prof.toml").to_str().unwrap(),
+        ],
+        "/no/such/client-binary",
+    );
+    check(&["--client", "mutant:nonsense"], "nonsense");
+    check(&["--step-timeout", "0"], "--step-timeout");
+    check(&["--vectors", "/no/such/dir"], "/no/such/dir");
+}
+
+#[test]
+fn mutants_prints_the_kill_table_with_the_rate_last() {
+    let o = certify(&["--mutants"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let s = out(&o);
+    let last = s.lines().last().unwrap();
+    assert!(last.starts_with("kill rate: 39/39"), "{last}");
+}
