@@ -127,10 +127,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .iter()
             .map(|p| ClientProfile::reference(*p))
             .collect(),
-        None => return Err(format!(
+        None => {
+            return Err(format!(
             "--client {:?}: a client program needs --client-profile FILE (which profile it claims)",
             cli.client
-        )),
+        ))
+        }
     };
     let results: Arc<Mutex<Vec<VectorResult>>> = Arc::new(Mutex::new(Vec::new()));
     let mut trials = Vec::new();

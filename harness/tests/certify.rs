@@ -264,3 +264,56 @@ fn mutants_prints_the_kill_table_with_the_rate_last() {
     let last = s.lines().last().unwrap();
     assert!(last.starts_with("kill rate: 39/39"), "{last}");
 }
+
+#[test]
+fn a_hanging_crashing_or_garbling_client_gets_a_named_error_and_no_process_is_left() {
+    let d = tmp("stub");
+    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/adapters/stub_adapter.py");
+    std::fs::write(
+        d.join("p.toml"),
+        "name = \"stub\"\nversion = \"0\"\nprofile = \"1.1\"\n",
+    )
+    .unwrap();
+    let id = a_vector("1.1")["id"].as_str().unwrap().to_string();
+    for (behaviour, needle) in [
+        ("hang", "timeout: no answer to start within 0.5 s"),
+        ("crash", "stub: crashing at start as scripted"),
+        ("garbage", "this is not JSON at start"),
+    ] {
+        let script = d.join(format!("{behaviour}.json"));
+        std::fs::write(&script, format!("{{\"start\": \"{behaviour}\"}}")).unwrap();
+        let client = format!("python3 {} {}", stub.display(), script.display());
+        let started = std::time::Instant::now();
+        let o = certify(&[
+            "--client",
+            &client,
+            "--client-profile",
+            d.join("p.toml").to_str().unwrap(),
+            "--step-timeout",
+            "0.5",
+            &id,
+        ]);
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{behaviour}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{behaviour}: {}{}",
+            out(&o),
+            err(&o)
+        );
+        assert!(out(&o).contains("ERROR [MUST]"), "{behaviour}: {}", out(&o));
+        assert!(out(&o).contains(needle), "{behaviour}: {}", out(&o));
+        let left = Command::new("pgrep")
+            .args(["-f", script.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "{behaviour}: a client process was left behind"
+        );
+    }
+}
