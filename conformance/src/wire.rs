@@ -10,12 +10,11 @@
 
 use crate::senml::{self, SenmlValue};
 use crate::tlv::{self, Tlv, TlvValue};
-use bootstrap_model::client::{Content, Input, Link, Outgoing, WriteValue};
+use bootstrap_model::client::{Content, Input, Outgoing, WriteValue};
 use bootstrap_model::objects::{
     AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
 };
 use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
-use bootstrap_model::profile::VersionForm;
 use bootstrap_model::seed_ext;
 use bootstrap_model::system::Action;
 use schemars::JsonSchema;
@@ -501,84 +500,26 @@ pub fn stimulus(action: &Action, uris: &UriMap) -> Option<CoapRequest> {
 ///   object instances as a link-format payload `</1/0>,</3/0>` (BS-REG-01, BS-REG-03,
 ///   BS-REG-04).
 pub fn outgoing(o: &Outgoing, uris: &UriMap) -> CoapMessage {
-    match o {
-        Outgoing::BootstrapRequest {
-            to,
-            endpoint,
-            pct,
-            device_info,
-        } => {
-            let mut query = Vec::new();
-            if let Some(ep) = endpoint {
-                query.push(format!("ep={ep}"));
-            }
-            if let Some(p) = pct {
-                query.push(format!("pct={p}"));
-            }
-            if let Some(d) = device_info {
-                query.push(format!("{}={}", seed_ext::DEVICE_INFO_QUERY, d.device));
-                query.push(format!(
-                    "{}={}",
-                    seed_ext::SECURITY_MODES_QUERY,
-                    seed_ext::security_modes_query_value(&d.security_modes)
-                ));
-            }
-            CoapMessage {
-                method: "POST".to_string(),
-                uri: uris.uri(*to),
-                path: "/bs".to_string(),
-                query,
-                payload: None,
-            }
-        }
-        Outgoing::BootstrapPackRequest { to, endpoint } => CoapMessage {
-            method: "GET".to_string(),
-            uri: uris.uri(*to),
-            path: "/bspack".to_string(),
-            query: endpoint.iter().map(|ep| format!("ep={ep}")).collect(),
-            payload: None,
-        },
-        Outgoing::Register {
-            to,
-            endpoint,
-            lifetime,
-            version,
-            objects,
-        } => {
-            let mut query = vec![format!("ep={endpoint}"), format!("lt={lifetime}")];
-            if let Some(v) = version {
-                query.push(format!("lwm2m={v}"));
-            }
-            query.push(format!("b={BINDING}"));
+    let (method, to, path, payload) = match o {
+        Outgoing::BootstrapRequest { to, .. } => ("POST", to, "/bs", None),
+        Outgoing::BootstrapPackRequest { to, .. } => ("GET", to, "/bspack", None),
+        Outgoing::Register { to, objects, .. } => {
             let links: Vec<String> = objects.iter().map(|p| format!("<{p}>")).collect();
-            CoapMessage {
-                method: "POST".to_string(),
-                uri: uris.uri(*to),
-                path: "/rd".to_string(),
-                query,
-                payload: Some(Encoded::new(LINK_FORMAT, links.join(",").as_bytes())),
-            }
+            (
+                "POST",
+                to,
+                "/rd",
+                Some(Encoded::new(LINK_FORMAT, links.join(",").as_bytes())),
+            )
         }
+    };
+    CoapMessage {
+        method: method.to_string(),
+        uri: uris.uri(*to),
+        path: path.to_string(),
+        query: o.query(),
+        payload,
     }
-}
-
-fn render_links(version: VersionForm, links: &[Link], uris: &UriMap) -> String {
-    let mut parts = vec![match version {
-        VersionForm::Quoted10 => "lwm2m=\"1.0\"".to_string(),
-        VersionForm::Root11 => "</>;lwm2m=1.1".to_string(),
-        VersionForm::Root12 => "</>;lwm2m=1.2".to_string(),
-    }];
-    for l in links {
-        let mut s = format!("<{}>", l.path);
-        if let Some(id) = l.ssid {
-            s.push_str(&format!(";ssid={id}"));
-        }
-        if let Some(u) = l.uri {
-            s.push_str(&format!(";uri=\"{}\"", uris.uri(u)));
-        }
-        parts.push(s);
-    }
-    parts.join(",")
 }
 
 /// The link-format of a Discover answer with concrete URIs: the same rendering as
@@ -586,10 +527,7 @@ fn render_links(version: VersionForm, links: &[Link], uris: &UriMap) -> String {
 /// symbolic names (`coaps://dm0`), with each URI taken from `uris` instead. `None` for
 /// contents that are not Discover answers.
 pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
-    match c {
-        Content::Links { version, links } => Some(render_links(*version, links, uris)),
-        _ => None,
-    }
+    c.link_format_with(|u| uris.uri(u))
 }
 
 /// The encodings of a response payload: a Discover answer as one link-format (40) payload
@@ -598,9 +536,9 @@ pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
 /// then SenML JSON (BS-READ-01).
 pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
     match c {
-        Content::Links { version, links } => vec![Encoded::new(
+        Content::Links { .. } => vec![Encoded::new(
             LINK_FORMAT,
-            render_links(*version, links, uris).as_bytes(),
+            link_format(c, uris).unwrap_or_default().as_bytes(),
         )],
         Content::Servers(v) => {
             let inst: Vec<_> = v.iter().map(|(i, s)| (*i, server_resources(s))).collect();
@@ -627,7 +565,9 @@ pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
 mod tests {
     use super::*;
     use bootstrap_model::client::DeviceInfo;
+    use bootstrap_model::client::Link;
     use bootstrap_model::profile::Profile;
+    use bootstrap_model::profile::VersionForm;
     use bootstrap_model::system::{account, acl, catalogue, server_instance, Config};
 
     fn uris() -> UriMap {

@@ -216,8 +216,15 @@ pub enum Content {
 
 impl Content {
     /// The CoRE link-format (RFC 6690) rendering of a Discover answer, e.g.
-    /// `lwm2m="1.0",</0/0>;ssid=1,</0/1>,</1/0>;ssid=1,</3/0>` (BS-DISC-02..04).
+    /// `lwm2m="1.0",</0/0>;ssid=1,</0/1>,</1/0>;ssid=1,</3/0>` (BS-DISC-02..04), with the
+    /// model's symbolic URIs.
     pub fn link_format(&self) -> Option<String> {
+        self.link_format_with(|u| u.to_string())
+    }
+
+    /// The link-format rendering with `uri` giving each server's URI (a wire adapter uses
+    /// its real addresses).
+    pub fn link_format_with(&self, uri: impl Fn(ServerUri) -> String) -> Option<String> {
         let Content::Links { version, links } = self else {
             return None;
         };
@@ -232,7 +239,7 @@ impl Content {
                 s.push_str(&format!(";ssid={id}"));
             }
             if let Some(u) = l.uri {
-                s.push_str(&format!(";uri=\"{u}\""));
+                s.push_str(&format!(";uri=\"{}\"", uri(u)));
             }
             parts.push(s);
         }
@@ -1331,22 +1338,21 @@ fn dedup_ssids(store: &mut ObjectStore) {
     });
 }
 
-impl std::fmt::Display for Outgoing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Outgoing {
+    /// The message's Uri-Query options, in order: `ep`, `pct` and (seed Step 1, see
+    /// [`seed_ext`]) `dev`, `sm` for Bootstrap-Request (BS-REQ-01); `ep` for
+    /// Bootstrap-Pack-Request (BS-PACK-01); `ep`, `lt`, `lwm2m`, `b=U` for Register (BS-REG-03).
+    pub fn query(&self) -> Vec<String> {
+        let mut q = Vec::new();
         match self {
             Outgoing::BootstrapRequest {
-                to,
                 endpoint,
                 pct,
                 device_info,
+                ..
             } => {
-                let mut q = Vec::new();
-                if let Some(ep) = endpoint {
-                    q.push(format!("ep={ep}"));
-                }
-                if let Some(p) = pct {
-                    q.push(format!("pct={p}"));
-                }
+                q.extend(endpoint.iter().map(|ep| format!("ep={ep}")));
+                q.extend(pct.iter().map(|p| format!("pct={p}")));
                 if let Some(d) = device_info {
                     q.push(format!("{}={}", seed_ext::DEVICE_INFO_QUERY, d.device));
                     q.push(format!(
@@ -1355,26 +1361,40 @@ impl std::fmt::Display for Outgoing {
                         seed_ext::security_modes_query_value(&d.security_modes)
                     ));
                 }
-                write!(f, "Bootstrap-Request POST {to}/bs?{}", q.join("&"))
             }
-            Outgoing::BootstrapPackRequest { to, endpoint } => write!(
-                f,
-                "Bootstrap-Pack-Request GET {to}/bspack?ep={}",
-                endpoint.as_deref().unwrap_or("")
-            ),
+            Outgoing::BootstrapPackRequest { endpoint, .. } => {
+                q.extend(endpoint.iter().map(|ep| format!("ep={ep}")));
+            }
             Outgoing::Register {
-                to,
                 endpoint,
                 lifetime,
                 version,
-                objects,
+                ..
             } => {
-                write!(f, "Register POST {to}/rd?ep={endpoint}&lt={lifetime}")?;
-                if let Some(v) = version {
-                    write!(f, "&lwm2m={v}")?;
-                }
+                q.push(format!("ep={endpoint}"));
+                q.push(format!("lt={lifetime}"));
+                q.extend(version.iter().map(|v| format!("lwm2m={v}")));
+                // The model's servers all use UDP binding.
+                q.push("b=U".to_string());
+            }
+        }
+        q
+    }
+}
+
+impl std::fmt::Display for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let q = self.query().join("&");
+        match self {
+            Outgoing::BootstrapRequest { to, .. } => {
+                write!(f, "Bootstrap-Request POST {to}/bs?{q}")
+            }
+            Outgoing::BootstrapPackRequest { to, .. } => {
+                write!(f, "Bootstrap-Pack-Request GET {to}/bspack?{q}")
+            }
+            Outgoing::Register { to, objects, .. } => {
                 let links: Vec<String> = objects.iter().map(|p| format!("<{p}>")).collect();
-                write!(f, " {}", links.join(","))
+                write!(f, "Register POST {to}/rd?{q} {}", links.join(","))
             }
         }
     }

@@ -108,7 +108,7 @@ fn ets_int_0_client_initiated_bootstrap_in_1_0() {
     assert_eq!(out.send.len(), 1);
     assert_eq!(
         out.send[0].to_string(),
-        "Register POST coaps://dm0/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.0 </1/0>,</3/0>",
+        "Register POST coaps://dm0/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.0&b=U </1/0>,</3/0>",
         "no /0 in the object list (BS-REG-04)"
     );
 }
