@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod coap;
 pub mod inprocess;
 pub mod mutants;
 pub mod profile;

@@ -1,0 +1,425 @@
+//! CoAP codec for the harness side of the wire (issue #5, first part): the requests the
+//! harness sends as bootstrap or management server, and the decoding of what a client sends
+//! back (its responses and its own requests) into the model's abstract values, so that the
+//! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
+//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV) are decoded here, and no
+//! input can make a decoder panic.
+
+use bootstrap_model::client::{Content, DeviceInfo, Link, Outgoing, Response};
+use bootstrap_model::code::ResponseCode;
+use bootstrap_model::objects::{AccessControlInstance, ServerInstance, ServerUri};
+use bootstrap_model::path::{Path, ACCESS_CONTROL, SERVER};
+use bootstrap_model::profile::VersionForm;
+use bootstrap_model::seed_ext;
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
+use conformance::tlv::{self, IdentifierType, RawTlv};
+use conformance::wire::{CoapMessage, CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV};
+
+/// The CoAP response type of a model response code.
+pub fn response_type(c: ResponseCode) -> ResponseType {
+    match c {
+        ResponseCode::Deleted => ResponseType::Deleted,
+        ResponseCode::Changed => ResponseType::Changed,
+        ResponseCode::Content => ResponseType::Content,
+        ResponseCode::BadRequest => ResponseType::BadRequest,
+        ResponseCode::Unauthorized => ResponseType::Unauthorized,
+        ResponseCode::NotFound => ResponseType::NotFound,
+        ResponseCode::MethodNotAllowed => ResponseType::MethodNotAllowed,
+        ResponseCode::NotAcceptable => ResponseType::NotAcceptable,
+        ResponseCode::UnsupportedContentFormat => ResponseType::UnsupportedContentFormat,
+        ResponseCode::InternalServerError => ResponseType::InternalServerError,
+        ResponseCode::NotImplemented => ResponseType::NotImplemented,
+    }
+}
+
+fn response_code(t: ResponseType) -> Option<ResponseCode> {
+    ResponseCode::ALL
+        .into_iter()
+        .find(|c| response_type(*c) == t)
+}
+
+/// Encodes the request a vector step sends to the client (its preferred payload, if any) as
+/// a Confirmable message.
+pub fn encode_request(req: &CoapRequest, message_id: u16, token: &[u8]) -> Result<Vec<u8>, String> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Confirmable);
+    p.header.message_id = message_id;
+    p.header.code = MessageClass::Request(match req.method.as_str() {
+        "GET" => RequestType::Get,
+        "PUT" => RequestType::Put,
+        "POST" => RequestType::Post,
+        "DELETE" => RequestType::Delete,
+        m => return Err(format!("unknown method {m}")),
+    });
+    p.set_token(token.to_vec());
+    for seg in req.path.split('/').filter(|s| !s.is_empty()) {
+        p.add_option(CoapOption::UriPath, seg.as_bytes().to_vec());
+    }
+    for q in &req.query {
+        p.add_option(CoapOption::UriQuery, q.as_bytes().to_vec());
+    }
+    if let Some(a) = req.accept {
+        p.add_option(CoapOption::Accept, uint(a as u32));
+    }
+    if let Some(e) = req.payloads.first() {
+        p.add_option(CoapOption::ContentFormat, uint(e.content_format as u32));
+        p.payload = e.bytes()?;
+    }
+    p.to_bytes().map_err(|e| format!("cannot encode: {e:?}"))
+}
+
+/// A CoAP uint option value (RFC 7252 §3.2: shortest big-endian form).
+fn uint(v: u32) -> Vec<u8> {
+    let b = v.to_be_bytes();
+    let skip = b.iter().take_while(|x| **x == 0).count();
+    b[skip..].to_vec()
+}
+
+fn read_uint(b: &[u8]) -> Option<u32> {
+    if b.len() > 4 {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |acc, x| acc << 8 | *x as u32))
+}
+
+fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
+    p.get_option(o)
+        .map(|l| {
+            l.iter()
+                .map(|v| {
+                    String::from_utf8(v.clone()).map_err(|_| format!("{o:?} option is not UTF-8"))
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+/// Decodes a client's response to `req` into the model's response, payload included
+/// (link-format for Discover, TLV for Bootstrap-Read of /1 and /2).
+pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
+    let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
+    let MessageClass::Response(t) = p.header.code else {
+        return Err(format!("expected a response, got {}", p.header.code));
+    };
+    let code = response_code(t).ok_or_else(|| {
+        format!(
+            "response code {} is not one the bootstrap interface uses",
+            p.header.code
+        )
+    })?;
+    // Finish and Execute target `/bs` and `/1/y/9`-style paths; only a Read needs the path.
+    let path = || req.path.parse::<Path>().map_err(|e| format!("{e}"));
+    if p.payload.is_empty() {
+        // A Bootstrap-Read of an object with no instance is a 2.05 with an empty TLV.
+        let empty_read = code == ResponseCode::Content && req.accept == Some(LWM2M_TLV);
+        let content = if empty_read {
+            Some(decode_read(&[], path()?)?)
+        } else {
+            None
+        };
+        return Ok(Response { code, content });
+    }
+    let format = p
+        .get_first_option(CoapOption::ContentFormat)
+        .and_then(|v| read_uint(v))
+        .ok_or("a payload without a valid Content-Format option")?;
+    let content = match format {
+        f if f == LINK_FORMAT as u32 => {
+            let text =
+                std::str::from_utf8(&p.payload).map_err(|_| "link-format payload is not UTF-8")?;
+            parse_links(text, uris)?
+        }
+        f if f == LWM2M_TLV as u32 => decode_read(&p.payload, path()?)?,
+        f => return Err(format!("unsupported Content-Format {f} in a response")),
+    };
+    Ok(Response {
+        code,
+        content: Some(content),
+    })
+}
+
+/// Parses a Bootstrap-Discover payload (BS-DISC-02..04) into the model's links.
+pub fn parse_links(text: &str, uris: &UriMap) -> Result<Content, String> {
+    let mut elems = split_outside_quotes(text, ',').into_iter();
+    let first = elems.next().ok_or("empty link-format payload")?;
+    let version = match first.trim() {
+        "lwm2m=\"1.0\"" | "lwm2m=1.0" => VersionForm::Quoted10,
+        "</>;lwm2m=1.1" | "</>;lwm2m=\"1.1\"" => VersionForm::Root11,
+        "</>;lwm2m=1.2" | "</>;lwm2m=\"1.2\"" => VersionForm::Root12,
+        other => {
+            return Err(format!(
+                "the first element must state the version (BS-DISC-03), got {other:?}"
+            ))
+        }
+    };
+    let mut links = Vec::new();
+    for e in elems {
+        let mut parts = split_outside_quotes(&e, ';').into_iter();
+        let target = parts.next().unwrap_or_default();
+        let inner = target
+            .trim()
+            .strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+            .ok_or_else(|| format!("not a link: {target:?}"))?;
+        let path: Path = inner.parse().map_err(|e| format!("{e}"))?;
+        let (mut ssid, mut uri) = (None, None);
+        for attr in parts {
+            let (k, v) = attr.split_once('=').unwrap_or((attr.as_str(), ""));
+            match k.trim() {
+                "ssid" => {
+                    ssid = Some(
+                        v.trim()
+                            .parse::<u16>()
+                            .map_err(|_| format!("bad ssid {v:?}"))?,
+                    )
+                }
+                "uri" => {
+                    let u = v.trim().trim_matches('"');
+                    uri = Some(
+                        reverse_uri(u, uris)
+                            .ok_or_else(|| format!("uri {u:?} names no server of this vector"))?,
+                    );
+                }
+                _ => {}
+            }
+        }
+        links.push(Link { path, ssid, uri });
+    }
+    Ok(Content::Links { version, links })
+}
+
+fn reverse_uri(u: &str, uris: &UriMap) -> Option<ServerUri> {
+    if u == uris.bootstrap {
+        return Some(ServerUri::Bootstrap);
+    }
+    if u == uris.bootstrap_alternate {
+        return Some(ServerUri::BootstrapAlternate);
+    }
+    uris.servers
+        .iter()
+        .position(|s| s == u)
+        .map(|k| ServerUri::Server(k as u8))
+}
+
+fn split_outside_quotes(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                out.last_mut().expect("never empty").push(c);
+            }
+            c if c == sep && !quoted => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+/// Decodes a TLV Bootstrap-Read answer for /1, /1/y, /2 or /2/z.
+fn decode_read(bytes: &[u8], path: Path) -> Result<Content, String> {
+    let items = tlv::decode(bytes).map_err(|e| e.to_string())?;
+    let instances: Vec<(u16, Vec<RawTlv>)> = match path {
+        Path::Instance(_, i)
+            if items
+                .iter()
+                .all(|t| t.kind != IdentifierType::ObjectInstance) =>
+        {
+            vec![(i, items)]
+        }
+        _ => items
+            .into_iter()
+            .map(|t| {
+                if t.kind == IdentifierType::ObjectInstance {
+                    Ok((t.id, t.children))
+                } else {
+                    Err("expected object instances".to_string())
+                }
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let int = |r: &[RawTlv], id: u16| {
+        r.iter()
+            .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
+            .and_then(|t| t.integer())
+    };
+    match path.object() {
+        Some(SERVER) => Ok(Content::Servers(
+            instances
+                .iter()
+                .map(|(i, r)| {
+                    (
+                        *i,
+                        ServerInstance {
+                            ssid: int(r, 0).and_then(|v| u16::try_from(v).ok()),
+                            lifetime: int(r, 1).and_then(|v| u32::try_from(v).ok()),
+                            bootstrap_on_failure: r
+                                .iter()
+                                .find(|t| t.id == 16)
+                                .and_then(|t| t.boolean()),
+                        },
+                    )
+                })
+                .collect(),
+        )),
+        Some(ACCESS_CONTROL) => Ok(Content::AccessControl(
+            instances
+                .iter()
+                .map(|(i, r)| {
+                    let acl = r
+                        .iter()
+                        .find(|t| t.id == 2 && t.kind == IdentifierType::MultipleResource)
+                        .map(|m| {
+                            m.children
+                                .iter()
+                                .filter_map(|c| Some((c.id, u8::try_from(c.integer()?).ok()?)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (
+                        *i,
+                        AccessControlInstance {
+                            object: int(r, 0)
+                                .and_then(|v| u16::try_from(v).ok())
+                                .unwrap_or(u16::MAX),
+                            instance: int(r, 1)
+                                .and_then(|v| u16::try_from(v).ok())
+                                .unwrap_or(u16::MAX),
+                            acl,
+                            owner: int(r, 3)
+                                .and_then(|v| u16::try_from(v).ok())
+                                .unwrap_or(u16::MAX),
+                        },
+                    )
+                })
+                .collect(),
+        )),
+        _ => Err(format!("no Bootstrap-Read decoding for {path}")),
+    }
+}
+
+/// Decodes a request the client sends on its own (Bootstrap-Request, Bootstrap-Pack-Request,
+/// Register) to the server at `to` into the model's message.
+pub fn decode_client_message(
+    bytes: &[u8],
+    to: ServerUri,
+    endpoint_default: &str,
+) -> Result<Outgoing, String> {
+    let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
+    let MessageClass::Request(method) = p.header.code else {
+        return Err(format!("expected a request, got {}", p.header.code));
+    };
+    let path = strings(&p, CoapOption::UriPath)?;
+    let query = strings(&p, CoapOption::UriQuery)?;
+    let get = |k: &str| {
+        query
+            .iter()
+            .find_map(|q| q.strip_prefix(&format!("{k}=")).map(str::to_string))
+    };
+    match (
+        method,
+        path.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    ) {
+        (RequestType::Post, ["bs"]) => {
+            let sm = get(seed_ext::SECURITY_MODES_QUERY);
+            let device_info = match (get(seed_ext::DEVICE_INFO_QUERY), sm) {
+                (None, None) => None,
+                (device, sm) => Some(DeviceInfo {
+                    device: device.unwrap_or_default(),
+                    security_modes: sm
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter(|m| !m.is_empty())
+                        .map(|m| {
+                            m.parse::<u8>()
+                                .map_err(|_| format!("bad security mode {m:?}"))
+                        })
+                        .collect::<Result<_, _>>()?,
+                }),
+            };
+            Ok(Outgoing::BootstrapRequest {
+                to,
+                endpoint: get("ep"),
+                pct: get("pct")
+                    .map(|v| v.parse::<u16>().map_err(|_| format!("bad pct {v:?}")))
+                    .transpose()?,
+                device_info,
+            })
+        }
+        (RequestType::Get, ["bspack"]) => Ok(Outgoing::BootstrapPackRequest {
+            to,
+            endpoint: get("ep"),
+        }),
+        (RequestType::Post, ["rd"]) => {
+            let text =
+                std::str::from_utf8(&p.payload).map_err(|_| "Register payload is not UTF-8")?;
+            let objects = split_outside_quotes(text, ',')
+                .iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(|l| {
+                    let target = l.split(';').next().unwrap_or_default().trim();
+                    target
+                        .strip_prefix('<')
+                        .and_then(|t| t.strip_suffix('>'))
+                        .ok_or_else(|| format!("not a link: {target:?}"))?
+                        .parse::<Path>()
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Outgoing::Register {
+                to,
+                endpoint: get("ep").unwrap_or_else(|| endpoint_default.to_string()),
+                lifetime: get("lt")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("Register without a valid lt=")?,
+                version: get("lwm2m"),
+                objects,
+            })
+        }
+        (m, p) => Err(format!("unexpected request {m:?} /{}", p.join("/"))),
+    }
+}
+
+/// Encodes a client's response as CoAP (piggy-backed ACK, the first wire encoding of its
+/// payload): what a client on the wire sends, and what the decoders are tested against.
+pub fn encode_response(
+    r: &Response,
+    uris: &UriMap,
+    message_id: u16,
+    token: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    p.header.message_id = message_id;
+    p.header.code = MessageClass::Response(response_type(r.code));
+    p.set_token(token.to_vec());
+    if let Some(e) = r
+        .content
+        .as_ref()
+        .and_then(|c| conformance::wire::content(c, uris).into_iter().next())
+    {
+        p.add_option(CoapOption::ContentFormat, uint(e.content_format as u32));
+        p.payload = e.bytes()?;
+    }
+    p.to_bytes().map_err(|e| format!("cannot encode: {e:?}"))
+}
+
+/// Encodes a message the client sends on its own (Confirmable).
+pub fn encode_client_message(
+    m: &CoapMessage,
+    message_id: u16,
+    token: &[u8],
+) -> Result<Vec<u8>, String> {
+    let req = CoapRequest {
+        method: m.method.clone(),
+        path: m.path.clone(),
+        query: m.query.clone(),
+        accept: None,
+        payloads: m.payload.iter().cloned().collect(),
+    };
+    encode_request(&req, message_id, token)
+}
