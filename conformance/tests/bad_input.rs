@@ -144,3 +144,22 @@ fn the_cli_reports_a_bad_file_in_one_line_naming_file_and_path() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown profile \"2.0\""));
 }
+
+#[test]
+fn a_vector_naming_a_server_the_model_lacks_is_a_mismatch_not_a_panic() {
+    let (f, text) = a_committed_vector();
+    let mut v = Loader::new().load_str(&f, &text).unwrap();
+    v.steps.insert(
+        0,
+        conformance::vector::Step {
+            stimulus: bootstrap_model::system::Action::RegisterRejected { server: 7 },
+            request: None,
+            expect: Default::default(),
+            requirements: vec![],
+        },
+    );
+    // Replaying must not panic; whatever the verdict, it names the vector.
+    if let Err(m) = conformance::replay::replay_in_model(&v, bootstrap_model::bugs::BugSet::NONE) {
+        assert_eq!(m.vector, v.name);
+    }
+}

@@ -299,7 +299,7 @@ pub(crate) fn judge(
             next.ghost.env_faulty = true;
             // Is a fallback due? Judged from the stored /1/y/16 and the registration states.
             if before.phase == Phase::Operating
-                && before.registrations[*server as usize] == Registration::Pending
+                && before.registrations.get(*server as usize) == Some(&Registration::Pending)
                 && pre_store.bootstrap_account().is_some()
             {
                 let bof = pre_store
