@@ -215,12 +215,15 @@ pub fn alternatives(
     }
 }
 
-/// The profile's model for one Bootstrap-Pack variant.
-fn model_for(
+/// The model vectors of `profile` are generated from (and replayed in): the configuration
+/// `cfg`, the reference client with Bootstrap-Pack as `pack` says (the profile's reference
+/// when `None`), and `bugs` switched in; with the client behaviours allowed for that variant.
+pub fn model_for(
     profile: Profile,
     cfg: &GeneratorConfig,
     pack: Option<bool>,
-) -> (BootstrapSystem, Vec<Choices>) {
+    bugs: bootstrap_model::bugs::BugSet,
+) -> Result<(BootstrapSystem, Vec<Choices>), String> {
     let mut reference = Choices::reference(profile);
     if let Some(p) = pack {
         reference.pack = p;
@@ -234,16 +237,13 @@ fn model_for(
         duplication: cfg.duplication,
         factories: Factory::ALL.to_vec(),
         choices: ChoiceMode::Fixed(reference),
-        bugs: bootstrap_model::bugs::BugSet::NONE,
+        bugs,
     };
     let allowed = Choices::all_for(profile)
         .into_iter()
         .filter(|c| c.pack == reference.pack)
         .collect();
-    (
-        BootstrapSystem::new(config).expect("generator configuration is valid"),
-        allowed,
-    )
+    Ok((BootstrapSystem::new(config)?, allowed))
 }
 
 /// The Bootstrap-Pack variants of a profile.
@@ -700,7 +700,7 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
     let mut reachable = BTreeSet::new();
     let mut explored = 0;
     for pack in variants(profile) {
-        let (model, allowed) = model_for(profile, cfg, pack);
+        let (model, allowed) = model_for(profile, cfg, pack, bootstrap_model::bugs::BugSet::NONE)?;
         let e = explore(&model, &allowed, &catalogue)?;
         reachable.extend(e.reachable.iter().cloned());
         explored += e.states.len();
@@ -953,7 +953,7 @@ pub fn reachable_classes(
     let catalogue = Catalogue::load();
     let mut out = BTreeSet::new();
     for pack in variants(profile) {
-        let (model, allowed) = model_for(profile, cfg, pack);
+        let (model, allowed) = model_for(profile, cfg, pack, bootstrap_model::bugs::BugSet::NONE)?;
         out.extend(explore(&model, &allowed, &catalogue)?.reachable);
     }
     Ok(out)

@@ -5,9 +5,9 @@
 use crate::vector::{Expectation, Vector};
 use crate::wire;
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::client::{Choices, Client, Content, Outgoing, Response};
+use bootstrap_model::client::{Client, Content, Outgoing, Response};
 use bootstrap_model::profile::Profile;
-use bootstrap_model::system::{BootstrapSystem, ChoiceMode, Config, Factory};
+use bootstrap_model::system::{BootstrapSystem, Factory};
 use std::fmt;
 
 /// Where and how a client departed from a vector.
@@ -144,22 +144,13 @@ pub fn model_for(v: &Vector, bugs: BugSet) -> Result<BootstrapSystem, String> {
         .profile
         .parse()
         .map_err(|e: bootstrap_model::profile::UnknownProfile| e.to_string())?;
-    let mut choices = Choices::reference(profile);
-    if let Some(p) = v.features.bootstrap_pack {
-        choices.pack = p;
-    }
-    let c = &v.provenance.config;
-    BootstrapSystem::new(Config {
+    let (model, _) = crate::generate::model_for(
         profile,
-        servers: c.servers,
-        ops_per_session: c.ops_per_session,
-        rebootstraps: c.rebootstraps,
-        loss: c.loss,
-        duplication: c.duplication,
-        factories: Factory::ALL.to_vec(),
-        choices: ChoiceMode::Fixed(choices),
+        &v.provenance.config,
+        v.features.bootstrap_pack,
         bugs,
-    })
+    )?;
+    Ok(model)
 }
 
 /// Replays `v` inside the model with `bugs` in the client. With no bug, this is the check
