@@ -1,16 +1,23 @@
-//! CoAP codec for the harness side of the wire (issue #5, first part): the requests the
-//! harness sends as bootstrap or management server, and the decoding of what a client sends
-//! back (its responses and its own requests) into the model's abstract values, so that the
+//! CoAP codec for the wire (issue #5, first part). Harness side: the requests the harness
+//! sends as bootstrap or management server, and the decoding of what a client sends back
+//! (its responses and its own requests). Client side (for the reference client on the
+//! wire): the decoding of those requests into the model's inputs. Everything maps to the
+//! model's abstract values, so that the
 //! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
 //! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV) are decoded here, and no
 //! input can make a decoder panic.
 
-use bootstrap_model::client::{Content, DeviceInfo, Link, Outgoing, Response};
+use bootstrap_model::client::{
+    Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
+};
 use bootstrap_model::code::ResponseCode;
-use bootstrap_model::objects::{AccessControlInstance, ServerInstance, ServerUri};
-use bootstrap_model::path::{Path, ACCESS_CONTROL, SERVER};
+use bootstrap_model::objects::{
+    AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
+};
+use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
 use bootstrap_model::profile::VersionForm;
 use bootstrap_model::seed_ext;
+use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::tlv::{self, IdentifierType, RawTlv};
 use conformance::wire::{CoapMessage, CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV};
@@ -239,63 +246,200 @@ fn decode_read(bytes: &[u8], path: Path) -> Result<Content, String> {
             })
             .collect::<Result<_, _>>()?,
     };
-    let int = |r: &[RawTlv], id: u16| {
-        r.iter()
-            .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
-            .and_then(|t| t.integer())
-    };
     match path.object() {
         Some(SERVER) => Ok(Content::Servers(
             instances
                 .iter()
-                .map(|(i, r)| {
-                    (
-                        *i,
-                        ServerInstance {
-                            ssid: int(r, 0).and_then(|v| u16::try_from(v).ok()),
-                            lifetime: int(r, 1).and_then(|v| u32::try_from(v).ok()),
-                            bootstrap_on_failure: r
-                                .iter()
-                                .find(|t| t.id == 16)
-                                .and_then(|t| t.boolean()),
-                        },
-                    )
-                })
+                .map(|(i, r)| (*i, server_from(r)))
                 .collect(),
         )),
         Some(ACCESS_CONTROL) => Ok(Content::AccessControl(
-            instances
-                .iter()
-                .map(|(i, r)| {
-                    let acl = r
-                        .iter()
-                        .find(|t| t.id == 2 && t.kind == IdentifierType::MultipleResource)
-                        .map(|m| {
-                            m.children
-                                .iter()
-                                .filter_map(|c| Some((c.id, u8::try_from(c.integer()?).ok()?)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (
-                        *i,
-                        AccessControlInstance {
-                            object: int(r, 0)
-                                .and_then(|v| u16::try_from(v).ok())
-                                .unwrap_or(u16::MAX),
-                            instance: int(r, 1)
-                                .and_then(|v| u16::try_from(v).ok())
-                                .unwrap_or(u16::MAX),
-                            acl,
-                            owner: int(r, 3)
-                                .and_then(|v| u16::try_from(v).ok())
-                                .unwrap_or(u16::MAX),
-                        },
-                    )
-                })
-                .collect(),
+            instances.iter().map(|(i, r)| (*i, acl_from(r))).collect(),
         )),
         _ => Err(format!("no Bootstrap-Read decoding for {path}")),
+    }
+}
+
+fn int(r: &[RawTlv], id: u16) -> Option<i64> {
+    r.iter()
+        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
+        .and_then(|t| t.integer())
+}
+
+fn int16(r: &[RawTlv], id: u16) -> Option<u16> {
+    int(r, id).and_then(|v| u16::try_from(v).ok())
+}
+
+fn opaque(r: &[RawTlv], id: u16) -> Option<&[u8]> {
+    r.iter()
+        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
+        .map(|t| t.value.as_slice())
+}
+
+/// A Server instance from its resources (BS-OBJ-03).
+fn server_from(r: &[RawTlv]) -> ServerInstance {
+    ServerInstance {
+        ssid: int16(r, 0),
+        lifetime: int(r, 1).and_then(|v| u32::try_from(v).ok()),
+        bootstrap_on_failure: r.iter().find(|t| t.id == 16).and_then(|t| t.boolean()),
+    }
+}
+
+/// An Access Control instance from its resources (BS-OBJ-04).
+fn acl_from(r: &[RawTlv]) -> AccessControlInstance {
+    let acl = r
+        .iter()
+        .find(|t| t.id == 2 && t.kind == IdentifierType::MultipleResource)
+        .map(|m| {
+            m.children
+                .iter()
+                .filter_map(|c| Some((c.id, u8::try_from(c.integer()?).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    AccessControlInstance {
+        object: int16(r, 0).unwrap_or(u16::MAX),
+        instance: int16(r, 1).unwrap_or(u16::MAX),
+        acl,
+        owner: int16(r, 3).unwrap_or(u16::MAX),
+    }
+}
+
+/// The abstract key a secret key stands for (`conformance::wire::secret_key`: 16 bytes each
+/// equal to the key's number).
+fn key_from_secret(b: &[u8]) -> Option<KeyId> {
+    (b.len() == 16 && b.iter().all(|x| *x == b[0])).then(|| KeyId(b[0]))
+}
+
+/// A Security instance from its resources (BS-OBJ-01), URIs mapped back through `uris`.
+fn security_from(r: &[RawTlv], uris: &UriMap) -> Result<SecurityInstance, String> {
+    let uri = match r.iter().find(|t| t.id == 0).and_then(|t| t.string()) {
+        Some(u) => Some(reverse_uri(u, uris).ok_or_else(|| format!("URI {u:?} names no server"))?),
+        None => None,
+    };
+    let mode = match int(r, 2) {
+        None => None,
+        Some(0) => Some(SecurityMode::Psk),
+        Some(1) => Some(SecurityMode::Rpk),
+        Some(2) => Some(SecurityMode::Certificate),
+        Some(3) => Some(SecurityMode::NoSec),
+        Some(m) => return Err(format!("security mode {m} is not one the suite uses")),
+    };
+    Ok(SecurityInstance {
+        uri,
+        bootstrap: r.iter().find(|t| t.id == 1).and_then(|t| t.boolean()),
+        mode,
+        key: opaque(r, 5).and_then(key_from_secret),
+        ssid: int16(r, 10),
+        hold_off: int16(r, 11),
+        account_timeout: int16(r, 12),
+    })
+}
+
+/// Decodes a request a server sends to the client (what a client on the wire receives)
+/// into the model's input; `from` is the peer whose socket it came from. The reverse of
+/// [`encode_request`] for every stimulus of the vectors (a duplicate Finish is the same
+/// message as the first: telling them apart is the CoAP layer's deduplication).
+pub fn decode_request(bytes: &[u8], from: Peer, uris: &UriMap) -> Result<Input, String> {
+    let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
+    let MessageClass::Request(method) = p.header.code else {
+        return Err(format!("expected a request, got {}", p.header.code));
+    };
+    let segs = strings(&p, CoapOption::UriPath)?;
+    let query = strings(&p, CoapOption::UriQuery)?;
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let path_text = format!("/{}", segs.join("/"));
+    let path = || path_text.parse::<Path>().map_err(|e| e.to_string());
+    let accept = p
+        .get_first_option(CoapOption::Accept)
+        .and_then(|v| read_uint(v));
+    let format = p
+        .get_first_option(CoapOption::ContentFormat)
+        .and_then(|v| read_uint(v));
+    match (method, segs.as_slice()) {
+        (RequestType::Post, ["bs"]) => Ok(Input::Finish { from }),
+        (RequestType::Post, [seg]) if *seg == seed_ext::REBOOTSTRAP_NOTIFICATION_PATH => {
+            let text =
+                std::str::from_utf8(&p.payload).map_err(|_| "notification URI is not UTF-8")?;
+            let uri =
+                reverse_uri(text, uris).ok_or_else(|| format!("URI {text:?} names no server"))?;
+            Ok(Input::ReBootstrapNotification { from, uri })
+        }
+        (RequestType::Post, ["1", y, "9"]) => Ok(Input::ExecuteBootstrapTrigger {
+            from,
+            instance: y.parse().map_err(|_| format!("bad instance {y:?}"))?,
+        }),
+        (RequestType::Get, _) if accept == Some(LINK_FORMAT as u32) => Ok(Input::Discover {
+            from,
+            path: path()?,
+        }),
+        (RequestType::Get, _) => Ok(Input::Read {
+            from,
+            path: path()?,
+        }),
+        (RequestType::Delete, _) => Ok(Input::Delete {
+            from,
+            path: path()?,
+        }),
+        (RequestType::Put, _) => {
+            let path = path()?;
+            let value = write_value(path, format, &p.payload, uris);
+            Ok(Input::Write {
+                from,
+                path,
+                value,
+                keep_server_info: query.iter().any(|q| q == seed_ext::KEEP_SERVER_INFO_QUERY),
+            })
+        }
+        (m, _) => Err(format!("unexpected request {m:?} {path_text}")),
+    }
+}
+
+/// The payload of a Bootstrap-Write, abstractly: a format the client does not take is
+/// [`WriteValue::UnsupportedContentFormat`], a payload that does not decode is
+/// [`WriteValue::Undecodable`] (BS-WRITE-06).
+fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -> WriteValue {
+    match (format, path) {
+        (Some(0), Path::Resource(SERVER, _, 1)) => std::str::from_utf8(payload)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .map_or(WriteValue::Undecodable, WriteValue::Lifetime),
+        (Some(42), Path::Resource(SECURITY, _, 5)) => {
+            key_from_secret(payload).map_or(WriteValue::Undecodable, WriteValue::SecretKey)
+        }
+        (Some(f), _) if f == LWM2M_TLV as u32 => {
+            let Ok(items) = tlv::decode(payload) else {
+                return WriteValue::Undecodable;
+            };
+            let decoded = match path {
+                Path::Instance(SECURITY, _) => {
+                    security_from(&items, uris).ok().map(WriteValue::Security)
+                }
+                Path::Instance(SERVER, _) => Some(WriteValue::Server(server_from(&items))),
+                Path::Instance(ACCESS_CONTROL, _) => {
+                    Some(WriteValue::AccessControl(acl_from(&items)))
+                }
+                Path::Resource(SECURITY, _, 5) => opaque(&items, 5)
+                    .and_then(key_from_secret)
+                    .map(WriteValue::SecretKey),
+                Path::Resource(SERVER, _, 1) => int(&items, 1)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .map(WriteValue::Lifetime),
+                Path::Object(SERVER) => {
+                    let mut all = Instances::default();
+                    for t in &items {
+                        if t.kind != IdentifierType::ObjectInstance {
+                            return WriteValue::Undecodable;
+                        }
+                        all.put(t.id, server_from(&t.children));
+                    }
+                    Some(WriteValue::ServerObject(all))
+                }
+                _ => None,
+            };
+            decoded.unwrap_or(WriteValue::Undecodable)
+        }
+        _ => WriteValue::UnsupportedContentFormat,
     }
 }
 
