@@ -1,11 +1,10 @@
 //! The `generate` and `coverage` subcommands.
 
-use bootstrap_model::bugs::{Bug, BugSet};
+use bootstrap_model::bugs::Bug;
 use bootstrap_model::profile::Profile;
 use conformance::files;
 use conformance::generate::{self, ProfileCoverage};
 use conformance::load::Loader;
-use conformance::replay::replay_in_model;
 use conformance::vector::Vector;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -165,14 +164,7 @@ pub fn bug_table(vectors: &[Vector]) -> bool {
         "bug", "prof.", "first vector that catches it (step)"
     );
     for bug in Bug::ALL {
-        let hit = vectors
-            .iter()
-            .filter(|v| {
-                v.profile
-                    .parse::<Profile>()
-                    .is_ok_and(|p| bug.applies_to(p))
-            })
-            .find_map(|v| replay_in_model(v, BugSet::only(*bug)).err().map(|m| (v, m)));
+        let hit = conformance::replay::first_catch(*bug, vectors);
         match hit {
             Some((v, m)) => {
                 caught += 1;

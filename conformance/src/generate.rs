@@ -405,21 +405,16 @@ fn build(
         let a = all[i].clone();
         let (next, out) = model.step(&state, &a);
         let alt = alternatives(model, allowed, &state, &a, &out, &next);
-        let ex: Vec<String> = observe::exercised(profile, history, &state, &a, &out, &next)
+        let ex: Vec<&'static str> = observe::exercised(profile, history, &state, &a, &out, &next)
             .into_iter()
             .filter(|id| catalogue.applies(id, profile))
-            .map(str::to_string)
             .collect();
-        requirements.extend(
-            observe::exercised(profile, history, &state, &a, &out, &next)
-                .into_iter()
-                .filter(|id| catalogue.applies(id, profile)),
-        );
+        requirements.extend(ex.iter().copied());
         steps.push(Step {
             stimulus: a.clone(),
             request: wire::stimulus(&a, &uris),
             expect: expectation(&out, &alt, &uris),
-            requirements: ex,
+            requirements: ex.into_iter().map(str::to_string).collect(),
         });
         history = history.after(&state, &a, &out, &next);
         state = next;

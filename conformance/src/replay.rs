@@ -195,3 +195,19 @@ pub fn replay_in_model(v: &Vector, bugs: BugSet) -> Result<(), Mismatch> {
     }
     Ok(())
 }
+
+/// The first vector (in the given order) that catches `bug`, among those of the profiles the
+/// bug affects: where the reference client with the bug departs from the vector.
+pub fn first_catch<'a>(
+    bug: bootstrap_model::bugs::Bug,
+    vectors: impl IntoIterator<Item = &'a Vector>,
+) -> Option<(&'a Vector, Mismatch)> {
+    vectors
+        .into_iter()
+        .filter(|v| {
+            v.profile
+                .parse::<Profile>()
+                .is_ok_and(|p| bug.applies_to(p))
+        })
+        .find_map(|v| replay_in_model(v, BugSet::only(bug)).err().map(|m| (v, m)))
+}

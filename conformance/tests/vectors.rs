@@ -209,16 +209,9 @@ fn every_injected_bug_is_caught_by_a_vector() {
     let mut survivors = Vec::new();
     println!("{:<42} first vector that catches it", "bug");
     for bug in Bug::ALL {
-        let hit = vectors
-            .iter()
-            .filter(|(_, v)| {
-                v.profile
-                    .parse::<Profile>()
-                    .is_ok_and(|p| bug.applies_to(p))
-            })
-            .find_map(|(_, v)| replay_in_model(v, BugSet::only(*bug)).err());
+        let hit = conformance::replay::first_catch(*bug, vectors.iter().map(|(_, v)| v));
         match hit {
-            Some(m) => println!("{:<42} {} (step {})", bug.name(), m.vector, m.step),
+            Some((_, m)) => println!("{:<42} {} (step {})", bug.name(), m.vector, m.step),
             None => survivors.push(bug.name()),
         }
     }

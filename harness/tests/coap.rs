@@ -8,6 +8,18 @@ use conformance::vector::Vector;
 use harness::coap;
 use std::path::Path;
 
+/// Deterministic pseudo-random bytes (xorshift64) for the decoders.
+fn noise(state: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state as u8
+        })
+        .collect()
+}
+
 fn vectors() -> Vec<Vector> {
     Loader::new()
         .load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors"))
@@ -91,14 +103,7 @@ fn decoders_never_panic_on_any_input() {
     let mut cases = 0;
     for len in 0..64 {
         for _ in 0..300 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let bytes = noise(&mut x, len);
             let _ = coap::decode_response(&bytes, &req, &v.uris);
             let _ = coap::decode_client_message(
                 &bytes,
@@ -164,14 +169,7 @@ fn the_request_decoder_never_panics_either() {
     let mut x: u64 = 0x2545f4914f6cdd1d;
     for len in 0..80 {
         for _ in 0..300 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let bytes = noise(&mut x, len);
             let _ = coap::decode_request(
                 &bytes,
                 bootstrap_model::client::Peer::BootstrapServer,
