@@ -601,6 +601,17 @@ fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
         ) {
             t.insert("network.loss");
         }
+        // On the wire these wait for a built-in RFC 7252 constant: MAX_TRANSMIT_WAIT (93 s)
+        // or EXCHANGE_LIFETIME (247 s), unless the client runs a scaled timing.
+        if matches!(
+            s.stimulus,
+            Action::BootstrapRequestLost
+                | Action::BootstrapPackLost
+                | Action::RegisterLost { .. }
+                | Action::ExchangeLifetimeExpired
+        ) {
+            t.insert("slow");
+        }
         if matches!(s.stimulus, Action::BootstrapFinishDuplicated) {
             t.insert("network.duplication");
         }

@@ -32,7 +32,7 @@ fn main() {
         let start = Instant::now();
         let mut passed = 0;
         for v in &vectors {
-            if run_vector(factory, v, Duration::from_secs(10)).0 == Verdict::Pass {
+            if run_vector(factory, v, Duration::from_secs(10)).verdict == Verdict::Pass {
                 passed += 1;
             }
         }

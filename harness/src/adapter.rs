@@ -15,6 +15,9 @@ pub struct Observed {
     pub response: Option<Response>,
     /// The messages the client sent next.
     pub sends: Vec<Outgoing>,
+    /// A timing rule the client broke while doing so (a message sent before the timer that
+    /// allows it expired), seen only on the wire.
+    pub violation: Option<String>,
 }
 
 /// Why an adapter could not run a step: the client hung, died, or spoke nonsense.
@@ -43,6 +46,8 @@ pub enum AdapterError {
     },
     /// The client could not be started.
     Spawn(String),
+    /// The adapter cannot play this step (the vector is skipped, with the reason).
+    Unsupported(String),
 }
 
 impl fmt::Display for AdapterError {
@@ -67,6 +72,7 @@ impl fmt::Display for AdapterError {
             }
             AdapterError::Protocol { line, why } => write!(f, "protocol error: {why}: {line:?}"),
             AdapterError::Spawn(e) => write!(f, "cannot start the client: {e}"),
+            AdapterError::Unsupported(e) => write!(f, "not supported by this adapter: {e}"),
         }
     }
 }
@@ -82,6 +88,14 @@ pub trait Adapter {
     fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError>;
     /// Stops the client (also done on drop by adapters that own a process).
     fn stop(&mut self) {}
+    /// The datagrams exchanged so far (adapters on the wire).
+    fn wire_log(&self) -> Vec<crate::wirelog::WireRecord> {
+        Vec::new()
+    }
+    /// The end of what the client program wrote on stdout and stderr, if it is a program.
+    fn client_output(&self) -> String {
+        String::new()
+    }
 }
 
 /// Makes a fresh adapter for each vector. Shared by the test threads.

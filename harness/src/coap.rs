@@ -4,8 +4,8 @@
 //! wire): the decoding of those requests into the model's inputs. Everything maps to the
 //! model's abstract values, so that the
 //! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
-//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV) are decoded here, and no
-//! input can make a decoder panic.
+//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON through
+//! its TLV equivalent) are decoded here, and no input can make a decoder panic.
 
 use bootstrap_model::client::{
     Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
@@ -19,8 +19,9 @@ use bootstrap_model::profile::VersionForm;
 use bootstrap_model::seed_ext;
 use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
-use conformance::tlv::{self, IdentifierType, RawTlv};
-use conformance::wire::{CoapMessage, CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV};
+use conformance::senml::{self, SenmlValue};
+use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
+use conformance::wire::{CoapMessage, CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON};
 
 /// The CoAP response type of a model response code.
 pub fn response_type(c: ResponseCode) -> ResponseType {
@@ -39,7 +40,8 @@ pub fn response_type(c: ResponseCode) -> ResponseType {
     }
 }
 
-fn response_code(t: ResponseType) -> Option<ResponseCode> {
+/// The model's response code of a CoAP response type, if the bootstrap interface uses it.
+pub fn response_code(t: ResponseType) -> Option<ResponseCode> {
     ResponseCode::ALL
         .into_iter()
         .find(|c| response_type(*c) == t)
@@ -102,7 +104,7 @@ fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
 }
 
 /// Decodes a client's response to `req` into the model's response, payload included
-/// (link-format for Discover, TLV for Bootstrap-Read of /1 and /2).
+/// (link-format for Discover, TLV or SenML JSON for Bootstrap-Read of /1 and /2).
 pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
     let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
     let MessageClass::Response(t) = p.header.code else {
@@ -137,6 +139,10 @@ pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result
             parse_links(text, uris)?
         }
         f if f == LWM2M_TLV as u32 => decode_read(&p.payload, path()?)?,
+        f if f == SENML_JSON as u32 => {
+            let tlv = senml_as_tlv(&p.payload, path()?)?;
+            decode_read(&tlv, path()?)?
+        }
         f => return Err(format!("unsupported Content-Format {f} in a response")),
     };
     Ok(Response {
@@ -336,6 +342,115 @@ fn security_from(r: &[RawTlv], uris: &UriMap) -> Result<SecurityInstance, String
     })
 }
 
+/// The LwM2M path `/o/i/r` or `/o/i/r/ri` a SenML record names.
+fn senml_path(name: &str) -> Result<(u16, u16, u16, Option<u16>), String> {
+    let ids = name.strip_prefix('/').map(|rest| {
+        rest.split('/')
+            .map(str::parse::<u16>)
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match ids {
+        Some(Ok(ids)) => match ids.as_slice() {
+            [o, i, r] => Ok((*o, *i, *r, None)),
+            [o, i, r, ri] => Ok((*o, *i, *r, Some(*ri))),
+            _ => Err(format!(
+                "SenML name {name:?} is not a resource or resource instance"
+            )),
+        },
+        _ => Err(format!("SenML name {name:?} is not an LwM2M path")),
+    }
+}
+
+/// The TLV value of a SenML value: the reverse of `conformance::wire`'s mapping.
+fn tlv_value(v: SenmlValue) -> TlvValue {
+    match v {
+        SenmlValue::Int(i) => TlvValue::Integer(i),
+        SenmlValue::Bool(b) => TlvValue::Bool(b),
+        SenmlValue::Str(s) => TlvValue::String(s),
+        SenmlValue::Opaque(b) => TlvValue::Opaque(b),
+    }
+}
+
+/// The encoded length of TLV items, `None` when a value or a container's content is longer
+/// than the 24-bit length field can state (where `tlv::encode` would panic).
+fn tlv_len(items: &[Tlv]) -> Option<usize> {
+    let item = |id: u16, len: usize| {
+        (len <= tlv::MAX_VALUE_LEN).then(|| {
+            let len_field = [0, 7, 0xff, 0xffff].iter().filter(|m| len > **m).count();
+            1 + if id > 0xff { 2 } else { 1 } + len_field + len
+        })
+    };
+    items.iter().try_fold(0usize, |acc, t| {
+        let n = match t {
+            Tlv::ObjectInstance { id, resources } => item(*id, tlv_len(resources)?)?,
+            Tlv::Resource { id, value } => item(*id, value.to_bytes().len())?,
+            Tlv::MultipleResource { id, instances } => {
+                let body = instances.iter().try_fold(0usize, |acc, (ri, v)| {
+                    acc.checked_add(item(*ri, v.to_bytes().len())?)
+                })?;
+                item(*id, body)?
+            }
+        };
+        acc.checked_add(n)
+    })
+}
+
+/// A SenML JSON payload (Content-Format 110) for `path`, re-encoded as the TLV payload the
+/// same content has (the inverse of `conformance::wire::senml_records`): records of the
+/// same instance gather under one instance, `/o/i/r/ri` records of the same resource under
+/// one multiple resource (each at the place of its first record), values in their TLV form.
+/// For an object (or the root) each instance gets an object-instance wrapper, for an
+/// instance or a resource the resources stand alone, as in a TLV Bootstrap-Write
+/// (BS-WRITE-01, BS-WRITE-03). A record of another object, or of another instance than the
+/// path's, is an error.
+fn senml_as_tlv(payload: &[u8], path: Path) -> Result<Vec<u8>, String> {
+    let mut instances: Vec<(u16, Vec<Tlv>)> = Vec::new();
+    for (name, value) in senml::decode(payload)? {
+        let (o, i, r, ri) = senml_path(&name)?;
+        if path.object().is_some_and(|po| po != o) || path.instance().is_some_and(|pi| pi != i) {
+            return Err(format!("SenML record {name:?} lies outside {path}"));
+        }
+        let pos = match instances.iter().position(|(id, _)| *id == i) {
+            Some(pos) => pos,
+            None => {
+                instances.push((i, Vec::new()));
+                instances.len() - 1
+            }
+        };
+        let Some((_, resources)) = instances.get_mut(pos) else {
+            return Err("SenML instance lost".to_string());
+        };
+        let value = tlv_value(value);
+        match ri {
+            None => resources.push(Tlv::Resource { id: r, value }),
+            Some(ri) => {
+                let multiple = resources.iter_mut().find_map(|t| match t {
+                    Tlv::MultipleResource { id, instances } if *id == r => Some(instances),
+                    _ => None,
+                });
+                match multiple {
+                    Some(m) => m.push((ri, value)),
+                    None => resources.push(Tlv::MultipleResource {
+                        id: r,
+                        instances: vec![(ri, value)],
+                    }),
+                }
+            }
+        }
+    }
+    let items: Vec<Tlv> = match path {
+        Path::Instance(..) | Path::Resource(..) => {
+            instances.into_iter().flat_map(|(_, r)| r).collect()
+        }
+        Path::Root | Path::Object(_) => instances
+            .into_iter()
+            .map(|(id, resources)| Tlv::ObjectInstance { id, resources })
+            .collect(),
+    };
+    tlv_len(&items).ok_or("SenML values too long for TLV")?;
+    Ok(tlv::encode(&items))
+}
+
 /// Decodes a request a server sends to the client (what a client on the wire receives)
 /// into the model's input; `from` is the peer whose socket it came from. The reverse of
 /// [`encode_request`] for every stimulus of the vectors (a duplicate Finish is the same
@@ -439,6 +554,10 @@ fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -
             };
             decoded.unwrap_or(WriteValue::Undecodable)
         }
+        (Some(f), _) if f == SENML_JSON as u32 => match senml_as_tlv(payload, path) {
+            Ok(tlv) => write_value(path, Some(LWM2M_TLV.into()), &tlv, uris),
+            Err(_) => WriteValue::Undecodable,
+        },
         _ => WriteValue::UnsupportedContentFormat,
     }
 }

@@ -36,6 +36,7 @@ impl Adapter for InProcess {
         Ok(Observed {
             response: out.response,
             sends: out.send,
+            violation: None,
         })
     }
 
@@ -48,6 +49,7 @@ impl Adapter for InProcess {
         Ok(Observed {
             response: out.response,
             sends: out.send,
+            violation: None,
         })
     }
 }

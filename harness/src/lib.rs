@@ -11,8 +11,14 @@
 pub mod adapter;
 pub mod coap;
 pub mod inprocess;
+pub mod launch;
 pub mod mutants;
 pub mod profile;
 pub mod report;
 pub mod run;
 pub mod subprocess;
+pub mod timing;
+pub mod transport;
+pub mod udp;
+pub mod wire_client;
+pub mod wirelog;

@@ -9,10 +9,13 @@ use conformance::load::Loader;
 use conformance::vector::Vector;
 use harness::adapter::AdapterFactory;
 use harness::inprocess::InProcessFactory;
+use harness::launch::Launcher;
 use harness::profile::ClientProfile;
 use harness::report::{self, ClientInfo, VectorResult};
-use harness::run::{run_vector, Verdict};
+use harness::run::{run_vector, Run, Verdict};
 use harness::subprocess::SubprocessFactory;
+use harness::timing::CoapTiming;
+use harness::udp::{UdpFactory, UdpOptions};
 use libtest_mimic::{Failed, Trial};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,10 +29,37 @@ use std::time::Duration;
     about = "Certify an LwM2M client's bootstrap against the suite's vectors"
 )]
 struct Cli {
-    /// The client: `ref`, `mutant:NAME` (an injected bug), or a command line speaking the
+    /// The client: `ref` or `mutant:NAME` (the reference client in process, with an injected
+    /// bug); `wire-ref` or `wire-mutant:NAME` (the same over CoAP/UDP); a client program
+    /// launched on the wire for each vector, whose command line holds placeholders such as
+    /// `{bs_uri}` and `{endpoint}` (see --list-placeholders); or a command line speaking the
     /// JSON-lines protocol (harness/PROTOCOL.md).
     #[arg(long, default_value = "ref")]
     client: String,
+    /// On the wire, wait for a client the user starts, on the vectors' canonical ports
+    /// (bootstrap server 127.0.0.1:5783); vectors run one at a time.
+    #[arg(long)]
+    attach: bool,
+    /// Factor for the RFC 7252 timing on the wire, in (0, 1]; the client must honour it too
+    /// (placeholder `{coap_time_scale}`). Default: 0.01 for wire-ref, else 1.
+    #[arg(long, value_name = "FACTOR")]
+    coap_time_scale: Option<f64>,
+    /// Run the `slow` vectors on the wire (they wait for MAX_TRANSMIT_WAIT or
+    /// EXCHANGE_LIFETIME); implied by a --coap-time-scale below 1.
+    #[arg(long)]
+    slow: bool,
+    /// Quiet time on the wire after a step's expectation is met, in milliseconds.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    settle_ms: u64,
+    /// Listen on ::1 instead of 127.0.0.1.
+    #[arg(long)]
+    ipv6: bool,
+    /// Write every datagram of the run as a pcap file (opens in Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// List the placeholders a client command line may use, and exit.
+    #[arg(long)]
+    list_placeholders: bool,
     /// The client profile (TOML). Default for `ref` and `mutant:`: every profile.
     #[arg(long, value_name = "FILE")]
     client_profile: Option<PathBuf>,
@@ -89,6 +119,114 @@ fn vectors_dir(given: Option<PathBuf>) -> PathBuf {
     })
 }
 
+/// Vectors run at once on the wire (each mostly waits for timers).
+const WIRE_THREADS: usize = 48;
+
+/// The bundled reference client on the wire, as a launcher command line.
+fn wire_reference_cmdline(bug: Option<&str>) -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("lwm2m-reference-client")))
+        .unwrap_or_else(|| PathBuf::from("lwm2m-reference-client"));
+    let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
+    format!(
+        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
+        exe.display()
+    )
+}
+
+/// What `--client` (with `--attach`) names.
+struct ClientChoice {
+    factory: Arc<dyn AdapterFactory>,
+    /// Whether it is the bundled reference client (which claims every profile).
+    reference: bool,
+    /// The wire options, when the client is on the wire.
+    wire: Option<UdpOptions>,
+    /// Whether `slow` vectors run.
+    runs_slow: bool,
+    /// The launcher, for clients launched on the wire.
+    launcher: Option<Launcher>,
+}
+
+impl ClientChoice {
+    fn parse(cli: &Cli) -> Result<ClientChoice, String> {
+        let c = cli.client.as_str();
+        let wire_ref = c == "wire-ref" || c.starts_with("wire-mutant:");
+        let launched = !cli.attach && (wire_ref || c.contains('{'));
+        if !(cli.attach || launched) {
+            if cli.pcap.is_some() || cli.coap_time_scale.is_some() {
+                return Err(format!(
+                    "--client {c:?}: --pcap and --coap-time-scale need a client on the wire"
+                ));
+            }
+            let (factory, reference): (Arc<dyn AdapterFactory>, bool) =
+                match InProcessFactory::parse(c) {
+                    Some(f) => (Arc::new(f?), true),
+                    None => (Arc::new(SubprocessFactory::new(c)?), false),
+                };
+            return Ok(ClientChoice {
+                factory,
+                reference,
+                wire: None,
+                runs_slow: true,
+                launcher: None,
+            });
+        }
+        let scale = cli
+            .coap_time_scale
+            .unwrap_or(if wire_ref { 0.01 } else { 1.0 });
+        let opts = UdpOptions {
+            coap: CoapTiming::new(scale)?,
+            settle: Duration::from_millis(cli.settle_ms),
+            content_formats: UdpOptions::default().content_formats,
+            host: if cli.ipv6 {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            },
+            attach: cli.attach,
+        };
+        let launcher = if cli.attach {
+            None
+        } else if wire_ref {
+            let bug = match c.strip_prefix("wire-mutant:") {
+                Some(name) => Some(
+                    bootstrap_model::bugs::Bug::from_name(name)
+                        .ok_or_else(|| {
+                            format!("--client {c}: unknown bug {name:?} (see `lwm2m-bootstrap --list-bugs`)")
+                        })?
+                        .name(),
+                ),
+                None => None,
+            };
+            Some(Launcher::new(&wire_reference_cmdline(bug))?)
+        } else {
+            Some(Launcher::new(c)?)
+        };
+        Ok(ClientChoice {
+            factory: Arc::new(UdpFactory::new(launcher.clone(), opts.clone())),
+            launcher,
+            reference: wire_ref,
+            runs_slow: cli.slow || scale < 1.0,
+            wire: Some(opts),
+        })
+    }
+
+    /// Why `v` does not run on the wire, if it does not.
+    fn wire_skip(&self, cp: &ClientProfile, v: &Vector) -> Option<String> {
+        if self.wire.is_none() {
+            return None;
+        }
+        if let Some(reason) = cp.factory_skip(v) {
+            return Some(reason);
+        }
+        if !self.runs_slow && v.tags.iter().any(|t| t == "slow") {
+            return Some("slow: it waits for a built-in RFC 7252 constant (MAX_TRANSMIT_WAIT or EXCHANGE_LIFETIME); run with --slow, or with --coap-time-scale if the client honours it".into());
+        }
+        None
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode, String> {
     if !(cli.step_timeout > 0.0 && cli.step_timeout <= 3600.0) {
         return Err(format!(
@@ -107,6 +245,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if vectors.is_empty() {
         return Err(format!("{}: no vectors", dir.display()));
     }
+    if cli.list_placeholders {
+        for (p, what) in harness::launch::PLACEHOLDERS {
+            println!("{{{p}}}  {what}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = ClientChoice::parse(&cli)?;
+    if cli.mutants && client.wire.is_some() {
+        let opts = client.wire.clone().unwrap_or_default();
+        let reference = cli.client == "wire-ref";
+        if !reference {
+            return Err("--mutants on the wire needs --client wire-ref".into());
+        }
+        let make = |bug: bootstrap_model::bugs::Bug| -> Box<dyn AdapterFactory> {
+            let l = Launcher::new(&wire_reference_cmdline(Some(bug.name())))
+                .expect("the bundled client's command line is valid");
+            Box::new(UdpFactory::new(Some(l), opts.clone()))
+        };
+        let fast: Vec<Vector> = vectors
+            .iter()
+            .filter(|v| client.runs_slow || !v.tags.iter().any(|t| t == "slow"))
+            .cloned()
+            .collect();
+        let rows = harness::mutants::kill_table_with(&fast, timeout, &make);
+        print!("{}", harness::mutants::render(&rows));
+        let killed = rows.iter().filter(|r| r.killed_by.is_some()).count();
+        return Ok(if killed * 100 >= rows.len() * 95 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     if cli.mutants {
         let rows = harness::mutants::kill_table(&vectors, timeout);
         print!("{}", harness::mutants::render(&rows));
@@ -117,13 +287,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         });
     }
-    let factory: Arc<dyn AdapterFactory> = match InProcessFactory::parse(&cli.client) {
-        Some(f) => Arc::new(f?),
-        None => Arc::new(SubprocessFactory::new(&cli.client)?),
-    };
+    let mut client = client;
     let profiles: Vec<ClientProfile> = match &cli.client_profile {
         Some(f) => vec![ClientProfile::load(f, &vectors)?],
-        None if InProcessFactory::parse(&cli.client).is_some() => Profile::ALL
+        None if client.reference => Profile::ALL
             .iter()
             .map(|p| ClientProfile::reference(*p))
             .collect(),
@@ -134,7 +301,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         ))
         }
     };
+    if let (Some(opts), Some(_)) = (&mut client.wire, &cli.client_profile) {
+        // Requests carry the payload encoding the client's profile prefers.
+        opts.content_formats = profiles[0].content_formats.clone();
+        client.factory = Arc::new(UdpFactory::new(client.launcher.clone(), opts.clone()));
+    }
+    let factory = Arc::clone(&client.factory);
+    let client = Arc::new(client);
     let results: Arc<Mutex<Vec<VectorResult>>> = Arc::new(Mutex::new(Vec::new()));
+    let capture: Arc<Mutex<Vec<harness::wirelog::WireRecord>>> = Arc::new(Mutex::new(Vec::new()));
+    let keep_all_wire = cli.pcap.is_some();
     let mut trials = Vec::new();
     for cp in &profiles {
         for v in vectors.iter().filter(|v| v.profile == cp.profile) {
@@ -146,22 +322,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 v.requirements.join(","),
                 v.tags.join(",")
             );
-            let skip = cp.skip_reason(v);
+            let skip = cp.skip_reason(v).or_else(|| client.wire_skip(cp, v));
             let xfail = cp.expected_failure(v).map(str::to_string);
             let (factory, results, v) = (Arc::clone(&factory), Arc::clone(&results), v.clone());
+            let capture = Arc::clone(&capture);
             let kind = format!("{:?}", v.tier).to_uppercase();
             let ignored = skip.is_some();
             let trial = Trial::test(name, move || {
-                let (verdict, exchange, elapsed) = match &skip {
-                    Some(reason) => (
-                        Verdict::Skip {
+                let run = match &skip {
+                    Some(reason) => Run {
+                        verdict: Verdict::Skip {
                             reason: reason.clone(),
                         },
-                        Vec::new(),
-                        Duration::ZERO,
-                    ),
+                        arrows: Vec::new(),
+                        elapsed: Duration::ZERO,
+                        wire: Vec::new(),
+                        client_output: String::new(),
+                    },
                     None => run_vector(factory.as_ref(), &v, timeout),
                 };
+                if keep_all_wire {
+                    capture
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(run.wire.iter().cloned());
+                }
+                let Run {
+                    verdict,
+                    arrows: exchange,
+                    elapsed,
+                    wire,
+                    client_output,
+                } = run;
                 let verdict = match (verdict, xfail) {
                     (Verdict::Pass, Some(reason)) => Verdict::Xpass { reason },
                     (
@@ -203,6 +395,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         report::mermaid(&exchange, failing.as_ref().map(|(s, d)| (*s, d.as_str())))
                     }),
                     exchange: if keep { exchange } else { Vec::new() },
+                    wire: if keep {
+                        wire.iter().map(|r| r.entry()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    client_output: keep.then_some(client_output),
                 };
                 results
                     .lock()
@@ -216,7 +414,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
     }
     let listing = cli.libtest.list;
-    let conclusion = libtest_mimic::run(&cli.libtest, trials);
+    let mut args = cli.libtest.clone();
+    if client.wire.is_some() && args.test_threads.is_none() {
+        // Vectors on the wire mostly wait (timers, the client's start): run many at once.
+        args.test_threads = Some(if cli.attach { 1 } else { WIRE_THREADS });
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
     if listing {
         return Ok(ExitCode::SUCCESS);
     }
@@ -248,6 +451,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         write("report.xml", report::junit_xml(&report))?;
         write("report.md", report::markdown(&report))?;
         println!("reports written to {}", dir.display());
+    }
+    if let Some(file) = &cli.pcap {
+        let mut records = std::mem::take(&mut *capture.lock().unwrap_or_else(|p| p.into_inner()));
+        records.sort_by_key(|r| r.at);
+        std::fs::write(file, harness::wirelog::pcap(&records))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        println!("{} datagrams written to {}", records.len(), file.display());
     }
     let _ = conclusion;
     Ok(ExitCode::from(report.exit_code as u8))

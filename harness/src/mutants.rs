@@ -1,6 +1,7 @@
 //! Suite strength: every injected bug switched into the reference client in turn, the
 //! suite replayed against it; a bug is killed when some vector fails.
 
+use crate::adapter::AdapterFactory;
 use crate::inprocess::InProcessFactory;
 use crate::run::{run_vector, Verdict};
 use bootstrap_model::bugs::{Bug, BugSet};
@@ -17,33 +18,60 @@ pub struct Row {
     pub killed_by: Option<(String, usize)>,
 }
 
-/// Runs the suite against every bug (only the vectors of the profiles the bug affects).
+/// Runs the suite against every bug in process (only the vectors of the profiles the bug
+/// affects).
 pub fn kill_table(vectors: &[Vector], timeout: Duration) -> Vec<Row> {
-    Bug::ALL
-        .iter()
-        .map(|bug| {
-            let factory = InProcessFactory {
-                bugs: BugSet::only(*bug),
-            };
-            let killed_by = vectors
-                .iter()
-                .filter(|v| {
-                    v.profile
-                        .parse::<Profile>()
-                        .is_ok_and(|p| bug.applies_to(p))
-                })
-                .find_map(|v| match run_vector(&factory, v, timeout).0 {
-                    Verdict::Fail { step, .. } | Verdict::Error { step, .. } => {
-                        Some((v.name.clone(), step))
-                    }
-                    _ => None,
-                });
-            Row {
-                bug: *bug,
-                killed_by,
-            }
+    kill_table_with(vectors, timeout, &|bug| {
+        Box::new(InProcessFactory {
+            bugs: BugSet::only(bug),
         })
-        .collect()
+    })
+}
+
+/// Runs the suite against every bug with the client `make` gives for it (the bugs in
+/// parallel, each bug's vectors in order until one fails).
+pub fn kill_table_with(
+    vectors: &[Vector],
+    timeout: Duration,
+    make: &(dyn Fn(Bug) -> Box<dyn AdapterFactory> + Sync),
+) -> Vec<Row> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = Bug::ALL
+            .iter()
+            .map(|bug| {
+                scope.spawn(move || {
+                    let factory = make(*bug);
+                    let killed_by = vectors
+                        .iter()
+                        .filter(|v| {
+                            v.profile
+                                .parse::<Profile>()
+                                .is_ok_and(|p| bug.applies_to(p))
+                        })
+                        .find_map(|v| match run_vector(factory.as_ref(), v, timeout).verdict {
+                            Verdict::Fail { step, .. } | Verdict::Error { step, .. } => {
+                                Some((v.name.clone(), step))
+                            }
+                            _ => None,
+                        });
+                    Row {
+                        bug: *bug,
+                        killed_by,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(Bug::ALL)
+            .map(|(h, bug)| {
+                h.join().unwrap_or(Row {
+                    bug: *bug,
+                    killed_by: None,
+                })
+            })
+            .collect()
+    })
 }
 
 /// The table as printed, the kill rate on its last line.

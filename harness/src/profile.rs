@@ -10,6 +10,10 @@
 //! profile = "1.1"
 //! content_formats = [11542, 110, 0, 42, 40]
 //!
+//! # Factory configurations the launcher can give the client (on the wire; default:
+//! # bootstrap-only, the one a bootstrap URI on the command line gives).
+//! factories = ["bootstrap-only"]
+//!
 //! [features]
 //! bootstrap_pack = false
 //!
@@ -19,6 +23,7 @@
 //! ```
 
 use bootstrap_model::profile::Profile;
+use bootstrap_model::system::Factory;
 use conformance::vector::Vector;
 use serde::Deserialize;
 use std::path::Path;
@@ -37,6 +42,11 @@ pub struct ClientProfile {
     /// JSON, plain text, opaque).
     #[serde(default = "default_formats")]
     pub content_formats: Vec<u16>,
+    /// The factory configurations (BS-FACT-01) the client can be started in, by name:
+    /// `bootstrap-only`, `server-and-bootstrap`, `server-only`. Vectors starting from
+    /// another are skipped. Default: `bootstrap-only`.
+    #[serde(default = "default_factories")]
+    pub factories: Vec<String>,
     /// Optional features.
     #[serde(default)]
     pub features: Features,
@@ -64,6 +74,10 @@ pub struct ExpectedFailure {
     pub reason: String,
 }
 
+fn default_factories() -> Vec<String> {
+    vec![Factory::BootstrapOnly.name().to_string()]
+}
+
 fn default_formats() -> Vec<u16> {
     vec![11542, 110, 0, 42]
 }
@@ -76,6 +90,7 @@ impl ClientProfile {
             version: env!("CARGO_PKG_VERSION").into(),
             profile: profile.name().into(),
             content_formats: default_formats(),
+            factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             features: Features::default(),
             expected_failures: Vec::new(),
         }
@@ -103,6 +118,14 @@ impl ClientProfile {
                 file.display(),
                 p.profile
             ));
+        }
+        for f in &p.factories {
+            if !Factory::ALL.iter().any(|x| x.name() == f) {
+                return Err(format!(
+                    "{}: factories: unknown factory configuration {f:?} (expected bootstrap-only, server-and-bootstrap or server-only)",
+                    file.display()
+                ));
+            }
         }
         for x in &p.expected_failures {
             if !vectors
@@ -158,6 +181,19 @@ impl ClientProfile {
             }
         }
         None
+    }
+
+    /// Why a client launched on the wire cannot start as `v` needs, if it cannot: the
+    /// launcher gives it only the factory configurations its profile lists (the JSON-lines
+    /// protocol hands every adapter the whole configuration instead).
+    pub fn factory_skip(&self, v: &Vector) -> Option<String> {
+        (!self.factories.iter().any(|f| f == v.factory.name())).then(|| {
+            format!(
+                "starts from the factory configuration {} (the client profile lists {:?})",
+                v.factory.name(),
+                self.factories
+            )
+        })
     }
 
     /// The reason the client is expected to fail `v`, if it is.

@@ -97,6 +97,29 @@ pub struct VectorResult {
     pub exchange: Vec<Arrow>,
     /// The exchange as a Mermaid sequence diagram, for vectors that did not pass.
     pub mermaid: Option<String>,
+    /// The datagrams, for vectors that did not pass on the wire.
+    pub wire: Vec<crate::wirelog::WireEntry>,
+    /// The end of the client program's stdout and stderr, for vectors that did not pass.
+    pub client_output: Option<String>,
+}
+
+/// The evidence of a vector that did not pass, after its chart: the wire log and the
+/// client's output, indented by `indent`.
+fn evidence(v: &VectorResult, indent: &str) -> String {
+    let mut s = String::new();
+    if !v.wire.is_empty() {
+        let _ = writeln!(s, "{indent}wire log:");
+        for line in crate::wirelog::render(&v.wire).lines() {
+            let _ = writeln!(s, "{indent}  {line}");
+        }
+    }
+    if let Some(out) = v.client_output.as_ref().filter(|o| !o.is_empty()) {
+        let _ = writeln!(s, "{indent}client output (end):");
+        for line in out.lines() {
+            let _ = writeln!(s, "{indent}  {line}");
+        }
+    }
+    s
 }
 
 /// Counts, outcome and exit code from the results.
@@ -240,6 +263,7 @@ pub fn summary_text(r: &RunReport) -> String {
         if !v.exchange.is_empty() {
             s.push_str(&msc_text(&v.exchange, step));
         }
+        s.push_str(&evidence(v, "  "));
     }
     let _ = writeln!(s, "\n{} (exit code {})", r.outcome, r.exit_code);
     s
@@ -364,7 +388,7 @@ pub fn junit_xml(r: &RunReport) -> String {
                 esc(&v.name),
                 v.seconds
             );
-            let chart = || esc(&msc_text(&v.exchange, None));
+            let chart = || esc(&(msc_text(&v.exchange, None) + &evidence(v, "")));
             match &v.verdict {
                 Verdict::Pass => s.push_str("/>\n"),
                 Verdict::Fail { step, detail } => {
@@ -420,6 +444,10 @@ pub fn markdown(r: &RunReport) -> String {
             v.title,
             v.mermaid.as_deref().unwrap_or("")
         );
+        let ev = evidence(v, "");
+        if !ev.is_empty() {
+            let _ = writeln!(s, "\n```text\n{}```", ev.replace("```", "'''"));
+        }
     }
     s
 }
@@ -445,6 +473,8 @@ mod tests {
             seconds: 0.0,
             exchange: Vec::new(),
             mermaid: None,
+            wire: Vec::new(),
+            client_output: None,
         }
     }
 

@@ -72,42 +72,79 @@ impl Verdict {
     }
 }
 
+/// How a vector ran: the verdict and its evidence.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The message sequence chart.
+    pub arrows: Vec<Arrow>,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The datagrams, for adapters on the wire.
+    pub wire: Vec<crate::wirelog::WireRecord>,
+    /// The end of the client program's output, for adapters that launch one.
+    pub client_output: String,
+}
+
 /// Runs `v` on a fresh client from `factory`; every wait is bounded by `timeout`.
-pub fn run_vector(
-    factory: &dyn AdapterFactory,
-    v: &Vector,
-    timeout: Duration,
-) -> (Verdict, Vec<Arrow>, Duration) {
+pub fn run_vector(factory: &dyn AdapterFactory, v: &Vector, timeout: Duration) -> Run {
     let start = Instant::now();
     let mut arrows = Vec::new();
-    let verdict = run(factory, v, timeout, &mut arrows);
-    (verdict, arrows, start.elapsed())
+    let (verdict, wire, client_output) = match factory.create() {
+        Ok(mut adapter) => {
+            let verdict = run(adapter.as_mut(), v, timeout, &mut arrows);
+            adapter.stop();
+            (verdict, adapter.wire_log(), adapter.client_output())
+        }
+        Err(e) => (
+            Verdict::Error {
+                step: 0,
+                detail: e.to_string(),
+            },
+            Vec::new(),
+            String::new(),
+        ),
+    };
+    Run {
+        verdict,
+        arrows,
+        elapsed: start.elapsed(),
+        wire,
+        client_output,
+    }
+}
+
+/// The verdict of an observation: the expectation, then the timing rules.
+fn check(expect: &conformance::vector::Expectation, o: &Observed) -> Result<(), String> {
+    judge(expect, o.response.as_ref(), &o.sends)?;
+    match &o.violation {
+        Some(v) => Err(v.clone()),
+        None => Ok(()),
+    }
 }
 
 fn run(
-    factory: &dyn AdapterFactory,
+    adapter: &mut dyn crate::adapter::Adapter,
     v: &Vector,
     timeout: Duration,
     arrows: &mut Vec<Arrow>,
 ) -> Verdict {
-    let error = |step: usize, e: AdapterError| Verdict::Error {
-        step,
-        detail: e.to_string(),
-    };
-    let mut adapter = match factory.create() {
-        Ok(a) => a,
-        Err(e) => return error(0, e),
+    let error = |step: usize, e: AdapterError| match e {
+        AdapterError::Unsupported(reason) => Verdict::Skip {
+            reason: format!("step {step}: {reason} is not supported by this adapter"),
+        },
+        e => Verdict::Error {
+            step,
+            detail: e.to_string(),
+        },
     };
     let boot = match adapter.start(v, timeout) {
         Ok(o) => o,
-        Err(e) => {
-            adapter.stop();
-            return error(0, e);
-        }
+        Err(e) => return error(0, e),
     };
     record(arrows, 0, None, &boot);
-    if let Err(d) = judge(&v.boot, boot.response.as_ref(), &boot.sends) {
-        adapter.stop();
+    if let Err(d) = check(&v.boot, &boot) {
         return Verdict::Fail { step: 0, detail: d };
     }
     for (i, step) in v.steps.iter().enumerate() {
@@ -121,18 +158,13 @@ fn run(
         });
         let observed = match adapter.step(step, timeout) {
             Ok(o) => o,
-            Err(e) => {
-                adapter.stop();
-                return error(n, e);
-            }
+            Err(e) => return error(n, e),
         };
         record(arrows, n, Some(&from), &observed);
-        if let Err(d) = judge(&step.expect, observed.response.as_ref(), &observed.sends) {
-            adapter.stop();
+        if let Err(d) = check(&step.expect, &observed) {
             return Verdict::Fail { step: n, detail: d };
         }
     }
-    adapter.stop();
     Verdict::Pass
 }
 

@@ -275,6 +275,7 @@ impl AnswerMessage {
         Ok(Observed {
             response,
             sends: self.sends,
+            violation: None,
         })
     }
 }
@@ -428,7 +429,7 @@ fn is_executable(path: &Path) -> bool {
 
 /// Finds `program` as the OS will when it is spawned: a path when it holds a `/`, else the
 /// first executable of that name on `PATH`.
-fn find_program(program: &str) -> Result<(), String> {
+pub(crate) fn find_program(program: &str) -> Result<(), String> {
     if program.contains('/') || program.contains(std::path::MAIN_SEPARATOR) {
         let p = Path::new(program);
         return if is_executable(p) {
@@ -514,10 +515,10 @@ enum Event {
 
 /// The end of what the client wrote on stderr, at most [`STDERR_TAIL_BYTES`].
 #[derive(Default)]
-struct Tail(Vec<u8>);
+pub(crate) struct Tail(pub(crate) Vec<u8>);
 
 impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
         if self.0.len() > STDERR_TAIL_BYTES {
             let cut = self.0.len() - STDERR_TAIL_BYTES;
@@ -526,7 +527,7 @@ impl Tail {
     }
 }
 
-fn lock(tail: &Mutex<Tail>) -> std::sync::MutexGuard<'_, Tail> {
+pub(crate) fn lock(tail: &Mutex<Tail>) -> std::sync::MutexGuard<'_, Tail> {
     tail.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -597,7 +598,7 @@ fn write_lines(mut stdin: ChildStdin, lines: Receiver<String>, events: Sender<Ev
     // The adapter dropped its sender: closing stdin here tells the client to exit.
 }
 
-fn read_stderr(mut stderr: impl Read, tail: Arc<Mutex<Tail>>, done: Sender<()>) {
+pub(crate) fn read_stderr(mut stderr: impl Read, tail: Arc<Mutex<Tail>>, done: Sender<()>) {
     let mut buf = [0u8; 4096];
     loop {
         match stderr.read(&mut buf) {
@@ -899,6 +900,7 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
         let answer = AnswerMessage::from_observed(&Observed {
             response: out.response,
             sends: out.send,
+            violation: None,
         });
         let text = to_line(&answer)?;
         output

@@ -66,6 +66,15 @@ impl Factory {
         Factory::ServerOnly,
     ];
 
+    /// The configuration's name as vectors write it (`bootstrap-only`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Factory::BootstrapOnly => "bootstrap-only",
+            Factory::ServerAndBootstrap => "server-and-bootstrap",
+            Factory::ServerOnly => "server-only",
+        }
+    }
+
     /// The object store the client is built with.
     pub fn store(self) -> ObjectStore {
         let mut s = ObjectStore {
@@ -906,11 +915,12 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
     ));
     // A new BS account, at the bootstrap server's other URI, with an account timeout
     // (BS-WRITE-08, BS-FIN-06): where the next request goes shows whether it took effect or
-    // was rolled back (BS-CI-04).
+    // was rolled back (BS-CI-04). The timeout is 5 s: short enough for a harness on the
+    // wire to wait for it, long enough for the steps a vector takes after Finish.
     c.push(write(
         Path::Instance(0, BS_IID),
         WriteValue::Security(SecurityInstance {
-            account_timeout: Some(30),
+            account_timeout: Some(5),
             ..SecurityInstance::bootstrap_account(ServerUri::BootstrapAlternate, KeyId(102))
         }),
     ));

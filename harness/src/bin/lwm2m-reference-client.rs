@@ -3,8 +3,13 @@
 //! against it as against any vendor's adapter. `--bug NAME` switches an injected bug in (see
 //! `lwm2m-bootstrap --list-bugs`).
 //!
+//! `lwm2m-reference-client wire ...` runs the same client over CoAP/UDP instead (see
+//! `harness::wire_client`): the harness launches it once per vector with the servers' URIs
+//! (`--client wire-ref` does it for you). It runs until it is killed.
+//!
 //! Exit status: 0 after `stop` or the end of stdin, 1 when the harness spoke something this
-//! client does not understand (reason on stderr), 2 on bad flags (one line on stderr).
+//! client does not understand or the wire failed (reason on stderr), 2 on bad flags (one
+//! line on stderr).
 
 use bootstrap_model::bugs::{Bug, BugSet};
 use std::process::ExitCode;
@@ -33,7 +38,139 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<BugSet>, String> {
     Ok(Some(BugSet::from_bits(bits)))
 }
 
+/// `wire`: the reference client on CoAP/UDP.
+#[derive(clap::Parser, Debug)]
+#[command(name = "lwm2m-reference-client wire")]
+struct Wire {
+    /// The profile the client implements: seed, 1.0, 1.1 or 1.2.
+    #[arg(long)]
+    profile: String,
+    /// Factory configuration: bootstrap-only, server-and-bootstrap or server-only.
+    #[arg(long, default_value = "bootstrap-only")]
+    factory: String,
+    /// Endpoint Client Name.
+    #[arg(long, default_value = "urn:dev:ref-1")]
+    endpoint: String,
+    /// The bootstrap server's URI (coap://127.0.0.1:PORT).
+    #[arg(long)]
+    bootstrap: String,
+    /// The URI the seed's Step 0 may hand out as the alternate bootstrap server.
+    #[arg(long)]
+    bootstrap_alternate: Option<String>,
+    /// The management servers' URIs, comma-separated, server 0 first.
+    #[arg(long, value_delimiter = ',')]
+    servers: Vec<String>,
+    /// Whether to use Bootstrap-Pack-Request (1.2): true, false, or any (the profile's
+    /// reference choice).
+    #[arg(long, default_value = "any")]
+    pack: String,
+    /// Injected bug (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Factor for the RFC 7252 timing (ACK_TIMEOUT, EXCHANGE_LIFETIME), in (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    coap_time_scale: f64,
+    /// The UDP port to listen on (loopback); 0: any free port.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Log every datagram and event on stderr.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn wire(args: Vec<String>) -> ExitCode {
+    use clap::Parser;
+    let w = match Wire::try_parse_from(args) {
+        Ok(w) => w,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let first = e.render().to_string();
+            eprintln!(
+                "lwm2m-reference-client: {}",
+                first.lines().next().unwrap_or("bad arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let config = match wire_config(w) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lwm2m-reference-client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = harness::wire_client::WireClient::start(config).and_then(|mut c| c.run(None));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lwm2m-reference-client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String> {
+    use bootstrap_model::system::Factory;
+    let profile = w
+        .profile
+        .parse()
+        .map_err(|e: bootstrap_model::profile::UnknownProfile| format!("--profile: {e}"))?;
+    let factory = Factory::ALL
+        .into_iter()
+        .find(|f| f.name() == w.factory)
+        .ok_or_else(|| {
+            format!(
+                "--factory {:?}: expected bootstrap-only, server-and-bootstrap or server-only",
+                w.factory
+            )
+        })?;
+    let pack = match w.pack.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        "any" | "" => None,
+        other => return Err(format!("--pack {other:?}: expected true, false or any")),
+    };
+    let mut bits = 0u64;
+    for name in &w.bugs {
+        let bug = Bug::from_name(name).ok_or_else(|| {
+            format!("--bug {name:?}: unknown bug (see `lwm2m-bootstrap --list-bugs`)")
+        })?;
+        bits |= BugSet::only(bug).bits();
+    }
+    let timing = harness::timing::CoapTiming::new(w.coap_time_scale)?;
+    let alternate = w.bootstrap_alternate.unwrap_or_else(|| w.bootstrap.clone());
+    for u in std::iter::once(&w.bootstrap)
+        .chain([&alternate])
+        .chain(&w.servers)
+    {
+        harness::transport::socket_addr(u)?;
+    }
+    Ok(harness::wire_client::WireClientConfig {
+        profile,
+        endpoint: w.endpoint,
+        factory,
+        uris: conformance::wire::UriMap {
+            bootstrap: w.bootstrap,
+            bootstrap_alternate: alternate,
+            servers: w.servers,
+        },
+        bugs: BugSet::from_bits(bits),
+        pack,
+        timing,
+        port: w.port,
+        verbose: w.verbose,
+    })
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("wire") {
+        return wire(args[1..].to_vec());
+    }
     let bugs = match parse(std::env::args().skip(1)) {
         Ok(Some(bugs)) => bugs,
         Ok(None) => {

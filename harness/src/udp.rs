@@ -1,0 +1,1037 @@
+//! The CoAP/UDP adapter: the harness plays the bootstrap server and every management server
+//! as real CoAP endpoints on loopback, against a client program it launches for each vector
+//! ([`crate::launch`]) or one the user starts (`--attach`).
+//!
+//! Each server is a UDP socket on 127.0.0.1 (or ::1) with an ephemeral port (`--attach`: the
+//! vectors' canonical ports). The vector's steps become CoAP exchanges, re-encoded with this
+//! adapter's [`UriMap`] by the same functions that wrote the vector
+//! ([`conformance::wire::stimulus`]):
+//!
+//! - a server request (Write, Read, Discover, Delete, Finish, the triggers) goes out as a
+//!   Confirmable request, retransmitted per RFC 7252 until the client answers (piggy-backed
+//!   in the ACK, or an empty ACK and a separate response, which is acknowledged);
+//! - a duplicate Bootstrap-Finish is the same datagram again (same Message ID);
+//! - the client's own requests (Bootstrap-Request, Bootstrap-Pack-Request, Register) are
+//!   held until the step that answers them (`bootstrap-request-accepted`: 2.04,
+//!   `register-accepted`: 2.01, ...); their retransmissions are recognised by Message ID and
+//!   answered again from the cache once answered; a `*-lost` step never answers and waits
+//!   MAX_TRANSMIT_WAIT for the client to give up;
+//! - a timer step waits for the timer: the harness keeps a shadow of the reference client
+//!   to know when a correct client's timer expires (Client Hold Off Time and account
+//!   timeout as the vector provisions them, EXCHANGE_LIFETIME from the RFC 7252 timing), and
+//!   a message that comes before that breaks the timing rule (BS-FACT-05).
+//!
+//! After each stimulus the adapter collects what the client sends until the step's
+//! expectation is met and a short quiet time (`--settle-ms`) has passed, or the expectation
+//! can no longer be met, or the step timeout runs out; the judgement is the same as for
+//! every adapter. Every datagram goes into the wire log.
+
+use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
+use crate::coap::{decode_client_message, decode_response, encode_request};
+use crate::launch::{Launched, Launcher};
+use crate::timing::{Armed, Clock, CoapTiming};
+use crate::transport::{self, Ids};
+use crate::wirelog::WireRecord;
+use bootstrap_model::client::{
+    Choices, Client, ClientSpec, Input, Outgoing, Peer, Response, Timer,
+};
+use bootstrap_model::objects::ServerUri;
+use bootstrap_model::profile::Profile;
+use bootstrap_model::system::Action;
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
+use conformance::replay::judge;
+use conformance::vector::{Expectation, Step, Vector};
+use conformance::wire::{CoapRequest, UriMap};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Settings of the wire, shared by every vector.
+#[derive(Clone, Debug)]
+pub struct UdpOptions {
+    /// The RFC 7252 timing the client is asked to use (and the harness uses).
+    pub coap: CoapTiming,
+    /// Quiet time after a step's expectation is met, to catch extra messages.
+    pub settle: Duration,
+    /// Content formats the client accepts, the preferred first (from its profile).
+    pub content_formats: Vec<u16>,
+    /// Loopback address to listen on: 127.0.0.1 or ::1.
+    pub host: IpAddr,
+    /// Listen on the vectors' canonical ports and wait for a client the user starts.
+    pub attach: bool,
+}
+
+impl Default for UdpOptions {
+    fn default() -> Self {
+        UdpOptions {
+            coap: CoapTiming::default(),
+            settle: Duration::from_millis(20),
+            content_formats: vec![11542, 110, 0, 42],
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            attach: false,
+        }
+    }
+}
+
+/// Makes a UDP adapter per vector.
+pub struct UdpFactory {
+    launcher: Option<Launcher>,
+    options: UdpOptions,
+}
+
+impl UdpFactory {
+    /// Launches `launcher` for each vector (`None`: `--attach`, the user starts the client).
+    pub fn new(launcher: Option<Launcher>, options: UdpOptions) -> UdpFactory {
+        UdpFactory { launcher, options }
+    }
+}
+
+impl AdapterFactory for UdpFactory {
+    fn create(&self) -> Result<Box<dyn Adapter>, AdapterError> {
+        Ok(Box::new(UdpAdapter {
+            launcher: self.launcher.clone(),
+            opts: self.options.clone(),
+            servers: Vec::new(),
+            rx: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            uris: UriMap::canonical(0),
+            endpoint: String::new(),
+            client: None,
+            client_addrs: HashMap::new(),
+            pending: Vec::new(),
+            answered: HashMap::new(),
+            ignored: Vec::new(),
+            ids: Ids::default(),
+            log: Vec::new(),
+            t0: Instant::now(),
+            shadow: None,
+            clock: Clock::default(),
+            last_finish: None,
+            early_checks: true,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        match &self.launcher {
+            Some(l) => format!("{} (CoAP over UDP)", l.describe()),
+            None => "a client started by the user (CoAP over UDP, --attach)".into(),
+        }
+    }
+}
+
+/// One of the harness's servers.
+struct Server {
+    name: String,
+    uri: ServerUri,
+    socket: UdpSocket,
+    addr: SocketAddr,
+}
+
+/// A datagram a server received.
+struct Datagram {
+    server: usize,
+    from: SocketAddr,
+    bytes: Vec<u8>,
+    at: Instant,
+    wall: SystemTime,
+}
+
+/// A request of the client's own, not answered yet.
+struct Pending {
+    server: usize,
+    from: SocketAddr,
+    mid: u16,
+    token: Vec<u8>,
+    confirmable: bool,
+    message: Outgoing,
+    /// When it first came.
+    since: Instant,
+}
+
+/// A request the harness sent, kept to send it again as a duplicate.
+#[derive(Clone)]
+struct SentRequest {
+    server: usize,
+    bytes: Vec<u8>,
+    mid: u16,
+    token: Vec<u8>,
+    req: CoapRequest,
+}
+
+/// What a received datagram is, once logged and deduplicated.
+enum Ingested {
+    /// A new request of the client's own.
+    Send(Outgoing, Instant),
+    /// A response or empty message (an answer to one of the harness's requests).
+    Answer(Packet, usize, SocketAddr),
+    /// A duplicate, or nothing the step needs.
+    Nothing,
+}
+
+/// The adapter for one vector.
+pub struct UdpAdapter {
+    launcher: Option<Launcher>,
+    opts: UdpOptions,
+    /// BS, BS-alt, then DM0, DM1, ...
+    servers: Vec<Server>,
+    rx: Option<Receiver<Datagram>>,
+    stop: Arc<AtomicBool>,
+    uris: UriMap,
+    endpoint: String,
+    client: Option<Launched>,
+    /// The client's address as each server last saw it.
+    client_addrs: HashMap<usize, SocketAddr>,
+    pending: Vec<Pending>,
+    /// The harness's answers to the client's requests, by server, peer and Message ID.
+    answered: HashMap<(usize, SocketAddr, u16), Vec<u8>>,
+    /// Requests a `*-lost` step dropped: their retransmissions are not answered either.
+    ignored: Vec<(usize, SocketAddr, u16)>,
+    ids: Ids,
+    log: Vec<WireRecord>,
+    t0: Instant,
+    /// The reference client in step with the vector, for its timers.
+    shadow: Option<(Client, ClientSpec)>,
+    clock: Clock,
+    /// The last Bootstrap-Finish sent: server, bytes, Message ID, token, request.
+    last_finish: Option<SentRequest>,
+    /// Whether a message before its timer is a violation (off with `--attach`, whose start
+    /// time the harness does not know).
+    early_checks: bool,
+}
+
+/// How long a step may run past the timer it waits for before the harness looks again:
+/// a correct client's timer starts after the shadow's (it learns of the stimulus later).
+const TIMER_MARGIN: Duration = Duration::from_millis(100);
+
+/// How much earlier than the shadow's deadline a message may come and still count as
+/// on time (clock granularity).
+const EARLY_TOLERANCE: Duration = Duration::from_millis(50);
+
+fn protocol(why: impl Into<String>, bytes: &[u8]) -> AdapterError {
+    AdapterError::Protocol {
+        line: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        why: why.into(),
+    }
+}
+
+impl UdpAdapter {
+    fn bind(&mut self, v: &Vector) -> Result<(), AdapterError> {
+        let mut specs = vec![
+            ("BS".to_string(), ServerUri::Bootstrap, &v.uris.bootstrap),
+            (
+                "BS-alt".to_string(),
+                ServerUri::BootstrapAlternate,
+                &v.uris.bootstrap_alternate,
+            ),
+        ];
+        for (k, u) in v.uris.servers.iter().enumerate() {
+            let k8 = u8::try_from(k).map_err(|_| AdapterError::Spawn("too many servers".into()))?;
+            specs.push((format!("DM{k}"), ServerUri::Server(k8), u));
+        }
+        let (tx, rx) = mpsc::channel();
+        for (i, (name, uri, canonical)) in specs.into_iter().enumerate() {
+            let port = if self.opts.attach {
+                transport::socket_addr(canonical)
+                    .map_err(AdapterError::Spawn)?
+                    .port()
+            } else {
+                0
+            };
+            let want = SocketAddr::new(self.opts.host, port);
+            let socket = UdpSocket::bind(want).map_err(|e| {
+                AdapterError::Spawn(format!("cannot listen on {want} ({name}): {e}"))
+            })?;
+            let addr = socket
+                .local_addr()
+                .map_err(|e| AdapterError::Spawn(e.to_string()))?;
+            let reader = socket
+                .try_clone()
+                .map_err(|e| AdapterError::Spawn(e.to_string()))?;
+            reader
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .map_err(|e| AdapterError::Spawn(e.to_string()))?;
+            let (tx, stop) = (tx.clone(), self.stop.clone());
+            std::thread::Builder::new()
+                .name(format!("udp-{name}"))
+                .spawn(move || read_datagrams(reader, i, tx, stop))
+                .map_err(|e| AdapterError::Spawn(format!("cannot start a thread: {e}")))?;
+            self.servers.push(Server {
+                name,
+                uri,
+                socket,
+                addr,
+            });
+        }
+        self.rx = Some(rx);
+        let uri = |i: usize| transport::uri_of(self.servers[i].addr);
+        self.uris = UriMap {
+            bootstrap: uri(0),
+            bootstrap_alternate: uri(1),
+            servers: (2..self.servers.len()).map(uri).collect(),
+        };
+        Ok(())
+    }
+
+    fn placeholders(&self, v: &Vector, client_port: u16) -> Vec<(&'static str, String)> {
+        vec![
+            ("client_port", client_port.to_string()),
+            ("bs_uri", self.uris.bootstrap.clone()),
+            ("bs_alt_uri", self.uris.bootstrap_alternate.clone()),
+            ("server_uris", self.uris.servers.join(",")),
+            ("endpoint", v.endpoint.clone()),
+            ("profile", v.profile.clone()),
+            ("factory", v.factory.name().to_string()),
+            (
+                "bootstrap_pack",
+                v.features
+                    .bootstrap_pack
+                    .map_or("any".to_string(), |p| p.to_string()),
+            ),
+            ("coap_time_scale", self.opts.coap.scale.to_string()),
+        ]
+    }
+
+    fn record(
+        &mut self,
+        server: usize,
+        to_client: bool,
+        peer: SocketAddr,
+        bytes: &[u8],
+        at: (Instant, SystemTime),
+        note: &str,
+    ) {
+        let s = &self.servers[server];
+        self.log.push(WireRecord {
+            at: at.1,
+            since_start: at.0.saturating_duration_since(self.t0),
+            to_client,
+            server: s.name.clone(),
+            server_addr: s.addr,
+            client_addr: peer,
+            bytes: bytes.to_vec(),
+            note: note.to_string(),
+        });
+    }
+
+    fn send(
+        &mut self,
+        server: usize,
+        to: SocketAddr,
+        bytes: &[u8],
+        note: &str,
+    ) -> Result<(), AdapterError> {
+        self.record(
+            server,
+            true,
+            to,
+            bytes,
+            (Instant::now(), SystemTime::now()),
+            note,
+        );
+        self.servers[server]
+            .socket
+            .send_to(bytes, to)
+            .map(drop)
+            .map_err(|e| AdapterError::Protocol {
+                line: String::new(),
+                why: format!("cannot send to the client at {to}: {e}"),
+            })
+    }
+
+    /// The next datagram before `until`, or `None`; fails if the client died.
+    fn next_datagram(&mut self, until: Instant) -> Result<Option<Datagram>, AdapterError> {
+        loop {
+            if let Some(e) = self.client.as_mut().and_then(Launched::exited) {
+                return Err(e);
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(None);
+            }
+            // Look at the client process at least every 20 ms.
+            let wait = (until - now).min(Duration::from_millis(20));
+            let Some(rx) = &self.rx else {
+                return Ok(None);
+            };
+            match rx.recv_timeout(wait) {
+                Ok(d) => return Ok(Some(d)),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            }
+        }
+    }
+
+    /// Logs a received datagram and sorts it: a new client request, an answer, or nothing.
+    fn ingest(&mut self, d: Datagram) -> Result<Ingested, AdapterError> {
+        let at = (d.at, d.wall);
+        let p = match Packet::from_bytes(&d.bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.record(d.server, false, d.from, &d.bytes, at, "malformed");
+                return Err(protocol(
+                    format!(
+                        "the client sent {} a datagram that is not CoAP ({e:?})",
+                        self.servers[d.server].name
+                    ),
+                    &d.bytes,
+                ));
+            }
+        };
+        let mid = p.header.message_id;
+        let key = (d.server, d.from, mid);
+        match p.header.code {
+            MessageClass::Request(_) => {
+                if let Some(answer) = self.answered.get(&key).cloned() {
+                    self.record(d.server, false, d.from, &d.bytes, at, "duplicate");
+                    self.send(d.server, d.from, &answer, "answered again (RFC 7252 §4.5)")?;
+                    return Ok(Ingested::Nothing);
+                }
+                if self.ignored.contains(&key) {
+                    self.record(
+                        d.server,
+                        false,
+                        d.from,
+                        &d.bytes,
+                        at,
+                        "retransmission of a lost request: not answered",
+                    );
+                    return Ok(Ingested::Nothing);
+                }
+                if self
+                    .pending
+                    .iter()
+                    .any(|q| (q.server, q.from, q.mid) == key)
+                {
+                    self.record(d.server, false, d.from, &d.bytes, at, "retransmission");
+                    return Ok(Ingested::Nothing);
+                }
+                self.record(d.server, false, d.from, &d.bytes, at, "");
+                if p.get_option(CoapOption::Block1).is_some()
+                    || p.get_option(CoapOption::Block2).is_some()
+                {
+                    return Err(protocol(
+                        "the client used block-wise transfer, which no bootstrap message of the suite needs (every payload fits one datagram)",
+                        &d.bytes,
+                    ));
+                }
+                let server = &self.servers[d.server];
+                let message = decode_client_message(&d.bytes, server.uri, &self.endpoint).map_err(|e| {
+                    protocol(
+                        format!("the client's request to {} is none the bootstrap interface has: {e}", server.name),
+                        &d.bytes,
+                    )
+                })?;
+                self.client_addrs.insert(d.server, d.from);
+                self.pending.push(Pending {
+                    server: d.server,
+                    from: d.from,
+                    mid,
+                    token: p.get_token().to_vec(),
+                    confirmable: p.header.get_type() == MessageType::Confirmable,
+                    message: message.clone(),
+                    since: d.at,
+                });
+                Ok(Ingested::Send(message, d.at))
+            }
+            _ => {
+                self.record(d.server, false, d.from, &d.bytes, at, "");
+                Ok(Ingested::Answer(p, d.server, d.from))
+            }
+        }
+    }
+
+    /// The address to send server `server`'s requests to.
+    fn client_addr(&self, server: usize) -> Result<SocketAddr, AdapterError> {
+        self.client_addrs
+            .get(&server)
+            .or_else(|| self.client_addrs.iter().find(|(k, _)| **k != usize::MAX).map(|(_, a)| a))
+            .or_else(|| self.client_addrs.get(&usize::MAX))
+            .copied()
+            .ok_or_else(|| {
+                AdapterError::Unsupported(
+                    "a server request before the client has sent anything (the server cannot know the client's address: give the launcher {client_port})".into(),
+                )
+            })
+    }
+
+    /// Sends a request of the harness's and waits for the client's response; client
+    /// requests that arrive meanwhile go to `sends`.
+    fn request(
+        &mut self,
+        server: usize,
+        req: &CoapRequest,
+        wire: (Vec<u8>, u16, Vec<u8>),
+        timeout: Duration,
+        sends: &mut Vec<(Outgoing, Instant)>,
+    ) -> Result<Response, AdapterError> {
+        let (bytes, mid, token) = wire;
+        let to = self.client_addr(server)?;
+        let name = self.servers[server].name.clone();
+        let deadline = Instant::now() + timeout;
+        self.send(server, to, &bytes, "")?;
+        let mut attempt = 0;
+        let mut retransmit = Some(Instant::now() + self.opts.coap.retransmit_after(0));
+        loop {
+            let until = retransmit.map_or(deadline, |r| r.min(deadline));
+            let Some(d) = self.next_datagram(until)? else {
+                if Instant::now() >= deadline {
+                    return Err(AdapterError::Timeout {
+                        waiting_for: format!("response to {} {} from {name}", req.method, req.path),
+                        after: timeout,
+                    });
+                }
+                if attempt < crate::timing::MAX_RETRANSMIT {
+                    attempt += 1;
+                    retransmit = Some(Instant::now() + self.opts.coap.retransmit_after(attempt));
+                    self.send(server, to, &bytes, "retransmission")?;
+                } else {
+                    retransmit = None;
+                }
+                continue;
+            };
+            let bytes_in = d.bytes.clone();
+            match self.ingest(d)? {
+                Ingested::Send(o, at) => sends.push((o, at)),
+                Ingested::Nothing => {}
+                Ingested::Answer(p, s, from) => {
+                    let kind = p.header.get_type();
+                    let same_mid = p.header.message_id == mid;
+                    match (kind, &p.header.code) {
+                        (MessageType::Acknowledgement, MessageClass::Empty) if same_mid => {
+                            // A separate response follows (RFC 7252 §5.2.2).
+                            retransmit = None;
+                        }
+                        (MessageType::Reset, _) if same_mid => {
+                            return Err(protocol(
+                                format!(
+                                    "the client rejected {} {} with a Reset",
+                                    req.method, req.path
+                                ),
+                                &bytes_in,
+                            ))
+                        }
+                        (_, MessageClass::Response(_)) => {
+                            let piggybacked = kind == MessageType::Acknowledgement;
+                            if piggybacked && !same_mid {
+                                return Err(protocol(
+                                    format!(
+                                        "an ACK for Message ID {} that the harness never sent (the request had {mid})",
+                                        p.header.message_id
+                                    ),
+                                    &bytes_in,
+                                ));
+                            }
+                            if p.get_token() != token.as_slice() {
+                                return Err(protocol(
+                                    format!(
+                                        "the response carries token {} but the request had {} (RFC 7252 §5.3.2)",
+                                        hex(p.get_token()),
+                                        hex(&token)
+                                    ),
+                                    &bytes_in,
+                                ));
+                            }
+                            if kind == MessageType::Confirmable {
+                                let ack = transport::empty(
+                                    MessageType::Acknowledgement,
+                                    p.header.message_id,
+                                );
+                                self.send(s, from, &ack, "ACK of a separate response")?;
+                            }
+                            return decode_response(&bytes_in, req, &self.uris).map_err(|e| {
+                                protocol(
+                                    format!(
+                                        "the client's response to {} {}: {e}",
+                                        req.method, req.path
+                                    ),
+                                    &bytes_in,
+                                )
+                            });
+                        }
+                        _ => {
+                            return Err(protocol(
+                                "a message that answers no request of the harness".to_string(),
+                                &bytes_in,
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers the client's pending request that `pick` selects with `code`.
+    fn answer(
+        &mut self,
+        what: &str,
+        pick: impl Fn(&Outgoing) -> bool,
+        code: ResponseType,
+        location: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        let i = self
+            .pending
+            .iter()
+            .position(|p| pick(&p.message))
+            .ok_or_else(|| AdapterError::Protocol {
+                line: String::new(),
+                why: format!(
+                    "the step answers the client's {what}, but the client has not sent one"
+                ),
+            })?;
+        let q = self.pending.remove(i);
+        let mut p = Packet::new();
+        if q.confirmable {
+            p.header.set_type(MessageType::Acknowledgement);
+            p.header.message_id = q.mid;
+        } else {
+            p.header.set_type(MessageType::NonConfirmable);
+            p.header.message_id = self.ids.mid();
+        }
+        p.header.code = MessageClass::Response(code);
+        p.set_token(q.token.clone());
+        if let Some(l) = location {
+            for seg in l.split('/').filter(|s| !s.is_empty()) {
+                p.add_option(CoapOption::LocationPath, seg.as_bytes().to_vec());
+            }
+        }
+        let bytes = p
+            .to_bytes()
+            .map_err(|e| AdapterError::Spawn(format!("cannot encode a response: {e:?}")))?;
+        self.answered
+            .insert((q.server, q.from, q.mid), bytes.clone());
+        self.send(q.server, q.from, &bytes, "")
+    }
+
+    /// Drops the client's pending request that `pick` selects (a `*-lost` step).
+    fn lose(&mut self, what: &str, pick: impl Fn(&Outgoing) -> bool) -> Result<(), AdapterError> {
+        let i = self
+            .pending
+            .iter()
+            .position(|p| pick(&p.message))
+            .ok_or_else(|| AdapterError::Protocol {
+                line: String::new(),
+                why: format!("the step loses the client's {what}, but the client has not sent one"),
+            })?;
+        let q = self.pending.remove(i);
+        self.ignored.push((q.server, q.from, q.mid));
+        Ok(())
+    }
+
+    /// Collects the client's requests until `expect` is met and the quiet time has passed
+    /// (and not before `at_least`), until it cannot be met any more, or until `deadline`.
+    /// A message that comes before `not_before` breaks a timing rule, described by `rule`.
+    fn observe(
+        &mut self,
+        expect: &Expectation,
+        response: Option<Response>,
+        mut sends: Vec<(Outgoing, Instant)>,
+        at_least: Option<Instant>,
+        deadline: Instant,
+        not_before: Option<(Instant, String)>,
+    ) -> Result<Observed, AdapterError> {
+        let most = expect
+            .or_sends
+            .iter()
+            .map(Vec::len)
+            .chain([expect.sends.len()])
+            .max()
+            .unwrap_or(0);
+        let mut quiet_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let plain: Vec<Outgoing> = sends.iter().map(|(o, _)| o.clone()).collect();
+            let met = judge(expect, response.as_ref(), &plain).is_ok();
+            let waited = at_least.is_none_or(|a| now >= a);
+            if plain.len() > most || (!met && plain.len() == most && most > 0 && waited) {
+                break;
+            }
+            let until = if met && waited {
+                *quiet_until.get_or_insert(now + self.opts.settle)
+            } else {
+                quiet_until = None;
+                at_least.filter(|a| *a > now && met).unwrap_or(deadline)
+            };
+            if now >= deadline || (met && waited && now >= until) {
+                break;
+            }
+            match self.next_datagram(until.min(deadline))? {
+                None => continue,
+                Some(d) => match self.ingest(d)? {
+                    Ingested::Send(o, at) => sends.push((o, at)),
+                    Ingested::Nothing => {}
+                    Ingested::Answer(p, s, from) => {
+                        let bytes = p.to_bytes().unwrap_or_default();
+                        if p.header.get_type() == MessageType::Confirmable {
+                            let ack =
+                                transport::empty(MessageType::Acknowledgement, p.header.message_id);
+                            self.send(s, from, &ack, "unexpected; acknowledged")?;
+                        }
+                        let _ = bytes;
+                    }
+                },
+            }
+        }
+        let violation =
+            match (&not_before, self.early_checks) {
+                (Some((t, rule)), true) => sends
+                    .iter()
+                    .find(|(_, at)| *at + EARLY_TOLERANCE < *t)
+                    .map(|(o, at)| {
+                        format!(
+                            "{o} came {:.3} s too early: {rule}",
+                            (*t - *at).as_secs_f64()
+                        )
+                    }),
+                _ => None,
+            };
+        Ok(Observed {
+            response,
+            sends: sends.into_iter().map(|(o, _)| o).collect(),
+            violation,
+        })
+    }
+
+    /// Moves the shadow client on by `input`, its timers as of `at`.
+    fn shadow_step(&mut self, input: &Input, at: Instant) {
+        if let Some((c, spec)) = &mut self.shadow {
+            let before = Armed::of(c);
+            let _ = c.handle(spec, input);
+            self.clock.sync(before, c, at, self.opts.coap);
+        }
+    }
+
+    /// Whether the vector's order can happen in real time up to `horizon`, the end of the
+    /// current step's wait: a correct client gives up on a request nobody answers after
+    /// MAX_TRANSMIT_WAIT, and its timers expire on their own. A vector that has a timer
+    /// expire, or an unanswered request time out, later than that is skipped: on the wire
+    /// its order cannot be played at this timing (a larger `--coap-time-scale` may play it).
+    fn feasible(&self, stimulus: &Action, horizon: Instant) -> Result<(), AdapterError> {
+        let give_up = self.opts.coap.min_transmit_wait();
+        if let Some(p) = self.pending.iter().find(|p| p.since + give_up < horizon) {
+            return Err(AdapterError::Unsupported(format!(
+                "waiting for {stimulus} while the client's {} stays unanswered longer than a client waits (MAX_TRANSMIT_WAIT, at least {:.2} s at this --coap-time-scale): the vector's order cannot happen in real time",
+                kind_name(&p.message),
+                give_up.as_secs_f64()
+            )));
+        }
+        let due = Instant::now().max(horizon);
+        let this = match stimulus.input() {
+            Input::TimerExpired(t) => Some(t),
+            _ => None,
+        };
+        if let Some((t, _)) = self
+            .clock
+            .next()
+            .filter(|(t, at)| Some(*t) != this && *at + TIMER_MARGIN < due)
+        {
+            return Err(AdapterError::Unsupported(format!(
+                "{stimulus}: the client's {t:?} timer expires before it in real time, which the vector's order does not allow"
+            )));
+        }
+        Ok(())
+    }
+
+    fn server_index(&self, from: Peer) -> usize {
+        match from {
+            Peer::BootstrapServer => 0,
+            Peer::Server(k) => 2 + usize::from(k),
+        }
+    }
+}
+
+fn kind_name(m: &Outgoing) -> &'static str {
+    match m {
+        Outgoing::BootstrapRequest { .. } => "Bootstrap-Request",
+        Outgoing::BootstrapPackRequest { .. } => "Bootstrap-Pack-Request",
+        Outgoing::Register { .. } => "Register",
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn read_datagrams(
+    socket: UdpSocket,
+    server: usize,
+    tx: mpsc::Sender<Datagram>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; transport::MAX_DATAGRAM];
+    while !stop.load(Ordering::Relaxed) {
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                let d = Datagram {
+                    server,
+                    from,
+                    bytes: buf[..n].to_vec(),
+                    at: Instant::now(),
+                    wall: SystemTime::now(),
+                };
+                if tx.send(d).is_err() {
+                    return;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn timer_rule(t: Timer) -> &'static str {
+    match t {
+        Timer::ClientHoldOff => "the Client Hold Off Time had not passed (BS-FACT-05)",
+        Timer::ExchangeLifetime => "EXCHANGE_LIFETIME had not passed (BS-CI-03)",
+        Timer::BootstrapAccountTimeout => {
+            "the Bootstrap-Server Account Timeout had not passed (BS-FIN-06)"
+        }
+    }
+}
+
+impl Adapter for UdpAdapter {
+    fn start(&mut self, v: &Vector, timeout: Duration) -> Result<Observed, AdapterError> {
+        self.t0 = Instant::now();
+        self.bind(v)?;
+        self.endpoint = v.endpoint.clone();
+        let profile: Profile =
+            v.profile
+                .parse()
+                .map_err(|e: bootstrap_model::profile::UnknownProfile| {
+                    AdapterError::Spawn(e.to_string())
+                })?;
+        let spec = ClientSpec {
+            profile,
+            ..ClientSpec::reference(profile)
+        };
+        let mut choices = Choices::reference(profile);
+        if let Some(p) = v.features.bootstrap_pack {
+            choices.pack = p;
+        }
+        let (shadow, _) = Client::boot(&spec, v.factory_objects.clone(), choices);
+        match &self.launcher {
+            Some(l) => {
+                let mut port = 0;
+                if l.uses("client_port") {
+                    // A port that was free a moment ago; the client binds it.
+                    let probe = UdpSocket::bind(SocketAddr::new(self.opts.host, 0))
+                        .and_then(|s| s.local_addr())
+                        .map_err(|e| {
+                            AdapterError::Spawn(format!("no free port for the client: {e}"))
+                        })?;
+                    port = probe.port();
+                    self.client_addrs.insert(usize::MAX, probe);
+                }
+                let argv = l.argv(&self.placeholders(v, port));
+                self.client = Some(Launched::spawn(&argv)?);
+            }
+            None => {
+                self.early_checks = false;
+                eprintln!(
+                    "{}: start the client now (bootstrap server {}, endpoint {}, factory {})",
+                    v.name,
+                    self.uris.bootstrap,
+                    v.endpoint,
+                    v.factory.name()
+                );
+            }
+        }
+        let now = Instant::now();
+        self.clock.sync(Armed::none(), &shadow, now, self.opts.coap);
+        self.shadow = Some((shadow, spec));
+        // A client needs a moment to start: what it sends at power-on is waited for with
+        // the step timeout; when it should send nothing, the quiet time applies.
+        self.observe(&v.boot, None, Vec::new(), None, now + timeout, None)
+    }
+
+    fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError> {
+        let now = Instant::now();
+        let mut sends = Vec::new();
+        let input = step.stimulus.input();
+        let is_bs_request = |m: &Outgoing| matches!(m, Outgoing::BootstrapRequest { .. });
+        let is_pack = |m: &Outgoing| matches!(m, Outgoing::BootstrapPackRequest { .. });
+        let register_to = |k: u8| move |m: &Outgoing| matches!(m, Outgoing::Register { to, .. } if *to == ServerUri::Server(k));
+        let lost_wait = now + self.opts.coap.max_transmit_wait() + TIMER_MARGIN;
+        // When the shadow's timers start: at the stimulus, or when a correct client gives
+        // up on a lost request at the earliest.
+        let mut shadow_at = now;
+        let mut at_least = None;
+        let mut deadline = now + timeout;
+        let mut not_before = None;
+        let mut response = None;
+        match &step.stimulus {
+            Action::BootstrapRequestAccepted => self.answer(
+                "Bootstrap-Request",
+                is_bs_request,
+                ResponseType::Changed,
+                None,
+            )?,
+            Action::BootstrapRequestRejected => self.answer(
+                "Bootstrap-Request",
+                is_bs_request,
+                ResponseType::BadRequest,
+                None,
+            )?,
+            Action::BootstrapPackNotImplemented => self.answer(
+                "Bootstrap-Pack-Request",
+                is_pack,
+                ResponseType::NotImplemented,
+                None,
+            )?,
+            Action::BootstrapPackDelivered { .. } => {
+                return Err(AdapterError::Unsupported(
+                    "delivering a Bootstrap-Pack (SenML CBOR) on the wire".into(),
+                ))
+            }
+            Action::RegisterAccepted { server } => self.answer(
+                "Register",
+                register_to(*server),
+                ResponseType::Created,
+                Some(&format!("rd/{server}")),
+            )?,
+            Action::RegisterRejected { server } => self.answer(
+                "Register",
+                register_to(*server),
+                ResponseType::Forbidden,
+                None,
+            )?,
+            Action::BootstrapRequestLost
+            | Action::BootstrapPackLost
+            | Action::RegisterLost { .. } => {
+                match &step.stimulus {
+                    Action::BootstrapRequestLost => {
+                        self.lose("Bootstrap-Request", is_bs_request)?
+                    }
+                    Action::BootstrapPackLost => self.lose("Bootstrap-Pack-Request", is_pack)?,
+                    Action::RegisterLost { server } => {
+                        self.lose("Register", register_to(*server))?
+                    }
+                    _ => {}
+                }
+                shadow_at = now + self.opts.coap.min_transmit_wait();
+                at_least = Some(lost_wait);
+                deadline = lost_wait + timeout;
+            }
+            Action::ClientHoldOffExpired
+            | Action::ExchangeLifetimeExpired
+            | Action::BootstrapAccountTimeoutExpired => {
+                let Input::TimerExpired(t) = input else {
+                    return Err(AdapterError::Spawn("a timer step without a timer".into()));
+                };
+                let expiry = self.clock.deadline(t).unwrap_or(now).max(now);
+                shadow_at = expiry;
+                self.clock.clear(t);
+                if step.expect.sends.is_empty() && step.expect.or_sends.is_empty() {
+                    at_least = Some(expiry + TIMER_MARGIN);
+                }
+                deadline = expiry + TIMER_MARGIN + timeout;
+                not_before = Some((expiry, timer_rule(t).to_string()));
+            }
+            Action::BootstrapFinishDuplicated => {
+                let Some(SentRequest {
+                    server,
+                    bytes,
+                    mid,
+                    token,
+                    req,
+                }) = self.last_finish.clone()
+                else {
+                    return Err(AdapterError::Spawn(
+                        "a duplicate Finish before any Finish".into(),
+                    ));
+                };
+                response =
+                    Some(self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?);
+            }
+            _ => {
+                let Some(mut req) = conformance::wire::stimulus(&step.stimulus, &self.uris) else {
+                    return Err(AdapterError::Spawn(format!(
+                        "no CoAP request for {}",
+                        step.stimulus
+                    )));
+                };
+                let from = match input {
+                    Input::Write { from, .. }
+                    | Input::Read { from, .. }
+                    | Input::Discover { from, .. }
+                    | Input::Delete { from, .. }
+                    | Input::Finish { from }
+                    | Input::ExecuteBootstrapTrigger { from, .. }
+                    | Input::ReBootstrapNotification { from, .. } => from,
+                    _ => Peer::BootstrapServer,
+                };
+                if let Some(p) = self
+                    .opts
+                    .content_formats
+                    .iter()
+                    .find_map(|f| req.payloads.iter().find(|p| p.content_format == *f))
+                    .or(req.payloads.first())
+                    .cloned()
+                {
+                    req.payloads = vec![p];
+                }
+                let (mid, token) = (self.ids.mid(), self.ids.token());
+                let bytes = encode_request(&req, mid, &token)
+                    .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
+                let server = self.server_index(from);
+                if matches!(step.stimulus, Action::BootstrapFinish) {
+                    self.last_finish = Some(SentRequest {
+                        server,
+                        bytes: bytes.clone(),
+                        mid,
+                        token: token.clone(),
+                        req: req.clone(),
+                    });
+                }
+                response =
+                    Some(self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?);
+            }
+        }
+        self.feasible(&step.stimulus, at_least.unwrap_or(now))?;
+        self.shadow_step(&input, shadow_at);
+        self.observe(
+            &step.expect,
+            response,
+            sends,
+            at_least,
+            deadline,
+            not_before,
+        )
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(c) = &mut self.client {
+            c.kill();
+        }
+    }
+
+    fn wire_log(&self) -> Vec<WireRecord> {
+        self.log.clone()
+    }
+
+    fn client_output(&self) -> String {
+        self.client
+            .as_ref()
+            .map(Launched::output)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for UdpAdapter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

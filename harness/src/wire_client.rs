@@ -1,0 +1,457 @@
+//! The bundled reference client on the wire: the model's sans-IO [`Client`] behind a UDP
+//! driver, so that the whole suite runs over real CoAP with no third party, and every
+//! injected bug can be run on the wire too (`lwm2m-reference-client wire --bug NAME`).
+//!
+//! The driver is the only I/O: one UDP socket on loopback; server requests are decoded into
+//! the model's inputs ([`crate::coap::decode_request`]) and answered piggy-backed; the
+//! model's outgoing messages go out as Confirmable requests, retransmitted with the RFC 7252
+//! timing ([`CoapTiming`], scaled by `--coap-time-scale`) until answered, and given up after
+//! MAX_TRANSMIT_WAIT, which the model sees as "no answer" (BS-REQ-04). Duplicates of a
+//! server request (same peer and Message ID) are answered from a cache (RFC 7252 §4.5); a
+//! duplicate Bootstrap-Finish goes to the model as [`Input::DuplicateFinish`] so that the
+//! `no-deduplication` bug shows on the wire. The model's timers fire from a [`Clock`].
+//!
+//! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
+//! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
+//! address a datagram comes from.
+
+use crate::coap::{decode_request, encode_client_message, encode_response};
+use crate::timing::{Armed, Clock, CoapTiming};
+use crate::transport::{self, Ids};
+use bootstrap_model::bugs::BugSet;
+use bootstrap_model::client::{
+    Choices, Client, ClientSpec, Input, Outgoing, Output, PackAnswer, Peer, RegisterAnswer,
+    Response,
+};
+use bootstrap_model::code::ResponseCode;
+use bootstrap_model::objects::ServerUri;
+use bootstrap_model::profile::Profile;
+use bootstrap_model::system::Factory;
+use coap_lite::{MessageClass, MessageType, Packet, RequestType, ResponseType};
+use conformance::wire::{outgoing, UriMap};
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// How the reference client is started on the wire.
+#[derive(Clone, Debug)]
+pub struct WireClientConfig {
+    /// The profile it implements.
+    pub profile: Profile,
+    /// Its Endpoint Client Name (BS-CI-02).
+    pub endpoint: String,
+    /// Its factory configuration (BS-FACT-01).
+    pub factory: Factory,
+    /// Where the bootstrap and management servers listen.
+    pub uris: UriMap,
+    /// Injected bugs.
+    pub bugs: BugSet,
+    /// Whether it uses Bootstrap-Pack-Request (1.2); `None`: the profile's reference choice.
+    pub pack: Option<bool>,
+    /// The RFC 7252 timing.
+    pub timing: CoapTiming,
+    /// The UDP port to listen on; 0: any free port.
+    pub port: u16,
+    /// Log each datagram on stderr.
+    pub verbose: bool,
+}
+
+/// A request of the client's own, awaiting its answer.
+struct Exchange {
+    message: Outgoing,
+    to: SocketAddr,
+    token: Vec<u8>,
+    bytes: Vec<u8>,
+    attempt: u32,
+    /// When to retransmit (or give up); `None` once an empty ACK said a separate response
+    /// will follow.
+    next: Option<Instant>,
+    /// When a separate response is given up on.
+    give_up: Instant,
+}
+
+/// The client and its socket.
+pub struct WireClient {
+    cfg: WireClientConfig,
+    spec: ClientSpec,
+    client: Client,
+    socket: UdpSocket,
+    ids: Ids,
+    clock: Clock,
+    exchanges: Vec<Exchange>,
+    /// Responses sent, by peer and Message ID, with whether the request was a Finish.
+    answered: HashMap<(SocketAddr, u16), (Vec<u8>, bool)>,
+    peers: Vec<(SocketAddr, Peer, ServerUri)>,
+}
+
+fn leak(endpoint: &str) -> &'static str {
+    Box::leak(endpoint.to_string().into_boxed_str())
+}
+
+impl WireClient {
+    /// Binds the client's socket (an ephemeral port on the loopback address of the
+    /// bootstrap server's family) and powers the client on.
+    pub fn start(cfg: WireClientConfig) -> Result<WireClient, String> {
+        let mut peers = Vec::new();
+        let mut add = |uri: &str, peer: Peer, su: ServerUri| -> Result<(), String> {
+            peers.push((transport::socket_addr(uri)?, peer, su));
+            Ok(())
+        };
+        add(
+            &cfg.uris.bootstrap,
+            Peer::BootstrapServer,
+            ServerUri::Bootstrap,
+        )?;
+        add(
+            &cfg.uris.bootstrap_alternate,
+            Peer::BootstrapServer,
+            ServerUri::BootstrapAlternate,
+        )?;
+        for (k, u) in cfg.uris.servers.iter().enumerate() {
+            let k = u8::try_from(k).map_err(|_| "too many servers".to_string())?;
+            add(u, Peer::Server(k), ServerUri::Server(k))?;
+        }
+        let local = if peers[0].0.is_ipv6() {
+            format!("[::1]:{}", cfg.port)
+        } else {
+            format!("127.0.0.1:{}", cfg.port)
+        };
+        let socket = UdpSocket::bind(&local).map_err(|e| format!("cannot bind {local}: {e}"))?;
+        let spec = ClientSpec {
+            profile: cfg.profile,
+            endpoint: leak(&cfg.endpoint),
+            bugs: cfg.bugs,
+        };
+        let mut choices = Choices::reference(cfg.profile);
+        if let Some(p) = cfg.pack {
+            choices.pack = p;
+        }
+        let (client, out) = Client::boot(&spec, cfg.factory.store(), choices);
+        let mut c = WireClient {
+            spec,
+            client,
+            socket,
+            ids: Ids::default(),
+            clock: Clock::default(),
+            exchanges: Vec::new(),
+            answered: HashMap::new(),
+            peers,
+            cfg,
+        };
+        // Power-on arms what the boot state arms (BS-FACT-05: the hold-off runs first).
+        c.clock
+            .sync(Armed::none(), &c.client, Instant::now(), c.cfg.timing);
+        c.emit(out)?;
+        Ok(c)
+    }
+
+    /// The address the client listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, String> {
+        self.socket.local_addr().map_err(|e| e.to_string())
+    }
+
+    fn log(&self, what: &str) {
+        if self.cfg.verbose {
+            eprintln!("lwm2m-reference-client: {what}");
+        }
+    }
+
+    fn send(&self, bytes: &[u8], to: SocketAddr) -> Result<(), String> {
+        self.socket
+            .send_to(bytes, to)
+            .map(drop)
+            .map_err(|e| format!("cannot send to {to}: {e}"))
+    }
+
+    /// Feeds one input to the model, keeping the clock in step, and sends what it asks.
+    fn handle(&mut self, input: &Input) -> Result<Option<Response>, String> {
+        let before = Armed::of(&self.client);
+        let mut out = self.client.handle(&self.spec, input);
+        self.clock
+            .sync(before, &self.client, Instant::now(), self.cfg.timing);
+        let response = out.response.take();
+        self.emit(out)?;
+        Ok(response)
+    }
+
+    /// Sends the model's outgoing messages as Confirmable requests.
+    fn emit(&mut self, out: Output) -> Result<(), String> {
+        for m in out.send {
+            let coap = outgoing(&m, &self.cfg.uris);
+            let to = transport::socket_addr(&coap.uri)?;
+            let (mid, token) = (self.ids.mid(), self.ids.token());
+            let bytes = encode_client_message(&coap, mid, &token)?;
+            self.send(&bytes, to)?;
+            self.log(&format!("sent {m} to {to} (MID {mid})"));
+            let now = Instant::now();
+            self.exchanges.push(Exchange {
+                message: m,
+                to,
+                token,
+                bytes,
+                attempt: 0,
+                next: Some(now + self.cfg.timing.retransmit_after(0)),
+                give_up: now + self.cfg.timing.max_transmit_wait(),
+            });
+        }
+        Ok(())
+    }
+
+    fn peer(&self, from: SocketAddr) -> Option<(Peer, ServerUri)> {
+        self.peers
+            .iter()
+            .find(|(a, _, _)| *a == from)
+            .map(|(_, p, u)| (*p, *u))
+    }
+
+    /// Runs until `deadline` (forever when `None`), handling datagrams and timers.
+    pub fn run(&mut self, deadline: Option<Instant>) -> Result<(), String> {
+        let mut buf = vec![0u8; transport::MAX_DATAGRAM];
+        loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(());
+            }
+            self.fire_due(now)?;
+            let wake = [
+                self.clock.next().map(|(_, d)| d),
+                self.exchanges
+                    .iter()
+                    .map(|e| e.next.unwrap_or(e.give_up))
+                    .min(),
+                deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wait = wake
+                .map(|w| w.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(1))
+                .clamp(Duration::from_millis(1), Duration::from_secs(1));
+            self.socket
+                .set_read_timeout(Some(wait))
+                .map_err(|e| e.to_string())?;
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let datagram = buf[..n].to_vec();
+                    self.datagram(&datagram, from)?
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                // An ICMP port unreachable from a server that went away: nothing to do.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(format!("cannot receive: {e}")),
+            }
+        }
+    }
+
+    /// Fires expired timers and retransmits or gives up on unanswered requests.
+    fn fire_due(&mut self, now: Instant) -> Result<(), String> {
+        while let Some((t, at)) = self.clock.next() {
+            if at > now {
+                break;
+            }
+            self.clock.clear(t);
+            self.log(&format!("timer {t:?} expired"));
+            self.handle(&Input::TimerExpired(t))?;
+        }
+        let mut i = 0;
+        while i < self.exchanges.len() {
+            let e = &mut self.exchanges[i];
+            match e.next {
+                Some(at) if at <= now && e.attempt < crate::timing::MAX_RETRANSMIT => {
+                    e.attempt += 1;
+                    e.next = Some(now + self.cfg.timing.retransmit_after(e.attempt));
+                    let (bytes, to) = (e.bytes.clone(), e.to);
+                    self.send(&bytes, to)?;
+                    self.log(&format!("retransmitted to {to}"));
+                    i += 1;
+                }
+                Some(at) if at <= now => {
+                    let e = self.exchanges.remove(i);
+                    self.give_up(e)?;
+                }
+                None if e.give_up <= now => {
+                    let e = self.exchanges.remove(i);
+                    self.give_up(e)?;
+                }
+                _ => i += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn give_up(&mut self, e: Exchange) -> Result<(), String> {
+        self.log(&format!("no answer to {}; giving up", e.message));
+        self.answer(&e.message, None)
+    }
+
+    /// The model's input for the answer `code` (`None`: none came) to `m`.
+    fn answer(&mut self, m: &Outgoing, code: Option<ResponseCode>) -> Result<(), String> {
+        let input = match m {
+            Outgoing::BootstrapRequest { .. } => Input::BootstrapRequestAnswer(code),
+            Outgoing::BootstrapPackRequest { .. } => Input::PackAnswer(match code {
+                None => PackAnswer::NoAnswer,
+                Some(c) => PackAnswer::Error(c),
+            }),
+            Outgoing::Register { to, .. } => {
+                let ServerUri::Server(server) = to else {
+                    return Ok(());
+                };
+                Input::RegisterAnswer {
+                    server: *server,
+                    answer: match code {
+                        None => RegisterAnswer::NoAnswer,
+                        Some(_) => RegisterAnswer::Rejected,
+                    },
+                }
+            }
+        };
+        self.handle(&input).map(drop)
+    }
+
+    fn datagram(&mut self, bytes: &[u8], from: SocketAddr) -> Result<(), String> {
+        let p = match Packet::from_bytes(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.log(&format!("ignored a malformed datagram from {from}: {e:?}"));
+                return Ok(());
+            }
+        };
+        let mid = p.header.message_id;
+        match p.header.code {
+            MessageClass::Request(method) => {
+                let Some((peer, _)) = self.peer(from) else {
+                    self.log(&format!("ignored a request from unknown peer {from}"));
+                    return Ok(());
+                };
+                if let Some((cached, was_finish)) = self.answered.get(&(from, mid)).cloned() {
+                    // RFC 7252 §4.5: a duplicate gets the same answer, not a second effect.
+                    let reply = if was_finish {
+                        match self.handle(&Input::DuplicateFinish)? {
+                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            None => cached,
+                        }
+                    } else {
+                        cached
+                    };
+                    self.log(&format!("duplicate MID {mid} from {from}: answered again"));
+                    return self.send(&reply, from);
+                }
+                let is_finish = method == RequestType::Post
+                    && p.get_option(coap_lite::CoapOption::UriPath)
+                        .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
+                let reply = match decode_request(bytes, peer, &self.cfg.uris) {
+                    Ok(input) => {
+                        self.log(&format!("received {input:?} from {from}"));
+                        match self.handle(&input)? {
+                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            None => bad_request(mid, p.get_token()),
+                        }
+                    }
+                    Err(e) => {
+                        self.log(&format!("cannot decode a request from {from}: {e}"));
+                        bad_request(mid, p.get_token())
+                    }
+                };
+                // A Non-confirmable request gets a Non-confirmable response (RFC 7252 §5.2.3).
+                let reply = if p.header.get_type() == MessageType::NonConfirmable {
+                    retype(&reply, MessageType::NonConfirmable)
+                } else {
+                    reply
+                };
+                self.answered
+                    .insert((from, mid), (reply.clone(), is_finish));
+                self.send(&reply, from)
+            }
+            MessageClass::Empty => {
+                // An empty ACK: a separate response follows. An RST: the request failed.
+                let Some(i) = self
+                    .exchanges
+                    .iter()
+                    .position(|e| e.to == from && mid_of(&e.bytes) == Some(mid))
+                else {
+                    return Ok(());
+                };
+                if p.header.get_type() == MessageType::Reset {
+                    let e = self.exchanges.remove(i);
+                    self.log("request reset by the server");
+                    return self.answer(&e.message, None);
+                }
+                let give_up = Instant::now() + self.cfg.timing.exchange_lifetime();
+                let e = &mut self.exchanges[i];
+                e.next = None;
+                e.give_up = give_up;
+                Ok(())
+            }
+            MessageClass::Response(t) => {
+                let kind = p.header.get_type();
+                if matches!(kind, MessageType::Confirmable) {
+                    self.send(&transport::empty(MessageType::Acknowledgement, mid), from)?;
+                }
+                let Some(i) = self
+                    .exchanges
+                    .iter()
+                    .position(|e| e.to == from && e.token == p.get_token())
+                else {
+                    self.log(&format!(
+                        "ignored a response with an unknown token from {from}"
+                    ));
+                    return Ok(());
+                };
+                let e = self.exchanges.remove(i);
+                self.log(&format!("answer {t:?} to {}", e.message));
+                let code = crate::coap::response_code(t);
+                match (&e.message, code) {
+                    (Outgoing::Register { to, .. }, _) if t == ResponseType::Created => {
+                        let ServerUri::Server(server) = to else {
+                            return Ok(());
+                        };
+                        self.handle(&Input::RegisterAnswer {
+                            server: *server,
+                            answer: RegisterAnswer::Created,
+                        })
+                        .map(drop)
+                    }
+                    (m, code) => {
+                        let m = m.clone();
+                        // A code outside the bootstrap interface's set is still an error.
+                        let code = code.or(Some(if t == ResponseType::Created {
+                            ResponseCode::Changed
+                        } else {
+                            ResponseCode::BadRequest
+                        }));
+                        self.answer(&m, code)
+                    }
+                }
+            }
+            MessageClass::Reserved(_) => Ok(()),
+        }
+    }
+}
+
+fn mid_of(bytes: &[u8]) -> Option<u16> {
+    (bytes.len() >= 4).then(|| u16::from_be_bytes([bytes[2], bytes[3]]))
+}
+
+fn bad_request(mid: u16, token: &[u8]) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    p.header.message_id = mid;
+    p.header.code = MessageClass::Response(ResponseType::BadRequest);
+    p.set_token(token.to_vec());
+    p.to_bytes().unwrap_or_default()
+}
+
+fn retype(bytes: &[u8], t: MessageType) -> Vec<u8> {
+    match Packet::from_bytes(bytes) {
+        Ok(mut p) => {
+            p.header.set_type(t);
+            p.to_bytes().unwrap_or_else(|_| bytes.to_vec())
+        }
+        Err(_) => bytes.to_vec(),
+    }
+}
