@@ -214,9 +214,7 @@ impl ClientChoice {
 
     /// Why `v` does not run on the wire, if it does not.
     fn wire_skip(&self, cp: &ClientProfile, v: &Vector) -> Option<String> {
-        if self.wire.is_none() {
-            return None;
-        }
+        self.wire.as_ref()?;
         if let Some(reason) = cp.factory_skip(v) {
             return Some(reason);
         }

@@ -1,0 +1,1080 @@
+//! Fuzz targets for every decoder of client input, driven by proptest so that they run in
+//! CI for a bounded number of cases: the CoAP decoders (`harness::coap::decode_response`,
+//! `decode_request`, `decode_client_message`), TLV (`conformance::tlv::decode`),
+//! link-format (`harness::coap::parse_links`) and SenML JSON (`conformance::senml::decode`).
+//!
+//! Each target feeds arbitrary bytes and, three times as often, structure-aware mutations
+//! of the valid inputs the committed vectors hold (bit flips, truncations, byte and token
+//! insertions, duplicated and deleted slices, splices of another seed), which get past the
+//! first checks into the deep code. A crash is a panic: proptest catches it, shrinks the
+//! input and the test fails with the minimal one (seed, mutations, bytes). Decoding errors
+//! are expected and fine.
+//!
+//! `FUZZ_CASES` sets the number of cases per target (default 50000), `FUZZ_SEED` the RNG
+//! seed (default fixed, so CI is reproducible). Each target prints
+//! `fuzz <target>: N cases, 0 crashes` (see it with `--nocapture`).
+
+use bootstrap_model::client::Peer;
+use bootstrap_model::objects::ServerUri;
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
+use conformance::load::Loader;
+use conformance::tlv::{self, IdentifierType, RawTlv};
+use conformance::wire::{
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON, UNDECODABLE_TLV,
+};
+use harness::coap;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Once, OnceLock};
+use std::time::Instant;
+
+/// The valid inputs of every target, from the committed vectors, each once.
+struct Corpus {
+    uris: UriMap,
+    /// The distinct requests a response answers (payloads dropped).
+    requests: Vec<CoapRequest>,
+    /// CoAP responses, each with the index in `requests` of the request it answers.
+    responses: Vec<(Vec<u8>, usize)>,
+    /// CoAP requests to the client, one per payload alternative.
+    stimuli: Vec<(Vec<u8>, usize)>,
+    /// The client's own CoAP requests.
+    messages: Vec<(Vec<u8>, usize)>,
+    tlv: Vec<(Vec<u8>, usize)>,
+    links: Vec<(Vec<u8>, usize)>,
+    senml: Vec<(Vec<u8>, usize)>,
+}
+
+fn response_packet(code: bootstrap_model::code::ResponseCode, e: &Encoded) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    p.header.message_id = 1;
+    p.header.code = MessageClass::Response(coap::response_type(code));
+    p.set_token(b"tk".to_vec());
+    let cf = e.content_format.to_be_bytes();
+    let skip = cf.iter().take_while(|b| **b == 0).count();
+    p.add_option(CoapOption::ContentFormat, cf[skip..].to_vec());
+    p.payload = e.bytes().unwrap();
+    p.to_bytes().unwrap()
+}
+
+fn corpus() -> &'static Corpus {
+    static CORPUS: OnceLock<Corpus> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let vectors = Loader::new()
+            .load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors"))
+            .unwrap();
+        let uris = vectors[0].1.uris.clone();
+        let mut requests: Vec<CoapRequest> = Vec::new();
+        let mut responses = BTreeSet::new();
+        let mut stimuli = BTreeSet::new();
+        let mut messages = BTreeSet::new();
+        let (mut tlv, mut links, mut senml) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut payload = |e: &Encoded| {
+            let set = match e.content_format {
+                LWM2M_TLV => &mut tlv,
+                LINK_FORMAT => &mut links,
+                SENML_JSON => &mut senml,
+                _ => return,
+            };
+            set.insert((e.bytes().unwrap(), 0));
+        };
+        for (_, v) in &vectors {
+            assert_eq!(
+                v.uris, uris,
+                "{}: the fuzz targets assume one URI map",
+                v.name
+            );
+            let sends = v
+                .boot
+                .sends
+                .iter()
+                .chain(v.steps.iter().flat_map(|s| s.expect.sends.iter()));
+            for s in sends {
+                // Register's link-format payload is the message decoder's business, not
+                // parse_links's: it stays in the message.
+                messages.insert((coap::encode_client_message(&s.coap, 7, b"t").unwrap(), 0));
+            }
+            for step in &v.steps {
+                let Some(req) = &step.request else { continue };
+                for e in &req.payloads {
+                    let one = CoapRequest {
+                        payloads: vec![e.clone()],
+                        ..req.clone()
+                    };
+                    stimuli.insert((coap::encode_request(&one, 3, b"x").unwrap(), 0));
+                    payload(e);
+                }
+                if req.payloads.is_empty() {
+                    stimuli.insert((coap::encode_request(req, 3, b"x").unwrap(), 0));
+                }
+                let Some(expected) = &step.expect.response else {
+                    continue;
+                };
+                let bare = CoapRequest {
+                    payloads: vec![],
+                    ..req.clone()
+                };
+                let r = match requests.iter().position(|q| *q == bare) {
+                    Some(r) => r,
+                    None => {
+                        requests.push(bare);
+                        requests.len() - 1
+                    }
+                };
+                let code = bootstrap_model::code::ResponseCode::ALL
+                    .into_iter()
+                    .find(|c| c.dotted() == expected.codes[0])
+                    .unwrap();
+                let content = expected.content.as_ref();
+                let response = bootstrap_model::client::Response {
+                    code,
+                    content: content.map(|c| c.value.clone()),
+                };
+                responses.insert((
+                    coap::encode_response(&response, &uris, 5, b"tk").unwrap(),
+                    r,
+                ));
+                for e in content.iter().flat_map(|c| c.encodings.iter()) {
+                    responses.insert((response_packet(code, e), r));
+                    payload(e);
+                }
+            }
+        }
+        let c = Corpus {
+            uris,
+            requests,
+            responses: responses.into_iter().collect(),
+            stimuli: stimuli.into_iter().collect(),
+            messages: messages.into_iter().collect(),
+            tlv: tlv.into_iter().collect(),
+            links: links.into_iter().collect(),
+            senml: senml.into_iter().collect(),
+        };
+        for (name, seeds) in [
+            ("responses", &c.responses),
+            ("stimuli", &c.stimuli),
+            ("messages", &c.messages),
+            ("tlv", &c.tlv),
+            ("links", &c.links),
+            ("senml", &c.senml),
+        ] {
+            assert!(seeds.len() >= 10, "only {} {name} seeds", seeds.len());
+        }
+        c
+    })
+}
+
+/// Byte strings that mean something to one of the decoders: TLV type bytes and long
+/// lengths, the CoAP payload marker and extended option deltas, link-format and SenML JSON
+/// syntax, extreme numbers, base64 symbols outside the URL-safe alphabet.
+const TOKENS: &[&[u8]] = &[
+    &[0x00],
+    &[0xff],
+    &[0xff, 0xff],
+    &[0x7f],
+    &[0x80],
+    &[0xc8, 0x00, 0xff],
+    &[0xd8, 0x00, 0x00, 0xff],
+    &[0xf8, 0x01, 0x00, 0xff, 0xff, 0xff],
+    &[0x08, 0x00, 0x03],
+    &[0x88, 0x02, 0x03, 0x41, 0x01, 0x1f],
+    &[0x41, 0x01],
+    &[0xe0, 0xff, 0xff],
+    &[0xd0, 0xff],
+    &[0xf0],
+    &[0x0f],
+    b"\"",
+    b",",
+    b";",
+    b"<",
+    b">",
+    b"</>",
+    b"=",
+    b"/",
+    b"lwm2m=\"1.0\"",
+    b"</>;lwm2m=1.1",
+    b";ssid=",
+    b";uri=\"",
+    b"65535",
+    b"65536",
+    b"-1",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b":",
+    b"\"bn\":",
+    b"\"n\":",
+    b"\"v\":",
+    b"\"vb\":",
+    b"\"vs\":",
+    b"\"vd\":",
+    b"\"bv\":",
+    b"1e400",
+    b"-0.5",
+    b"1.0",
+    b"9223372036854775808",
+    b"-9223372036854775809",
+    b"null",
+    b"true",
+    b"\\u0000",
+    b"\\ud800",
+    b"\\",
+    b"==",
+    b"+/",
+    b"/0/0/0/0/0",
+    b"/1/0/",
+    b"\xc3",
+    b"\xf0\x9f\x98",
+];
+
+/// One byte-level mutation; every position is an [`Index`] scaled to the input's current
+/// length.
+#[derive(Clone, Debug)]
+enum Mutation {
+    FlipBit(Index, u8),
+    SetByte(Index, u8),
+    Truncate(Index),
+    InsertByte(Index, u8),
+    InsertToken(Index, Index),
+    Duplicate(Index, Index, Index),
+    Delete(Index, Index),
+    /// A slice of another seed of the same target inserted here.
+    Splice(Index, Index, Index, Index),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<Index>(), 0..8u8).prop_map(|(p, b)| Mutation::FlipBit(p, b)),
+        (any::<Index>(), any::<u8>()).prop_map(|(p, b)| Mutation::SetByte(p, b)),
+        any::<Index>().prop_map(Mutation::Truncate),
+        (any::<Index>(), any::<u8>()).prop_map(|(p, b)| Mutation::InsertByte(p, b)),
+        (any::<Index>(), any::<Index>()).prop_map(|(p, t)| Mutation::InsertToken(p, t)),
+        (any::<Index>(), any::<Index>(), any::<Index>())
+            .prop_map(|(s, l, at)| Mutation::Duplicate(s, l, at)),
+        (any::<Index>(), any::<Index>()).prop_map(|(s, l)| Mutation::Delete(s, l)),
+        (
+            any::<Index>(),
+            any::<Index>(),
+            any::<Index>(),
+            any::<Index>()
+        )
+            .prop_map(|(seed, s, l, at)| Mutation::Splice(seed, s, l, at)),
+    ]
+}
+
+/// The slice `[start, start + len)` of `b` that `s` and `l` pick (at most 64 bytes), if
+/// `b` is not empty.
+fn slice(b: &[u8], s: &Index, l: &Index) -> Option<(usize, usize)> {
+    if b.is_empty() {
+        return None;
+    }
+    let start = s.index(b.len());
+    let len = 1 + l.index((b.len() - start).min(64));
+    Some((start, len))
+}
+
+fn apply(b: &mut Vec<u8>, m: &Mutation, seeds: &[(Vec<u8>, usize)]) {
+    let at = |p: &Index, b: &Vec<u8>| p.index(b.len() + 1);
+    match m {
+        Mutation::FlipBit(p, bit) if !b.is_empty() => {
+            let i = p.index(b.len());
+            b[i] ^= 1 << bit;
+        }
+        Mutation::SetByte(p, v) if !b.is_empty() => {
+            let i = p.index(b.len());
+            b[i] = *v;
+        }
+        Mutation::Truncate(p) => {
+            let n = p.index(b.len() + 1);
+            b.truncate(n);
+        }
+        Mutation::InsertByte(p, v) => {
+            let i = at(p, b);
+            b.insert(i, *v);
+        }
+        Mutation::InsertToken(p, t) => {
+            let i = at(p, b);
+            let tok = TOKENS[t.index(TOKENS.len())];
+            b.splice(i..i, tok.iter().copied());
+        }
+        Mutation::Duplicate(s, l, p) => {
+            if let Some((start, len)) = slice(b, s, l) {
+                let copy = b[start..start + len].to_vec();
+                let i = at(p, b);
+                b.splice(i..i, copy);
+            }
+        }
+        Mutation::Delete(s, l) => {
+            if let Some((start, len)) = slice(b, s, l) {
+                b.drain(start..start + len);
+            }
+        }
+        Mutation::Splice(seed, s, l, p) => {
+            let other = &seeds[seed.index(seeds.len())].0;
+            if let Some((start, len)) = slice(other, s, l) {
+                let i = at(p, b);
+                b.splice(i..i, other[start..start + len].iter().copied());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A structure-aware edit: the input is parsed (CoAP message, TLV items, SenML JSON value,
+/// link-format elements), `op` picks an operation on the structure and `a`, `b`, `c` its
+/// operands, and the result is encoded again, so lengths and syntax stay right and the
+/// damage lands in the meaning. An input that no longer parses is left as it is.
+#[derive(Clone, Debug)]
+struct Edit {
+    op: u8,
+    a: Index,
+    b: Index,
+    c: Index,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    (any::<u8>(), any::<Index>(), any::<Index>(), any::<Index>()).prop_map(|(op, a, b, c)| Edit {
+        op,
+        a,
+        b,
+        c,
+    })
+}
+
+/// The structure the edits of a target work on.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Coap,
+    Tlv,
+    Senml,
+    Links,
+}
+
+fn pick<'a, T>(list: &'a [T], i: &Index) -> &'a T {
+    &list[i.index(list.len())]
+}
+
+/// TLV leaf values: integers of every length (and a 3-byte one, which is none), booleans
+/// and a non-boolean, the vectors' URIs and one they do not know, invalid UTF-8, secret
+/// keys of the right and wrong lengths.
+const TLV_VALUES: &[&[u8]] = &[
+    &[],
+    &[0],
+    &[1],
+    &[2],
+    &[3],
+    &[4],
+    &[0x7f],
+    &[0x80],
+    &[0xff],
+    &[0x00, 0x80],
+    &[0xff, 0xff],
+    &[1, 2, 3],
+    &[0x7f, 0xff, 0xff, 0xff],
+    &[0x80, 0, 0, 0],
+    &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0x80, 0, 0, 0, 0, 0, 0, 0],
+    b"U",
+    b"coap://127.0.0.1:5783",
+    b"coap://127.0.0.1:5784",
+    b"coap://127.0.0.1:5693",
+    b"coap://127.0.0.1:5694",
+    b"coap://127.0.0.1:5695",
+    b"coap://elsewhere",
+    &[0xc3, 0x28],
+    b"key-1",
+    &[7; 16],
+    &[7; 15],
+    &[7; 17],
+    &[1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+];
+
+const TLV_IDS: &[u16] = &[0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 16, 255, 256, 65535];
+
+/// Encodes TLV items as they are, whatever their kind and place (containers from their
+/// children), with the shortest length fields.
+fn tlv_encode(items: &[RawTlv], out: &mut Vec<u8>) {
+    for t in items {
+        let value = if t.kind.is_container() {
+            let mut body = Vec::new();
+            tlv_encode(&t.children, &mut body);
+            body
+        } else {
+            t.value.clone()
+        };
+        let len = value.len().min(0xff_ffff);
+        let mut ty = t.kind.bits() << 6;
+        if t.id > 0xff {
+            ty |= 0x20;
+        }
+        let len_bytes = (len as u32).to_be_bytes();
+        let len_field: &[u8] = match len {
+            0..=7 => {
+                ty |= len as u8;
+                &[]
+            }
+            8..=0xff => {
+                ty |= 0x08;
+                &len_bytes[3..]
+            }
+            0x100..=0xffff => {
+                ty |= 0x10;
+                &len_bytes[2..]
+            }
+            _ => {
+                ty |= 0x18;
+                &len_bytes[1..]
+            }
+        };
+        out.push(ty);
+        if t.id > 0xff {
+            out.extend_from_slice(&t.id.to_be_bytes());
+        } else {
+            out.push(t.id as u8);
+        }
+        out.extend_from_slice(len_field);
+        out.extend_from_slice(&value[..len]);
+    }
+}
+
+fn tlv_addresses(items: &[RawTlv], prefix: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    for (i, t) in items.iter().enumerate() {
+        prefix.push(i);
+        out.push(prefix.clone());
+        tlv_addresses(&t.children, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// The list holding the item at `addr`, and the item's index in it.
+fn tlv_parent<'a>(items: &'a mut Vec<RawTlv>, addr: &[usize]) -> (&'a mut Vec<RawTlv>, usize) {
+    match addr {
+        [] => (items, 0),
+        [i] => (items, *i),
+        [first, rest @ ..] => tlv_parent(&mut items[*first].children, rest),
+    }
+}
+
+/// TLV edits: a leaf's value or an item's ID set to an interesting one, an item deleted,
+/// duplicated, given another identifier type, or copied into a container.
+fn tlv_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
+    let mut items = tlv::decode(bytes).ok()?;
+    let mut addrs = Vec::new();
+    tlv_addresses(&items, &mut Vec::new(), &mut addrs);
+    if addrs.is_empty() {
+        items.push(RawTlv {
+            kind: IdentifierType::ResourceWithValue,
+            id: *pick(TLV_IDS, &e.b),
+            value: pick(TLV_VALUES, &e.c).to_vec(),
+            children: vec![],
+        });
+    } else {
+        let addr = pick(&addrs, &e.a).clone();
+        let other = {
+            let (list, i) = tlv_parent(&mut items, pick(&addrs, &e.b).as_slice());
+            list[i].clone()
+        };
+        let (list, i) = tlv_parent(&mut items, &addr);
+        match e.op % 6 {
+            0 => {
+                list[i].value = pick(TLV_VALUES, &e.c).to_vec();
+                list[i].children.clear();
+            }
+            1 => list[i].id = *pick(TLV_IDS, &e.c),
+            2 => {
+                list.remove(i);
+            }
+            3 => {
+                let copy = list[i].clone();
+                list.insert(i, copy);
+            }
+            4 => {
+                list[i].kind = *pick(
+                    &[
+                        IdentifierType::ObjectInstance,
+                        IdentifierType::ResourceInstance,
+                        IdentifierType::MultipleResource,
+                        IdentifierType::ResourceWithValue,
+                    ],
+                    &e.c,
+                )
+            }
+            _ => {
+                if list[i].kind.is_container() {
+                    list[i].children.push(other);
+                } else {
+                    list.insert(i, other);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    tlv_encode(&items, &mut out);
+    Some(out)
+}
+
+const SENML_KEYS: &[&str] = &[
+    "bn", "n", "v", "vb", "vs", "vd", "bv", "bs", "t", "bt", "u", "s", "bver", "x_", "",
+];
+
+fn senml_values() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    vec![
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(300),
+        json!(65535),
+        json!(65536),
+        json!(1.5),
+        json!(3.0),
+        json!(-0.0),
+        json!(1e19),
+        json!(-9.3e18),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!(""),
+        json!("0"),
+        json!("2/1"),
+        json!("2/65536"),
+        json!("/"),
+        json!("/1/0/"),
+        json!("/2/0/"),
+        json!("/0/1/"),
+        json!("/1/0/0"),
+        json!("/2/0/2/1"),
+        json!("/1/0/0/0/0"),
+        json!("/1/x/0"),
+        json!("Zg"),
+        json!("Zg=="),
+        json!("Z"),
+        json!("Zh"),
+        json!("+/8"),
+        json!("AAAAAAAAAAAAAAAAAAAAAA"),
+        json!("U"),
+        json!("coap://127.0.0.1:5693"),
+        json!("coap://elsewhere"),
+        json!(true),
+        json!(false),
+        json!(null),
+        json!([]),
+        json!({}),
+        json!([1]),
+        json!({"n": "0", "v": 1}),
+    ]
+}
+
+/// SenML edits on the JSON value: a field of a record set (any key, any JSON value),
+/// removed or renamed; a record duplicated, removed or replaced by a non-object; the pack
+/// replaced by a non-array.
+fn senml_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
+    use serde_json::Value;
+    let mut pack: Value = serde_json::from_slice(bytes).ok()?;
+    let values = senml_values();
+    let Value::Array(recs) = &mut pack else {
+        return None;
+    };
+    if recs.is_empty() || e.op % 7 == 6 {
+        let mut rec = serde_json::Map::new();
+        rec.insert(
+            pick(SENML_KEYS, &e.b).to_string(),
+            pick(&values, &e.c).clone(),
+        );
+        let i = e.a.index(recs.len() + 1);
+        recs.insert(i, Value::Object(rec));
+    } else {
+        let i = e.a.index(recs.len());
+        match e.op % 7 {
+            0 | 1 => {
+                if let Value::Object(rec) = &mut recs[i] {
+                    rec.insert(
+                        pick(SENML_KEYS, &e.b).to_string(),
+                        pick(&values, &e.c).clone(),
+                    );
+                }
+            }
+            2 => {
+                if let Value::Object(rec) = &mut recs[i] {
+                    let keys: Vec<String> = rec.keys().cloned().collect();
+                    if !keys.is_empty() {
+                        let k = pick(&keys, &e.b);
+                        let v = rec.remove(k);
+                        if let (Some(v), true) = (v, e.op % 2 == 0) {
+                            rec.insert(pick(SENML_KEYS, &e.c).to_string(), v);
+                        }
+                    }
+                }
+            }
+            3 => {
+                let copy = recs[i].clone();
+                let at = e.b.index(recs.len() + 1);
+                recs.insert(at, copy);
+            }
+            4 => {
+                recs.remove(i);
+            }
+            _ => {
+                if e.b.index(8) == 0 {
+                    pack = pick(&values, &e.c).clone();
+                } else {
+                    recs[i] = pick(&values, &e.c).clone();
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&pack).ok()
+}
+
+const LINK_ELEMENTS: &[&str] = &[
+    "lwm2m=\"1.0\"",
+    "lwm2m=1.0",
+    "</>;lwm2m=1.1",
+    "</>;lwm2m=\"1.2\"",
+    "</>;lwm2m=1.3",
+    "</0/0>",
+    "</0/1>;ssid=1;uri=\"coap://127.0.0.1:5693\"",
+    "</0/2>;uri=\"coap://127.0.0.1:5784\"",
+    "</1/0>;ssid=2",
+    "</1/0>;ssid=65536",
+    "</2/0>",
+    "</3/0>",
+    "</1/0/0/0>",
+    "</1/0/7>",
+    "<>",
+    "</>",
+    "<1/0>",
+    "</1/0",
+    "</65536>",
+    "</x>",
+    "",
+    " ",
+    "\"",
+    "</0/0>;uri=\"coap://elsewhere\"",
+    "</0/0>;uri=",
+    "</0/0>;ssid",
+    "</0/0>;;",
+    "</0/0>;uri=\"a,b\"",
+];
+
+const LINK_ATTRIBUTES: &[&str] = &[
+    ";ssid=1",
+    ";ssid=-1",
+    ";ssid=",
+    ";ssid= 3 ",
+    ";uri=\"coap://127.0.0.1:5783\"",
+    ";uri=\"coap://127.0.0.1:5695\"",
+    ";uri=\"x\"",
+    ";uri",
+    ";ssid=1;ssid=2",
+    ";\"",
+    ";=",
+    ";lwm2m=1.1",
+];
+
+/// Link-format edits on the elements (split at commas): one replaced by, or preceded by, a
+/// known element or a broken one; deleted, duplicated, swapped; an attribute appended.
+fn links_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut elems: Vec<String> = text.split(',').map(str::to_string).collect();
+    let i = e.a.index(elems.len());
+    match e.op % 6 {
+        0 => elems[i] = pick(LINK_ELEMENTS, &e.b).to_string(),
+        1 => elems.insert(i, pick(LINK_ELEMENTS, &e.b).to_string()),
+        2 => {
+            elems.remove(i);
+        }
+        3 => {
+            let copy = elems[i].clone();
+            elems.insert(e.b.index(elems.len() + 1), copy);
+        }
+        4 => {
+            let j = e.b.index(elems.len());
+            elems.swap(i, j);
+        }
+        _ => {
+            let attribute: &str = LINK_ATTRIBUTES[e.b.index(LINK_ATTRIBUTES.len())];
+            elems[i].push_str(attribute);
+        }
+    }
+    Some(elems.join(",").into_bytes())
+}
+
+const COAP_OPTIONS: &[CoapOption] = &[
+    CoapOption::UriPath,
+    CoapOption::UriQuery,
+    CoapOption::ContentFormat,
+    CoapOption::Accept,
+    CoapOption::ETag,
+    CoapOption::Size1,
+    CoapOption::Unknown(2048),
+];
+
+const COAP_VALUES: &[&[u8]] = &[
+    b"",
+    b"bs",
+    b"bspack",
+    b"rd",
+    b"rbs",
+    b"0",
+    b"1",
+    b"2",
+    b"9",
+    b"65536",
+    b"x",
+    b"keepServerInfo",
+    b"ep=x",
+    b"lt=300",
+    b"lt=x",
+    b"lwm2m=1.1",
+    b"pct=11542",
+    b"pct=x",
+    b"sm=0,3",
+    b"sm=0,x",
+    b"sm=",
+    b"dev=d",
+    &[0xff],
+    &[0xc3, 0x28],
+    &[0x2d, 0x16],
+    &[40],
+    &[110],
+    &[0],
+    &[42],
+    &[0x27, 0x0f],
+    &[0x00, 0x00, 0x00, 0x00, 0x28],
+];
+
+/// CoAP edits on the parsed message: the payload edited as its Content-Format says (or
+/// byte-mutated), replaced by another seed's payload and format, an option value set,
+/// added or removed, the code changed.
+fn coap_edit(bytes: &[u8], e: &Edit, seeds: &[(Vec<u8>, usize)]) -> Option<Vec<u8>> {
+    let mut p = Packet::from_bytes(bytes).ok()?;
+    match e.op % 8 {
+        0..=2 => {
+            let format = p
+                .get_first_option(CoapOption::ContentFormat)
+                .map(|v| v.iter().fold(0u32, |acc, b| acc << 8 | u32::from(*b)));
+            let edited = match format {
+                Some(f) if f == u32::from(LWM2M_TLV) => tlv_edit(&p.payload, e),
+                Some(f) if f == u32::from(SENML_JSON) => senml_edit(&p.payload, e),
+                Some(f) if f == u32::from(LINK_FORMAT) => links_edit(&p.payload, e),
+                _ => None,
+            };
+            match edited {
+                Some(payload) => p.payload = payload,
+                None => {
+                    let m = Mutation::InsertToken(e.a, e.b);
+                    apply(&mut p.payload, &m, seeds);
+                }
+            }
+        }
+        3 => {
+            let other = Packet::from_bytes(&pick(seeds, &e.a).0).ok()?;
+            p.clear_option(CoapOption::ContentFormat);
+            if let Some(list) = other.get_option(CoapOption::ContentFormat) {
+                p.set_option(CoapOption::ContentFormat, list.clone());
+            }
+            p.payload = other.payload;
+        }
+        4 | 5 => {
+            let o = *pick(COAP_OPTIONS, &e.b);
+            let v = pick(COAP_VALUES, &e.c).to_vec();
+            if e.op % 8 == 4 {
+                p.clear_option(o);
+            }
+            p.add_option(o, v);
+        }
+        6 => p.clear_option(*pick(COAP_OPTIONS, &e.b)),
+        _ => {
+            let codes = [
+                0x01, 0x02, 0x03, 0x04, 0x05, 0x41, 0x42, 0x44, 0x45, 0x80, 0x84, 0x8f,
+            ];
+            p.header.code = MessageClass::from(if e.b.index(4) == 0 {
+                e.c.index(256) as u8
+            } else {
+                *pick(&codes, &e.c)
+            });
+        }
+    }
+    p.to_bytes().ok()
+}
+
+/// One step of a mutated input.
+#[derive(Clone, Debug)]
+enum Step {
+    Bytes(Mutation),
+    Structure(Edit),
+}
+
+/// One fuzz input: the bytes, the context index (the request a response answers), and how
+/// they were made, for the report of a crash.
+#[derive(Clone)]
+struct Case {
+    bytes: Vec<u8>,
+    context: usize,
+    how: String,
+}
+
+impl fmt::Debug for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        write!(
+            f,
+            "{} (context {}): {} bytes, hex {hex}, text {:?}",
+            self.how,
+            self.context,
+            self.bytes.len(),
+            String::from_utf8_lossy(&self.bytes)
+        )
+    }
+}
+
+/// Arbitrary bytes (a fifth of the cases) or a seed changed by one to four steps, two
+/// thirds of them structure-aware edits. For a response, one case in eight answers
+/// another request than its seed's.
+fn input(
+    seeds: &'static [(Vec<u8>, usize)],
+    contexts: usize,
+    format: Format,
+) -> BoxedStrategy<Case> {
+    let contexts = contexts.max(1);
+    let step = prop_oneof![
+        1 => mutation().prop_map(Step::Bytes),
+        2 => edit().prop_map(Step::Structure),
+    ];
+    prop_oneof![
+        1 => (proptest::collection::vec(any::<u8>(), 0..160), 0..contexts).prop_map(
+            |(bytes, context)| Case {
+                bytes,
+                context,
+                how: "arbitrary".to_string(),
+            }
+        ),
+        4 => (
+            any::<Index>(),
+            proptest::collection::vec(step, 1..5),
+            proptest::option::weighted(0.125, 0..contexts)
+        )
+            .prop_map(move |(seed, steps, other_context)| {
+                let k = seed.index(seeds.len());
+                let (mut bytes, context) = seeds[k].clone();
+                for s in &steps {
+                    match s {
+                        Step::Bytes(m) => apply(&mut bytes, m, seeds),
+                        Step::Structure(e) => {
+                            // The edits parse with the decoders under test (TLV) and
+                            // coap-lite: a panic there is left for the test body to find
+                            // on these same bytes, where proptest catches and shrinks it.
+                            let edited = std::panic::catch_unwind(|| match format {
+                                Format::Coap => coap_edit(&bytes, e, seeds),
+                                Format::Tlv => tlv_edit(&bytes, e),
+                                Format::Senml => senml_edit(&bytes, e),
+                                Format::Links => links_edit(&bytes, e),
+                            })
+                            .ok()
+                            .flatten();
+                            if let Some(b) = edited {
+                                bytes = b;
+                            }
+                        }
+                    }
+                }
+                Case {
+                    bytes,
+                    context: other_context.unwrap_or(context),
+                    how: format!("seed {k} changed by {steps:?}"),
+                }
+            }),
+    ]
+    .boxed()
+}
+
+thread_local! {
+    /// Whether this thread is fuzzing: its panics are the expected way a crash shows, and
+    /// proptest provokes hundreds while shrinking; they are recorded, not printed.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// Where the last recorded panic happened (proptest's report has only its message).
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once, a panic hook that records the panics of fuzzing threads instead of
+/// printing them, and leaves the others to the default hook.
+fn quiet_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) {
+                let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(at));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `decode` on `FUZZ_CASES` inputs made from `seeds`; fails with the minimal input if
+/// it panics on any.
+fn fuzz(
+    target: &str,
+    seeds: &'static [(Vec<u8>, usize)],
+    contexts: usize,
+    format: Format,
+    decode: impl Fn(&[u8], usize),
+) {
+    let cases = env_u64("FUZZ_CASES", 50_000) as u32;
+    let seed = env_u64("FUZZ_SEED", 0x00f0_2200);
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..8 + target.len().min(24)].copy_from_slice(&target.as_bytes()[..target.len().min(24)]);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    quiet_panics();
+    QUIET.with(|q| q.set(true));
+    let start = Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runner.run(&input(seeds, contexts, format), |case| {
+            decode(&case.bytes, case.context);
+            Ok(())
+        })
+    }));
+    let secs = start.elapsed().as_secs_f64();
+    QUIET.with(|q| q.set(false));
+    let Ok(result) = result else {
+        let at = LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_default();
+        panic!("fuzz {target}: the input generator panicked at {at}");
+    };
+    match result {
+        Ok(()) => println!(
+            "fuzz {target}: {cases} cases, 0 crashes ({secs:.2} s, seed {seed}, {} seeds)",
+            seeds.len()
+        ),
+        Err(e) => {
+            let at = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_default();
+            println!("fuzz {target}: 1 crash, at {at} ({secs:.2} s, seed {seed})");
+            panic!("fuzz {target}: the decoder panicked at {at}: {e}");
+        }
+    }
+}
+
+#[test]
+fn fuzz_coap_decode_response() {
+    let c = corpus();
+    fuzz(
+        "coap-response",
+        &c.responses,
+        c.requests.len(),
+        Format::Coap,
+        |b, r| {
+            let _ = coap::decode_response(b, &c.requests[r], &c.uris);
+        },
+    );
+}
+
+#[test]
+fn fuzz_coap_decode_request() {
+    let c = corpus();
+    fuzz("coap-request", &c.stimuli, 1, Format::Coap, |b, _| {
+        let _ = coap::decode_request(b, Peer::BootstrapServer, &c.uris);
+    });
+}
+
+#[test]
+fn fuzz_coap_decode_client_message() {
+    let c = corpus();
+    fuzz(
+        "coap-client-message",
+        &c.messages,
+        1,
+        Format::Coap,
+        |b, _| {
+            let _ = coap::decode_client_message(b, ServerUri::Bootstrap, "ep");
+        },
+    );
+}
+
+#[test]
+fn fuzz_tlv_decode() {
+    let c = corpus();
+    fuzz("tlv", &c.tlv, 1, Format::Tlv, |b, _| {
+        if let Ok(items) = tlv::decode(b) {
+            // The accessors on what decoded are part of the decoder's surface.
+            for t in items
+                .iter()
+                .chain(items.iter().flat_map(|t| t.children.iter()))
+            {
+                let _ = (t.integer(), t.boolean(), t.string());
+            }
+        }
+    });
+}
+
+#[test]
+fn fuzz_link_format() {
+    let c = corpus();
+    fuzz("link-format", &c.links, 1, Format::Links, |b, _| {
+        let _ = coap::parse_links(&String::from_utf8_lossy(b), &c.uris);
+    });
+}
+
+#[test]
+fn fuzz_senml_decode() {
+    let c = corpus();
+    fuzz("senml", &c.senml, 1, Format::Senml, |b, _| {
+        let _ = conformance::senml::decode(b);
+    });
+}
+
+/// The seeds are valid: each decodes without error (otherwise the mutations would start
+/// from the wrong place and never reach the deep code).
+#[test]
+fn the_seeds_decode() {
+    let c = corpus();
+    for (b, r) in &c.responses {
+        coap::decode_response(b, &c.requests[*r], &c.uris).unwrap();
+    }
+    for (b, _) in &c.stimuli {
+        coap::decode_request(b, Peer::BootstrapServer, &c.uris).unwrap();
+    }
+    for (b, _) in &c.messages {
+        coap::decode_client_message(b, ServerUri::Bootstrap, "ep").unwrap();
+    }
+    // The payload of an Undecodable write is invalid on purpose.
+    for (b, _) in c.tlv.iter().filter(|(b, _)| *b != UNDECODABLE_TLV) {
+        tlv::decode(b).unwrap();
+    }
+    for (b, _) in &c.senml {
+        conformance::senml::decode(b).unwrap();
+    }
+    let discover: Vec<_> = c
+        .links
+        .iter()
+        .filter(|(b, _)| b.starts_with(b"lwm2m") || b.starts_with(b"</>"))
+        .collect();
+    assert!(discover.len() >= 3);
+    for (b, _) in discover {
+        coap::parse_links(std::str::from_utf8(b).unwrap(), &c.uris).unwrap();
+    }
+}
