@@ -1,0 +1,252 @@
+//! The suite on the wire: the bundled reference client over CoAP/UDP passes every vector it
+//! can play; injected bugs fail on the wire too; and every kind of bad client behaviour
+//! (malformed CoAP, a wrong token, a duplicate, an unknown content format, silence, death,
+//! a port in use, a command that does not exist) gets a named verdict or error within its
+//! timeout, and leaves no process behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn certify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("lwm2m-certify runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("wire")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn verdicts(r: &serde_json::Value) -> Vec<(String, String, String)> {
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let verdict = &v["verdict"];
+            let why = verdict["detail"]
+                .as_str()
+                .or(verdict["reason"].as_str())
+                .unwrap_or_default();
+            (
+                v["name"].as_str().unwrap().to_string(),
+                verdict["verdict"].as_str().unwrap().to_string(),
+                why.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_whole_suite_passes_over_udp_against_the_bundled_reference_client() {
+    let d = tmp("suite");
+    let pcap = d.join("run.pcap");
+    let o = certify(&[
+        "--client",
+        "wire-ref",
+        "--report-dir",
+        d.to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = report(&d);
+    let all = verdicts(&r);
+    let pass = all.iter().filter(|(_, v, _)| v == "PASS").count();
+    assert!(pass >= 300, "only {pass} vectors passed on the wire");
+    for (name, verdict, why) in &all {
+        match verdict.as_str() {
+            "PASS" => {}
+            // The two kinds of vectors that cannot be played on the wire, each named.
+            "SKIP" => assert!(
+                why.contains("Bootstrap-Pack (SenML CBOR)")
+                    || why.contains("cannot happen in real time")
+                    || why.contains("expires before it in real time"),
+                "{name}: unexpected skip: {why}"
+            ),
+            other => panic!("{name}: {other}: {why}"),
+        }
+    }
+    // The capture holds every datagram, as pcap with raw IP packets.
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes());
+    assert_eq!(&bytes[20..24], &101u32.to_le_bytes());
+    assert!(bytes.len() > 24 + 1000 * 40, "{} bytes", bytes.len());
+}
+
+/// Bugs of every kind (timing, deduplication, a rejected write, a Discover payload, the
+/// Register payload) are caught on the wire, each by the vector that catches it in process;
+/// the same vector passes against the reference client, so the failure is the bug's.
+#[test]
+fn injected_bugs_fail_on_the_wire() {
+    let cases = [
+        (
+            "no-hold-off",
+            "bs-req-04-bootstrap-request-accepted-nothing-df41b2",
+        ),
+        (
+            "register-lists-security",
+            "bs-acct-01-bootstrap-finish-2.04-register-f843a4",
+        ),
+        (
+            "discover-omits-short-server-id",
+            "bs-acct-02-bootstrap-finish-4.06-nothing-4f83e9",
+        ),
+        ("no-deduplication", "network.duplication"),
+    ];
+    for (bug, filter) in cases {
+        let ok = certify(&["--client", "wire-ref", "-q", filter]);
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{filter} against the reference: {}",
+            text(&ok)
+        );
+        let client = format!("wire-mutant:{bug}");
+        let o = certify(&["--client", &client, "-q", filter]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{bug} survived {filter}: {t}");
+        assert!(t.contains("FAIL [MUST]"), "{bug}: {t}");
+        assert!(
+            t.contains("wire log:"),
+            "{bug}: the report lacks the wire log: {t}"
+        );
+    }
+}
+
+fn bad_client(behaviour: &str) -> (Output, Duration, PathBuf) {
+    let d = tmp(behaviour);
+    let pidfile = d.join("pid");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/adapters/bad_wire_client.py"
+    );
+    let client = format!(
+        "python3 {script} {behaviour} {} {{bs_uri}} {{endpoint}}",
+        pidfile.display()
+    );
+    let profile = d.join("p.toml");
+    std::fs::write(
+        &profile,
+        "name = \"bad\"\nversion = \"0\"\nprofile = \"1.0\"\ncontent_formats = [11542]\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let o = certify(&[
+        "--client",
+        &client,
+        "--client-profile",
+        profile.to_str().unwrap(),
+        "--step-timeout",
+        "1",
+        "--report-dir",
+        d.to_str().unwrap(),
+        "bs-req-04-bootstrap-request-accepted-nothing-df41b2",
+    ]);
+    (o, started.elapsed(), pidfile)
+}
+
+fn gone(pidfile: &Path) -> bool {
+    let pid = std::fs::read_to_string(pidfile).expect("the client wrote its PID");
+    !Path::new(&format!("/proc/{}", pid.trim())).exists()
+}
+
+#[test]
+fn a_misbehaving_client_gets_a_named_verdict_in_time_and_no_process_is_left() {
+    let cases = [
+        ("silent", "FAIL", "it sent nothing"),
+        ("malformed", "ERROR", "not CoAP"),
+        ("dies", "ERROR", "the client exited (exit status: 3)"),
+        (
+            "wrong-token",
+            "ERROR",
+            "carries token eeeeee but the request had",
+        ),
+        ("unknown-format", "ERROR", "unsupported Content-Format 9999"),
+        // A duplicate is recognised by its Message ID: the vector passes its step 1 and
+        // the client's blanket 2.04 answers fail it later, at Discover.
+        ("duplicate", "FAIL", "expected 2.05"),
+    ];
+    for (behaviour, verdict, needle) in cases {
+        let (o, took, pidfile) = bad_client(behaviour);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{behaviour}: {t}");
+        assert!(took < Duration::from_secs(20), "{behaviour} took {took:?}");
+        let r = report(pidfile.parent().unwrap());
+        let all = verdicts(&r);
+        assert_eq!(all.len(), 1, "{behaviour}: {all:?}");
+        let (_, v, why) = &all[0];
+        assert_eq!(v, verdict, "{behaviour}: {why}");
+        assert!(
+            why.contains(needle),
+            "{behaviour}: {why:?} lacks {needle:?}"
+        );
+        assert!(
+            gone(&pidfile),
+            "{behaviour}: the client process is still there"
+        );
+        if behaviour == "duplicate" {
+            let wire = r["results"][0]["wire"].to_string();
+            assert!(wire.contains("retransmission"), "{wire}");
+        }
+    }
+}
+
+#[test]
+fn a_port_in_use_and_a_missing_program_are_named() {
+    // --attach listens on the canonical ports; one is taken.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:5783");
+    if let Ok(_held) = &taken {
+        let o = certify(&[
+            "--client",
+            "unused",
+            "--attach",
+            "--client-profile",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../clients/coap-node/profile.toml"
+            ),
+            "--step-timeout",
+            "0.5",
+            "bs-req-04-bootstrap-request-accepted-nothing-df41b2",
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains("cannot listen on 127.0.0.1:5783 (BS)"), "{t}");
+    }
+    let o = certify(&["--client", "/no/such/lwm2m-client {bs_uri} {endpoint}"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("/no/such/lwm2m-client") && t.contains("does not exist"),
+        "{t}"
+    );
+    let o = certify(&["--client", "true {bs_url}"]);
+    assert!(
+        text(&o).contains("unknown placeholder {bs_url}"),
+        "{}",
+        text(&o)
+    );
+}
