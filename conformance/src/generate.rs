@@ -235,6 +235,7 @@ pub fn model_for(
         rebootstraps: cfg.rebootstraps,
         loss: cfg.loss,
         duplication: cfg.duplication,
+        server_push: true,
         factories: Factory::ALL.to_vec(),
         choices: ChoiceMode::Fixed(reference),
         bugs,
@@ -262,6 +263,9 @@ struct Explored {
     history: Vec<History>,
     selections: Vec<(u32, Action, Vec<Reason>)>,
     reachable: BTreeSet<String>,
+    /// The requirement IDs and stimuli the selections cover.
+    covered: BTreeSet<&'static str>,
+    stimuli: BTreeSet<String>,
 }
 
 fn explore(
@@ -277,6 +281,8 @@ fn explore(
         history: Vec::new(),
         selections: Vec::new(),
         reachable: BTreeSet::new(),
+        covered: BTreeSet::new(),
+        stimuli: BTreeSet::new(),
     };
     // Path-dependent facts (the history) are part of what makes two paths different for
     // the vectors: a state reached with and without, say, a rolled-back BS account write is
@@ -304,6 +310,7 @@ fn explore(
     let mut covered: BTreeSet<&'static str> = BTreeSet::new();
     let mut stimuli: BTreeSet<String> = BTreeSet::new();
     let mut head = 0;
+    let (mut covered_out, mut stimuli_out) = (BTreeSet::new(), BTreeSet::new());
     let mut actions = Vec::new();
     while head < e.states.len() {
         let s = e.states[head].clone();
@@ -350,7 +357,24 @@ fn explore(
         }
         head += 1;
     }
+    std::mem::swap(&mut covered, &mut covered_out);
+    std::mem::swap(&mut stimuli, &mut stimuli_out);
+    e.covered = covered_out;
+    e.stimuli = stimuli_out;
     Ok(e)
+}
+
+/// Keeps of `pushed`'s selections only the reasons `first` did not cover: what only a
+/// bootstrap command outside a session reaches.
+fn only_new(first: &Explored, pushed: &mut Explored) {
+    pushed.selections.retain_mut(|(_, _, reasons)| {
+        reasons.retain(|r| match r {
+            Reason::Transition(c) => !first.reachable.contains(c),
+            Reason::Requirement(id) => !first.covered.contains(id),
+            Reason::Stimulus(s) => !first.stimuli.contains(s),
+        });
+        !reasons.is_empty()
+    });
 }
 
 /// Whether `id` applies to `profile` and can be observed.
@@ -707,39 +731,21 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
     let mut explored = 0;
     for pack in variants(profile) {
         let (model, allowed) = model_for(profile, cfg, pack, bootstrap_model::bugs::BugSet::NONE)?;
-        let e = explore(&model, &allowed, &catalogue)?;
-        reachable.extend(e.reachable.iter().cloned());
-        explored += e.states.len();
-        for (from, action, reasons) in &e.selections {
-            let mut path = path_to(&e, *from);
-            path.push(action.clone());
-            let primary = reasons.iter().find_map(|r| match r {
-                Reason::Requirement(id) => Some(*id),
-                _ => None,
-            });
-            let label = match &reasons[0] {
-                Reason::Transition(c) => c.clone(),
-                Reason::Requirement(_) | Reason::Stimulus(_) => {
-                    class_of_step(&model, &e, *from, action)
-                }
-            };
-            let method = match &reasons[0] {
-                Reason::Transition(c) => format!("shortest path to transition {c}"),
-                Reason::Requirement(id) => format!("shortest path exercising {id}"),
-                Reason::Stimulus(s) => format!("shortest path to stimulus {s}"),
-            };
-            let v = build(
-                &model,
-                &allowed,
-                &catalogue,
-                cfg,
-                pack,
-                e.root[*from as usize] as usize,
-                &path,
-                primary,
-                method,
-            );
-            raw.push((v, label));
+        // Vectors are shortest paths in which the bootstrap server speaks only after the
+        // client's Bootstrap-Request, which every client can be tested with; then shortest
+        // paths with a bootstrap command outside a session (BS-RB-04) for what only that
+        // reaches (a client the server cannot reach before it asks skips those).
+        let asked = BootstrapSystem::new(Config {
+            server_push: false,
+            ..model.config.clone()
+        })?;
+        let first = explore(&asked, &allowed, &catalogue)?;
+        let mut pushed = explore(&model, &allowed, &catalogue)?;
+        only_new(&first, &mut pushed);
+        for (m, e) in [(&asked, &first), (&model, &pushed)] {
+            reachable.extend(e.reachable.iter().cloned());
+            explored += e.states.len();
+            select(m, &allowed, &catalogue, cfg, pack, e, &mut raw);
         }
         for w in 0..cfg.walks {
             let seed = walk_seed(profile, pack, w);
@@ -767,6 +773,48 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
         reachable,
         explored,
     })
+}
+
+/// The vectors of an exploration's selections: the shortest path to each, built.
+#[allow(clippy::too_many_arguments)]
+fn select(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    catalogue: &Catalogue,
+    cfg: &GeneratorConfig,
+    pack: Option<bool>,
+    e: &Explored,
+    raw: &mut Vec<(Vector, String)>,
+) {
+    for (from, action, reasons) in &e.selections {
+        let mut path = path_to(e, *from);
+        path.push(action.clone());
+        let primary = reasons.iter().find_map(|r| match r {
+            Reason::Requirement(id) => Some(*id),
+            _ => None,
+        });
+        let label = match &reasons[0] {
+            Reason::Transition(c) => c.clone(),
+            Reason::Requirement(_) | Reason::Stimulus(_) => class_of_step(model, e, *from, action),
+        };
+        let method = match &reasons[0] {
+            Reason::Transition(c) => format!("shortest path to transition {c}"),
+            Reason::Requirement(id) => format!("shortest path exercising {id}"),
+            Reason::Stimulus(s) => format!("shortest path to stimulus {s}"),
+        };
+        let v = build(
+            model,
+            allowed,
+            catalogue,
+            cfg,
+            pack,
+            e.root[*from as usize] as usize,
+            &path,
+            primary,
+            method,
+        );
+        raw.push((v, label));
+    }
 }
 
 fn class_of_step(model: &BootstrapSystem, e: &Explored, from: u32, action: &Action) -> String {

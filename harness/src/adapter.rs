@@ -46,7 +46,8 @@ pub enum AdapterError {
     },
     /// The client could not be started.
     Spawn(String),
-    /// The adapter cannot play this step (the vector is skipped, with the reason).
+    /// The adapter cannot play this step (the vector is skipped, with the reason, which
+    /// reads as a whole sentence).
     Unsupported(String),
 }
 
@@ -72,7 +73,7 @@ impl fmt::Display for AdapterError {
             }
             AdapterError::Protocol { line, why } => write!(f, "protocol error: {why}: {line:?}"),
             AdapterError::Spawn(e) => write!(f, "cannot start the client: {e}"),
-            AdapterError::Unsupported(e) => write!(f, "not supported by this adapter: {e}"),
+            AdapterError::Unsupported(e) => write!(f, "{e}"),
         }
     }
 }

@@ -128,6 +128,14 @@ pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result
         };
         return Ok(Response { code, content });
     }
+    if req.accept.is_none() {
+        // Write, Delete, Finish and Execute answers carry no content; a payload there is
+        // diagnostic text at most (RFC 7252 §5.5.2) and is not judged.
+        return Ok(Response {
+            code,
+            content: None,
+        });
+    }
     let format = p
         .get_first_option(CoapOption::ContentFormat)
         .and_then(|v| read_uint(v))

@@ -12,7 +12,7 @@ use harness::inprocess::InProcessFactory;
 use harness::launch::Launcher;
 use harness::profile::ClientProfile;
 use harness::report::{self, ClientInfo, VectorResult};
-use harness::run::{run_vector, Run, Verdict};
+use harness::run::{run_vector_with, Run, Verdict};
 use harness::subprocess::SubprocessFactory;
 use harness::timing::CoapTiming;
 use harness::udp::{UdpFactory, UdpOptions};
@@ -310,6 +310,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let capture: Arc<Mutex<Vec<harness::wirelog::WireRecord>>> = Arc::new(Mutex::new(Vec::new()));
     let keep_all_wire = cli.pcap.is_some();
     let mut trials = Vec::new();
+    // Vectors skipped up front are libtest's ignored trials, which do not run: their
+    // results are recorded here and kept when the trial filter selects them.
+    let mut skipped: Vec<(String, VectorResult)> = Vec::new();
     for cp in &profiles {
         for v in vectors.iter().filter(|v| v.profile == cp.profile) {
             let name = format!(
@@ -322,10 +325,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             let skip = cp.skip_reason(v).or_else(|| client.wire_skip(cp, v));
             let xfail = cp.expected_failure(v).map(str::to_string);
+            let deviations = cp.timing_deviations.clone();
             let (factory, results, v) = (Arc::clone(&factory), Arc::clone(&results), v.clone());
             let capture = Arc::clone(&capture);
             let kind = format!("{:?}", v.tier).to_uppercase();
             let ignored = skip.is_some();
+            if let Some(reason) = &skip {
+                skipped.push((
+                    name.clone(),
+                    VectorResult {
+                        id: v.id.clone(),
+                        name: v.name.clone(),
+                        profile: v.profile.clone(),
+                        tier: v.tier,
+                        title: v.title.clone(),
+                        requirements: v.requirements.clone(),
+                        verdict: Verdict::Skip {
+                            reason: reason.clone(),
+                        },
+                        seconds: 0.0,
+                        exchange: Vec::new(),
+                        mermaid: None,
+                        wire: Vec::new(),
+                        client_output: None,
+                    },
+                ));
+            }
             let trial = Trial::test(name, move || {
                 let run = match &skip {
                     Some(reason) => Run {
@@ -337,7 +362,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         wire: Vec::new(),
                         client_output: String::new(),
                     },
-                    None => run_vector(factory.as_ref(), &v, timeout),
+                    None => run_vector_with(factory.as_ref(), &v, timeout, &deviations),
                 };
                 if keep_all_wire {
                     capture
@@ -422,6 +447,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
+    if !(args.ignored || args.include_ignored) {
+        let selected = |name: &str| {
+            let hit = |f: &str| {
+                if args.exact {
+                    name == f
+                } else {
+                    name.contains(f)
+                }
+            };
+            args.filter.as_deref().is_none_or(hit) && !args.skip.iter().any(|f| hit(f))
+        };
+        results.extend(
+            skipped
+                .into_iter()
+                .filter(|(name, _)| selected(name))
+                .map(|(_, r)| r),
+        );
+    }
     results.sort_by(|a, b| (&a.profile, &a.name).cmp(&(&b.profile, &b.name)));
     let first = &profiles[0];
     let client = ClientInfo {

@@ -47,6 +47,12 @@ pub struct ClientProfile {
     /// another are skipped. Default: `bootstrap-only`.
     #[serde(default = "default_factories")]
     pub factories: Vec<String>,
+    /// Timing rules the client is known to break, by requirement ID (`BS-FACT-05`: it does
+    /// not wait the Client Hold Off Time). On the wire a violation of one of them does not
+    /// end the vector, so that the rest of it is still checked; the vector is then XFAIL at
+    /// best, never PASS.
+    #[serde(default)]
+    pub timing_deviations: Vec<String>,
     /// Optional features.
     #[serde(default)]
     pub features: Features,
@@ -91,6 +97,7 @@ impl ClientProfile {
             profile: profile.name().into(),
             content_formats: default_formats(),
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
+            timing_deviations: Vec::new(),
             features: Features::default(),
             expected_failures: Vec::new(),
         }

@@ -452,7 +452,7 @@ impl UdpAdapter {
             .copied()
             .ok_or_else(|| {
                 AdapterError::Unsupported(
-                    "a server request before the client has sent anything (the server cannot know the client's address: give the launcher {client_port})".into(),
+                    "a server request before the client has sent anything: the server cannot know the client's address (a launcher with {client_port} makes it known)".into(),
                 )
             })
     }
@@ -742,6 +742,35 @@ impl UdpAdapter {
     }
 }
 
+/// A UDP port that was free a moment ago, for the client to bind. It is taken below the
+/// kernel's ephemeral range (Linux: 32768 and up), where the harness's own servers and
+/// every other ephemeral bind cannot take it meanwhile; each process starts at its own
+/// offset and counts up, so parallel runs do not hand out the same port.
+fn free_port(host: IpAddr) -> Result<SocketAddr, AdapterError> {
+    use std::sync::atomic::AtomicU32;
+    const LOW: u32 = 20000;
+    const SPAN: u32 = 12000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(host, port)) {
+            return s
+                .local_addr()
+                .map_err(|e| AdapterError::Spawn(e.to_string()));
+        }
+    }
+    Err(AdapterError::Spawn(format!(
+        "no free UDP port for the client on {host} between {LOW} and {}",
+        LOW + SPAN
+    )))
+}
+
 fn kind_name(m: &Outgoing) -> &'static str {
     match m {
         Outgoing::BootstrapRequest { .. } => "Bootstrap-Request",
@@ -821,16 +850,14 @@ impl Adapter for UdpAdapter {
             choices.pack = p;
         }
         let (shadow, _) = Client::boot(&spec, v.factory_objects.clone(), choices);
+        // The shadow's timers start before the client can start its own: a correct client
+        // is never early.
+        let now = Instant::now();
         match &self.launcher {
             Some(l) => {
                 let mut port = 0;
                 if l.uses("client_port") {
-                    // A port that was free a moment ago; the client binds it.
-                    let probe = UdpSocket::bind(SocketAddr::new(self.opts.host, 0))
-                        .and_then(|s| s.local_addr())
-                        .map_err(|e| {
-                            AdapterError::Spawn(format!("no free port for the client: {e}"))
-                        })?;
+                    let probe = free_port(self.opts.host)?;
                     port = probe.port();
                     self.client_addrs.insert(usize::MAX, probe);
                 }
@@ -848,7 +875,6 @@ impl Adapter for UdpAdapter {
                 );
             }
         }
-        let now = Instant::now();
         self.clock.sync(Armed::none(), &shadow, now, self.opts.coap);
         self.shadow = Some((shadow, spec));
         // A client needs a moment to start: what it sends at power-on is waited for with
@@ -892,7 +918,7 @@ impl Adapter for UdpAdapter {
             )?,
             Action::BootstrapPackDelivered { .. } => {
                 return Err(AdapterError::Unsupported(
-                    "delivering a Bootstrap-Pack (SenML CBOR) on the wire".into(),
+                    "the wire adapter does not deliver a Bootstrap-Pack (SenML CBOR) yet".into(),
                 ))
             }
             Action::RegisterAccepted { server } => self.answer(

@@ -119,7 +119,7 @@ fn every_senml_write_decodes_like_its_tlv_payload() {
             n += 1;
         }
     }
-    assert!(n > 250, "only {n} SenML writes in the vectors");
+    assert!(n > 200, "only {n} SenML writes in the vectors");
     println!("{n} SenML writes decoded");
 }
 

@@ -124,6 +124,10 @@ pub struct Config {
     pub loss: bool,
     /// Whether the network may duplicate Bootstrap-Finish.
     pub duplication: bool,
+    /// Whether the bootstrap server may send a bootstrap command outside a session (a 1.0
+    /// Server Initiated Bootstrap, BS-RB-04). Off, the bootstrap server speaks only after a
+    /// Bootstrap-Request, as it must for a client it cannot reach before the client asks.
+    pub server_push: bool,
     /// Factory configurations to start from.
     pub factories: Vec<Factory>,
     /// Client behaviours explored.
@@ -144,6 +148,7 @@ impl Config {
             rebootstraps: 1,
             loss: false,
             duplication: false,
+            server_push: true,
             factories: Factory::ALL.to_vec(),
             choices: ChoiceMode::All,
             bugs: BugSet::NONE,
@@ -159,6 +164,7 @@ impl Config {
             rebootstraps: 2,
             loss: true,
             duplication: true,
+            server_push: true,
             ..Config::default_for(profile)
         }
     }
@@ -1012,7 +1018,7 @@ impl stateright::Model for BootstrapSystem {
                 }
             }
         }
-        if client.phase != Phase::Bootstrapping && faults {
+        if client.phase != Phase::Bootstrapping && faults && cfg.server_push {
             // A bootstrap command outside a session: a 1.0 Server Initiated Bootstrap
             // (BS-RB-04), which 1.1+ may refuse and the seed has not.
             actions.push(self.catalogue[0].clone());
