@@ -20,10 +20,13 @@ pub struct RunReport {
     pub tiers: Vec<TierSummary>,
     /// Counts per requirement ID.
     pub requirements: Vec<RequirementSummary>,
-    /// `CERTIFIED` when every MUST vector passed (or failed as expected) and no expected
-    /// failure passed; `NOT CERTIFIED` otherwise.
+    /// `CERTIFIED` when every MUST vector passed and no expected failure passed;
+    /// `PROFILE MATCHED, NOT CERTIFIED (...)` when every failure is one the client profile
+    /// expects (a client with known deviations, as its vendor declared them); `NOT
+    /// CERTIFIED` otherwise.
     pub outcome: String,
-    /// The exit code the run ends with (0 only when certified).
+    /// The exit code the run ends with: 0 when the results are what the client profile
+    /// says (certified, or profile matched), 1 otherwise.
     pub exit_code: i32,
     /// One entry per vector.
     pub results: Vec<VectorResult>,
@@ -127,6 +130,10 @@ pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) 
     let mut tiers: BTreeMap<Tier, TierSummary> = BTreeMap::new();
     let mut reqs: BTreeMap<String, RequirementSummary> = BTreeMap::new();
     let mut certified = true;
+    let must_xfail = results
+        .iter()
+        .filter(|r| r.tier == Tier::Must && matches!(r.verdict, Verdict::Xfail { .. }))
+        .count();
     for r in &results {
         let t = tiers.entry(r.tier).or_insert_with(|| TierSummary {
             tier: tier_name(r.tier).into(),
@@ -164,12 +171,13 @@ pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) 
         client,
         tiers: tiers.into_values().collect(),
         requirements: reqs.into_values().collect(),
-        outcome: if certified {
-            "CERTIFIED"
-        } else {
-            "NOT CERTIFIED"
-        }
-        .into(),
+        outcome: match (certified, must_xfail) {
+            (true, 0) => "CERTIFIED".into(),
+            (true, n) => format!(
+                "PROFILE MATCHED, NOT CERTIFIED ({n} MUST vectors fail as the client profile expects)"
+            ),
+            (false, _) => "NOT CERTIFIED".into(),
+        },
         exit_code: if certified { 0 } else { 1 },
         results,
     }

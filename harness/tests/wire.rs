@@ -286,3 +286,45 @@ fn a_port_in_use_and_a_missing_program_are_named() {
         text(&o)
     );
 }
+
+/// A real third-party client, coap-node 0.2.5 (npm, pinned by clients/coap-node's
+/// lockfile; `npm ci` there installs it): its results match its client profile exactly,
+/// every failure expected with the deviation named, no XPASS.
+#[test]
+fn coap_node_matches_its_client_profile_exactly() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../clients/coap-node"));
+    assert!(
+        root.join("node_modules/coap-node/package.json").exists(),
+        "coap-node is not installed: run `npm ci` in clients/coap-node (the README's test command does)"
+    );
+    let d = tmp("coap-node");
+    let o = certify(&[
+        "--client",
+        "node clients/coap-node/launch.js {bs_uri} {endpoint}",
+        "--client-profile",
+        "clients/coap-node/profile.toml",
+        "--report-dir",
+        d.to_str().unwrap(),
+        "-q",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let r = report(&d);
+    assert!(
+        r["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("PROFILE MATCHED, NOT CERTIFIED"),
+        "{}",
+        r["outcome"]
+    );
+    let all = verdicts(&r);
+    let xfail = all.iter().filter(|(_, v, _)| v == "XFAIL").count();
+    assert!(xfail >= 30, "only {xfail} expected failures ran: {all:?}");
+    for (name, verdict, why) in &all {
+        assert!(
+            matches!(verdict.as_str(), "PASS" | "XFAIL" | "SKIP"),
+            "{name}: {verdict}: {why}"
+        );
+    }
+}
