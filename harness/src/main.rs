@@ -37,7 +37,8 @@ struct Cli {
     #[arg(long, default_value = "ref")]
     client: String,
     /// On the wire, wait for a client the user starts, on the vectors' canonical ports
-    /// (bootstrap server 127.0.0.1:5783); vectors run one at a time.
+    /// (bootstrap server 127.0.0.1:5783); vectors run one at a time, and --client is not
+    /// used.
     #[arg(long)]
     attach: bool,
     /// Factor for the RFC 7252 timing on the wire, in (0, 1]; the client must honour it too

@@ -250,28 +250,65 @@ fn a_misbehaving_client_gets_a_named_verdict_in_time_and_no_process_is_left() {
     }
 }
 
+/// `--attach` listens on the vectors' canonical ports for a client the user starts: here
+/// the reference client, started by hand; and when a port is taken, the error names it.
 #[test]
-fn a_port_in_use_and_a_missing_program_are_named() {
-    // --attach listens on the canonical ports; one is taken.
-    let taken = std::net::UdpSocket::bind("127.0.0.1:5783");
-    if let Ok(_held) = &taken {
-        let o = certify(&[
-            "--client",
-            "unused",
+fn attach_waits_for_a_client_the_user_starts_and_names_a_port_in_use() {
+    let d = tmp("attach");
+    let profile = d.join("p.toml");
+    std::fs::write(
+        &profile,
+        "name = \"by hand\"\nversion = \"0\"\nprofile = \"1.0\"\n",
+    )
+    .unwrap();
+    let vector = discover_vector();
+    let attach = |extra: &[&str]| {
+        let mut args = vec![
             "--attach",
             "--client-profile",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../clients/coap-node/profile.toml"
-            ),
+            profile.to_str().unwrap(),
+            "--coap-time-scale",
+            "0.01",
             "--step-timeout",
-            "0.5",
-            &discover_vector(),
-        ]);
-        let t = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{t}");
-        assert!(t.contains("cannot listen on 127.0.0.1:5783 (BS)"), "{t}");
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        args.push(&vector);
+        certify(&args)
+    };
+    {
+        let taken = std::net::UdpSocket::bind("127.0.0.1:5783");
+        if taken.is_ok() {
+            let o = attach(&[]);
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{t}");
+            assert!(t.contains("cannot listen on 127.0.0.1:5783 (BS)"), "{t}");
+        }
     }
+    let mut client = Command::new(env!("CARGO_BIN_EXE_lwm2m-reference-client"))
+        .args([
+            "wire",
+            "--profile",
+            "1.0",
+            "--bootstrap",
+            "coap://127.0.0.1:5783",
+            "--servers",
+            "coap://127.0.0.1:5693,coap://127.0.0.1:5694",
+            "--coap-time-scale",
+            "0.01",
+        ])
+        .spawn()
+        .unwrap();
+    let o = attach(&[]);
+    let _ = client.kill();
+    let _ = client.wait();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("start the client now"), "{t}");
+}
+
+#[test]
+fn a_missing_program_and_a_bad_placeholder_are_named() {
     let o = certify(&["--client", "/no/such/lwm2m-client {bs_uri} {endpoint}"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
@@ -327,4 +364,33 @@ fn coap_node_matches_its_client_profile_exactly() {
             "{name}: {verdict}: {why}"
         );
     }
+}
+
+/// Every payload of the suite fits one datagram (RFC 7252 §4.6: 1024 bytes of payload
+/// without block-wise transfer), which is why the wire adapter needs no block-wise
+/// transfer; a vector that outgrows it fails here first.
+#[test]
+fn every_payload_fits_one_datagram() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors"));
+    let vectors = conformance::load::Loader::new().load_dir(dir).unwrap();
+    let mut largest = 0;
+    for (_, v) in &vectors {
+        for s in &v.steps {
+            let payloads = s.request.iter().flat_map(|r| r.payloads.iter());
+            let answers = s
+                .expect
+                .response
+                .iter()
+                .flat_map(|r| r.content.iter().flat_map(|c| c.encodings.iter()));
+            let sends = s.expect.sends.iter().flat_map(|x| x.coap.payload.iter());
+            for e in payloads.chain(answers).chain(sends) {
+                largest = largest.max(e.bytes().unwrap().len());
+            }
+        }
+    }
+    assert!(
+        largest <= 1024,
+        "a payload of {largest} bytes needs block-wise transfer"
+    );
+    println!("largest payload: {largest} bytes");
 }
