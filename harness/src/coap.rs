@@ -8,7 +8,7 @@
 //! its TLV equivalent) are decoded here, and no input can make a decoder panic.
 
 use bootstrap_model::client::{
-    Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
+    BootstrapPack, Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
 };
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::{
@@ -21,7 +21,10 @@ use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::senml::{self, SenmlValue};
 use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
-use conformance::wire::{CoapMessage, CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON};
+use conformance::wire::{
+    access_control_resources, security_resources, senml_records, server_resources, CoapMessage,
+    CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON,
+};
 
 /// The CoAP response type of a model response code.
 pub fn response_type(c: ResponseCode) -> ResponseType {
@@ -457,6 +460,84 @@ fn senml_as_tlv(payload: &[u8], path: Path) -> Result<Vec<u8>, String> {
     };
     tlv_len(&items).ok_or("SenML values too long for TLV")?;
     Ok(tlv::encode(&items))
+}
+
+/// A Bootstrap-Pack as SenML JSON, one of the formats BS-PACK-01 allows: every instance of
+/// the objects the pack carries (Security, Server, Access Control), with the same resources
+/// a Bootstrap-Write of each would carry. An object the pack carries with no instance has no
+/// record: SenML cannot say "object 0, empty" (the decoder reads it as absent).
+pub fn encode_pack(p: &BootstrapPack, uris: &UriMap) -> Vec<u8> {
+    let mut records = Vec::new();
+    for (i, x) in p.security.iter().flat_map(|s| s.iter()) {
+        records.extend(senml_records(SECURITY, i, &security_resources(x, uris)));
+    }
+    for (i, x) in p.server.iter().flat_map(|s| s.iter()) {
+        records.extend(senml_records(SERVER, i, &server_resources(x)));
+    }
+    for (i, x) in p.access_control.iter().flat_map(|s| s.iter()) {
+        records.extend(senml_records(
+            ACCESS_CONTROL,
+            i,
+            &access_control_resources(x),
+        ));
+    }
+    senml::encode(&records).into_bytes()
+}
+
+/// Decodes a Bootstrap-Pack in SenML JSON (the reverse of [`encode_pack`]) into the model's
+/// pack; a record of another object than 0, 1 and 2 is an error.
+pub fn decode_pack(payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, String> {
+    let records = senml::decode(payload)?;
+    let mut pack = BootstrapPack {
+        security: None,
+        server: None,
+        access_control: None,
+    };
+    for object in [SECURITY, SERVER, ACCESS_CONTROL] {
+        let mine: Vec<_> = records
+            .iter()
+            .filter(|(n, _)| senml_path(n).is_ok_and(|(o, ..)| o == object))
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let tlv_bytes = senml_as_tlv(senml::encode(&mine).as_bytes(), Path::Object(object))?;
+        let items = tlv::decode(&tlv_bytes).map_err(|e| format!("{e}"))?;
+        let children = |t: &RawTlv| t.children.clone();
+        match object {
+            SECURITY => {
+                let mut all = Instances::default();
+                for t in &items {
+                    all.put(t.id, security_from(&children(t), uris)?);
+                }
+                pack.security = Some(all);
+            }
+            SERVER => {
+                let mut all = Instances::default();
+                for t in &items {
+                    all.put(t.id, server_from(&children(t)));
+                }
+                pack.server = Some(all);
+            }
+            _ => {
+                let mut all = Instances::default();
+                for t in &items {
+                    all.put(t.id, acl_from(&children(t)));
+                }
+                pack.access_control = Some(all);
+            }
+        }
+    }
+    if let Some((n, _)) = records
+        .iter()
+        .find(|(n, _)| !senml_path(n).is_ok_and(|(o, ..)| o <= ACCESS_CONTROL))
+    {
+        return Err(format!(
+            "the pack carries {n:?}, outside objects 0, 1 and 2"
+        ));
+    }
+    Ok(pack)
 }
 
 /// Decodes a request a server sends to the client (what a client on the wire receives)

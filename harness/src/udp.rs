@@ -33,7 +33,7 @@ use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use crate::wirelog::WireRecord;
 use bootstrap_model::client::{
-    Choices, Client, ClientSpec, Input, Outgoing, Peer, Response, Timer,
+    Choices, Client, ClientSpec, Input, Outgoing, PackAnswer, Peer, Response, Timer,
 };
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
@@ -111,6 +111,7 @@ impl AdapterFactory for UdpFactory {
             clock: Clock::default(),
             last_finish: None,
             early_checks: true,
+            port_lock: None,
         }))
     }
 
@@ -200,6 +201,8 @@ pub struct UdpAdapter {
     /// Whether a message before its timer is a violation (off with `--attach`, whose start
     /// time the harness does not know).
     early_checks: bool,
+    /// The lock on the client's port (`{client_port}`), held until the vector ends.
+    port_lock: Option<std::fs::File>,
 }
 
 /// How long a step may run past the timer it waits for before the harness looks again:
@@ -570,6 +573,7 @@ impl UdpAdapter {
         pick: impl Fn(&Outgoing) -> bool,
         code: ResponseType,
         location: Option<&str>,
+        payload: Option<(u16, Vec<u8>)>,
     ) -> Result<(), AdapterError> {
         let i = self
             .pending
@@ -596,6 +600,12 @@ impl UdpAdapter {
             for seg in l.split('/').filter(|s| !s.is_empty()) {
                 p.add_option(CoapOption::LocationPath, seg.as_bytes().to_vec());
             }
+        }
+        if let Some((format, bytes)) = payload {
+            let f = format.to_be_bytes();
+            let skip = f.iter().take_while(|b| **b == 0).count();
+            p.add_option(CoapOption::ContentFormat, f[skip..].to_vec());
+            p.payload = bytes;
         }
         let bytes = p
             .to_bytes()
@@ -742,11 +752,12 @@ impl UdpAdapter {
     }
 }
 
-/// A UDP port that was free a moment ago, for the client to bind. It is taken below the
-/// kernel's ephemeral range (Linux: 32768 and up), where the harness's own servers and
-/// every other ephemeral bind cannot take it meanwhile; each process starts at its own
-/// offset and counts up, so parallel runs do not hand out the same port.
-fn free_port(host: IpAddr) -> Result<SocketAddr, AdapterError> {
+/// A UDP port for the client to bind, held for the vector: it is free now, it lies below
+/// the kernel's ephemeral range (Linux: 32768 and up) where no ephemeral bind (the
+/// harness's own servers among them) can take it meanwhile, and a lock file under the
+/// temporary directory, held until the vector ends, keeps other harness processes running
+/// at the same time from handing it out too.
+fn free_port(host: IpAddr) -> Result<(SocketAddr, std::fs::File), AdapterError> {
     use std::sync::atomic::AtomicU32;
     const LOW: u32 = 20000;
     const SPAN: u32 = 12000;
@@ -757,12 +768,22 @@ fn free_port(host: IpAddr) -> Result<SocketAddr, AdapterError> {
         Ordering::Relaxed,
         Ordering::Relaxed,
     );
+    let dir = std::env::temp_dir().join("lwm2m-certify-ports");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AdapterError::Spawn(format!("{}: {e}", dir.display())))?;
     for _ in 0..SPAN {
         let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        let Ok(lock) = std::fs::File::create(dir.join(format!("{port}.lock"))) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue;
+        }
         if let Ok(s) = UdpSocket::bind(SocketAddr::new(host, port)) {
-            return s
+            let addr = s
                 .local_addr()
-                .map_err(|e| AdapterError::Spawn(e.to_string()));
+                .map_err(|e| AdapterError::Spawn(e.to_string()))?;
+            return Ok((addr, lock));
         }
     }
     Err(AdapterError::Spawn(format!(
@@ -857,9 +878,10 @@ impl Adapter for UdpAdapter {
             Some(l) => {
                 let mut port = 0;
                 if l.uses("client_port") {
-                    let probe = free_port(self.opts.host)?;
+                    let (probe, lock) = free_port(self.opts.host)?;
                     port = probe.port();
                     self.client_addrs.insert(usize::MAX, probe);
+                    self.port_lock = Some(lock);
                 }
                 let argv = l.argv(&self.placeholders(v, port));
                 self.client = Some(Launched::spawn(&argv)?);
@@ -903,11 +925,13 @@ impl Adapter for UdpAdapter {
                 is_bs_request,
                 ResponseType::Changed,
                 None,
+                None,
             )?,
             Action::BootstrapRequestRejected => self.answer(
                 "Bootstrap-Request",
                 is_bs_request,
                 ResponseType::BadRequest,
+                None,
                 None,
             )?,
             Action::BootstrapPackNotImplemented => self.answer(
@@ -915,22 +939,34 @@ impl Adapter for UdpAdapter {
                 is_pack,
                 ResponseType::NotImplemented,
                 None,
+                None,
             )?,
             Action::BootstrapPackDelivered { .. } => {
-                return Err(AdapterError::Unsupported(
-                    "the wire adapter does not deliver a Bootstrap-Pack (SenML CBOR) yet".into(),
-                ))
+                let Input::PackAnswer(PackAnswer::Pack(pack)) = &input else {
+                    return Err(AdapterError::Spawn("a pack step without a pack".into()));
+                };
+                // SenML JSON, one of the formats BS-PACK-01 allows.
+                let bytes = crate::coap::encode_pack(pack, &self.uris);
+                self.answer(
+                    "Bootstrap-Pack-Request",
+                    is_pack,
+                    ResponseType::Content,
+                    None,
+                    Some((conformance::senml::CONTENT_FORMAT, bytes)),
+                )?
             }
             Action::RegisterAccepted { server } => self.answer(
                 "Register",
                 register_to(*server),
                 ResponseType::Created,
                 Some(&format!("rd/{server}")),
+                None,
             )?,
             Action::RegisterRejected { server } => self.answer(
                 "Register",
                 register_to(*server),
                 ResponseType::Forbidden,
+                None,
                 None,
             )?,
             Action::BootstrapRequestLost

@@ -416,6 +416,16 @@ impl WireClient {
                         })
                         .map(drop)
                     }
+                    (Outgoing::BootstrapPackRequest { .. }, Some(ResponseCode::Content)) => {
+                        let answer = match crate::coap::decode_pack(&p.payload, &self.cfg.uris) {
+                            Ok(pack) => PackAnswer::Pack(Box::new(pack)),
+                            Err(e) => {
+                                self.log(&format!("cannot decode the pack: {e}"));
+                                PackAnswer::Error(ResponseCode::BadRequest)
+                            }
+                        };
+                        self.handle(&Input::PackAnswer(answer)).map(drop)
+                    }
                     (m, code) => {
                         let m = m.clone();
                         // A code outside the bootstrap interface's set is still an error.

@@ -79,10 +79,9 @@ fn the_whole_suite_passes_over_udp_against_the_bundled_reference_client() {
     for (name, verdict, why) in &all {
         match verdict.as_str() {
             "PASS" => {}
-            // The two kinds of vectors that cannot be played on the wire, each named.
+            // Vectors whose order cannot happen in real time at this timing, named.
             "SKIP" => assert!(
-                why.contains("Bootstrap-Pack (SenML CBOR)")
-                    || why.contains("cannot happen in real time")
+                why.contains("cannot happen in real time")
                     || why.contains("expires before it in real time"),
                 "{name}: unexpected skip: {why}"
             ),
@@ -195,8 +194,9 @@ fn bad_client(behaviour: &str) -> (Output, Duration, PathBuf) {
         &client,
         "--client-profile",
         profile.to_str().unwrap(),
+        // Generous: a Python interpreter can take a second to start on a loaded machine.
         "--step-timeout",
-        "1",
+        "3",
         "--report-dir",
         d.to_str().unwrap(),
         &discover_vector(),

@@ -514,12 +514,17 @@ impl Action {
     }
 }
 
-/// The pack the bootstrap server sends: server 0's account, or (inconsistent) a Server
-/// instance without its Security half.
+/// The pack the bootstrap server sends: server 0's account, or (inconsistent) server 0's
+/// Server instance with server 1's Security half.
 pub fn pack(consistent: bool) -> BootstrapPack {
+    // The inconsistent pack names server 0 but carries the security half of server 1's
+    // account only: server 0 has no account (BS-FIN-02). It is a pack every encoding can
+    // carry (an object with no instance at all has no SenML record).
     let mut security = Instances::default();
     if consistent {
         security.put(account_iid(0), account(0, KeyId(70)));
+    } else {
+        security.put(account_iid(1), account(1, KeyId(71)));
     }
     let mut server = Instances::default();
     server.put(0, server_instance(0));
