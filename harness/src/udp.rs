@@ -776,7 +776,7 @@ fn free_port(host: IpAddr) -> Result<(SocketAddr, std::fs::File), AdapterError> 
         let Ok(lock) = std::fs::File::create(dir.join(format!("{port}.lock"))) else {
             continue;
         };
-        if lock.try_lock().is_err() {
+        if !try_lock(&lock) {
             continue;
         }
         if let Ok(s) = UdpSocket::bind(SocketAddr::new(host, port)) {
@@ -790,6 +790,20 @@ fn free_port(host: IpAddr) -> Result<(SocketAddr, std::fs::File), AdapterError> 
         "no free UDP port for the client on {host} between {LOW} and {}",
         LOW + SPAN
     )))
+}
+
+/// An exclusive lock on `f`, without waiting; released when `f` is closed.
+#[cfg(unix)]
+fn try_lock(f: &std::fs::File) -> bool {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock(2) on a descriptor this File owns; no memory is involved.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Without flock, the port is only checked free.
+#[cfg(not(unix))]
+fn try_lock(_: &std::fs::File) -> bool {
+    true
 }
 
 fn kind_name(m: &Outgoing) -> &'static str {
