@@ -364,9 +364,16 @@ fn explore(
     Ok(e)
 }
 
+/// What an exploration's selections covered.
+struct Seen {
+    reachable: BTreeSet<String>,
+    covered: BTreeSet<&'static str>,
+    stimuli: BTreeSet<String>,
+}
+
 /// Keeps of `pushed`'s selections only the reasons `first` did not cover: what only a
 /// bootstrap command outside a session reaches.
-fn only_new(first: &Explored, pushed: &mut Explored) {
+fn only_new(first: &Seen, pushed: &mut Explored) {
     pushed.selections.retain_mut(|(_, _, reasons)| {
         reasons.retain(|r| match r {
             Reason::Transition(c) => !first.reachable.contains(c),
@@ -739,14 +746,29 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
             server_push: false,
             ..model.config.clone()
         })?;
+        // One exploration in memory at a time: the first's vectors are built, then only what
+        // it covered is kept.
         let first = explore(&asked, &allowed, &catalogue)?;
+        select(&asked, &allowed, &catalogue, cfg, pack, &first, &mut raw);
+        explored += first.states.len();
+        // Destructured so that the states and paths are freed here.
+        let Explored {
+            reachable: first_reachable,
+            covered,
+            stimuli,
+            ..
+        } = first;
+        let seen = Seen {
+            reachable: first_reachable,
+            covered,
+            stimuli,
+        };
         let mut pushed = explore(&model, &allowed, &catalogue)?;
-        only_new(&first, &mut pushed);
-        for (m, e) in [(&asked, &first), (&model, &pushed)] {
-            reachable.extend(e.reachable.iter().cloned());
-            explored += e.states.len();
-            select(m, &allowed, &catalogue, cfg, pack, e, &mut raw);
-        }
+        only_new(&seen, &mut pushed);
+        select(&model, &allowed, &catalogue, cfg, pack, &pushed, &mut raw);
+        explored += pushed.states.len();
+        reachable.extend(seen.reachable);
+        reachable.extend(pushed.reachable.iter().cloned());
         for w in 0..cfg.walks {
             let seed = walk_seed(profile, pack, w);
             let (factory_index, path) =

@@ -293,6 +293,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .iter()
             .map(|p| ClientProfile::reference(*p))
             .collect(),
+        None if cli.attach => {
+            return Err(
+                "--attach: the client needs --client-profile FILE (which profile it claims)".into(),
+            )
+        }
         None => {
             return Err(format!(
             "--client {:?}: a client program needs --client-profile FILE (which profile it claims)",
