@@ -1,7 +1,7 @@
 //! The suite on the wire: the bundled reference client over CoAP/UDP passes every vector it
 //! can play; injected bugs fail on the wire too; and every kind of bad client behaviour
-//! (malformed CoAP, a wrong token, a duplicate, an unknown content format, silence, death,
-//! a port in use, a command that does not exist) gets a named verdict or error within its
+//! (malformed CoAP, a wrong token, a Reset, a duplicate, an unknown content format,
+//! silence, death, a port in use, a command that does not exist) gets a named verdict or error within its
 //! timeout, and leaves no process behind.
 
 use std::path::{Path, PathBuf};
@@ -221,6 +221,7 @@ fn a_misbehaving_client_gets_a_named_verdict_in_time_and_no_process_is_left() {
             "carries token eeeeee but the request had",
         ),
         ("unknown-format", "ERROR", "unsupported Content-Format 9999"),
+        ("reset", "ERROR", "the client rejected GET / with a Reset"),
         // A duplicate is recognised by its Message ID: the vector passes its step 1 and
         // the client's blanket 2.04 answers fail it later, at Discover.
         ("duplicate", "FAIL", "expected 2.05"),

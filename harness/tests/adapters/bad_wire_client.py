@@ -13,6 +13,7 @@ according to BEHAVIOUR:
   duplicate       sends Bootstrap-Request twice with the same Message ID, then answers 2.04
   wrong-token     answers server requests with a token the request did not carry
   unknown-format  answers server requests 2.05 with Content-Format 9999
+  reset           answers server requests with a Reset
 """
 import os
 import socket
@@ -83,7 +84,9 @@ def main():
         if kind != 0 or not (1 <= code <= 31):
             continue  # not a Confirmable request: an ACK to our own request
         mid = struct.unpack(">H", mid)[0]
-        if behaviour == "wrong-token":
+        if behaviour == "reset":
+            reply = message(3, 0x00, mid, b"")
+        elif behaviour == "wrong-token":
             reply = message(2, 0x45, mid, b"\xee\xee\xee")
         elif behaviour == "unknown-format":
             reply = message(2, 0x45, mid, token, [(12, struct.pack(">H", 9999))], b"x")
