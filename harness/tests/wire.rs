@@ -395,3 +395,63 @@ fn every_payload_fits_one_datagram() {
     );
     println!("largest payload: {largest} bytes");
 }
+
+/// The account-timeout vectors that cannot happen in real time at scale 0.01 (a Register
+/// left unanswered while the 5 s timeout runs) play at scale 0.1, and catch the bug that
+/// ignores the timeout on the wire too.
+#[test]
+fn account_timeout_vectors_play_at_a_larger_scale_and_catch_their_bug() {
+    let run = |client: &str, d: &Path| {
+        certify(&[
+            "--client",
+            client,
+            "--coap-time-scale",
+            "0.1",
+            "--report-dir",
+            d.to_str().unwrap(),
+            "-q",
+            "bs-fin-06-bootstrap-account-timeout-expired",
+        ])
+    };
+    let d = tmp("account-timeout");
+    let o = run("wire-ref", &d);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let all = verdicts(&report(&d));
+    assert!(all.len() >= 5, "{all:?}");
+    for (name, verdict, why) in all {
+        assert_eq!(verdict, "PASS", "{name}: {why}");
+    }
+    let o = run(
+        "wire-mutant:ignores-account-timeout",
+        &tmp("account-timeout-bug"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn bad_wire_flags_are_one_line_each() {
+    for (args, needle) in [
+        (
+            &["--client", "wire-ref", "--coap-time-scale", "2"][..],
+            "--coap-time-scale 2: expected a factor in (0, 1]",
+        ),
+        (
+            &["--client", "ref", "--pcap", "x.pcap"][..],
+            "--pcap and --coap-time-scale need a client on the wire",
+        ),
+        (
+            &["--client", "wire-mutant:no-such-bug"][..],
+            "unknown bug \"no-such-bug\"",
+        ),
+        (
+            &["--attach"][..],
+            "--attach: the client needs --client-profile FILE",
+        ),
+    ] {
+        let o = certify(args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(needle), "{args:?}: {t}");
+        assert_eq!(t.trim().lines().count(), 1, "{args:?}: {t}");
+    }
+}
