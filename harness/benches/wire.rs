@@ -4,7 +4,7 @@
 //! harness's own CPU time against the clients' CPU time, and how much of the wall time the
 //! vectors' own timers account for. Run: `cargo bench -p lwm2m-harness --bench wire`.
 //!
-//! Vectors run 48 at a time, as `lwm2m-certify` runs them on the wire: each mostly waits
+//! Vectors run 128 at a time, as `lwm2m-certify` runs them on the wire: each mostly waits
 //! for timers the vector provisions (the 1 s Client Hold Off Time above all).
 
 use bootstrap_model::system::Action;
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const THREADS: usize = 48;
+const THREADS: usize = 128;
 
 /// User + system CPU seconds of this process and of its reaped children.
 fn cpu() -> (f64, f64) {

@@ -121,7 +121,7 @@ fn vectors_dir(given: Option<PathBuf>) -> PathBuf {
 }
 
 /// Vectors run at once on the wire (each mostly waits for timers).
-const WIRE_THREADS: usize = 48;
+const WIRE_THREADS: usize = 128;
 
 /// The bundled reference client on the wire, as a launcher command line.
 fn wire_reference_cmdline(bug: Option<&str>) -> String {

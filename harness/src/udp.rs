@@ -616,7 +616,13 @@ impl UdpAdapter {
     }
 
     /// Drops the client's pending request that `pick` selects (a `*-lost` step).
-    fn lose(&mut self, what: &str, pick: impl Fn(&Outgoing) -> bool) -> Result<(), AdapterError> {
+    /// Returns when the request first came: the client's own clock for giving up on it runs
+    /// from then, not from this step.
+    fn lose(
+        &mut self,
+        what: &str,
+        pick: impl Fn(&Outgoing) -> bool,
+    ) -> Result<Instant, AdapterError> {
         let i = self
             .pending
             .iter()
@@ -627,7 +633,7 @@ impl UdpAdapter {
             })?;
         let q = self.pending.remove(i);
         self.ignored.push((q.server, q.from, q.mid));
-        Ok(())
+        Ok(q.since)
     }
 
     /// Collects the client's requests until `expect` is met and the quiet time has passed
@@ -933,7 +939,6 @@ impl Adapter for UdpAdapter {
         let is_bs_request = |m: &Outgoing| matches!(m, Outgoing::BootstrapRequest { .. });
         let is_pack = |m: &Outgoing| matches!(m, Outgoing::BootstrapPackRequest { .. });
         let register_to = |k: u8| move |m: &Outgoing| matches!(m, Outgoing::Register { to, .. } if *to == ServerUri::Server(k));
-        let lost_wait = now + self.opts.coap.max_transmit_wait() + TIMER_MARGIN;
         // When the shadow's timers start: at the stimulus, or when a correct client gives
         // up on a lost request at the earliest.
         let mut shadow_at = now;
@@ -994,7 +999,7 @@ impl Adapter for UdpAdapter {
             Action::BootstrapRequestLost
             | Action::BootstrapPackLost
             | Action::RegisterLost { .. } => {
-                match &step.stimulus {
+                let since = match &step.stimulus {
                     Action::BootstrapRequestLost => {
                         self.lose("Bootstrap-Request", is_bs_request)?
                     }
@@ -1002,11 +1007,13 @@ impl Adapter for UdpAdapter {
                     Action::RegisterLost { server } => {
                         self.lose("Register", register_to(*server))?
                     }
-                    _ => {}
-                }
-                shadow_at = now + self.opts.coap.min_transmit_wait();
-                at_least = Some(lost_wait);
-                deadline = lost_wait + timeout;
+                    _ => now,
+                };
+                // A correct client gives up between these two, counted from its request.
+                shadow_at = since + self.opts.coap.min_transmit_wait();
+                let given_up = (since + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
+                at_least = Some(given_up);
+                deadline = given_up + timeout;
             }
             Action::ClientHoldOffExpired
             | Action::ExchangeLifetimeExpired

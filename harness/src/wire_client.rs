@@ -116,7 +116,19 @@ impl WireClient {
         } else {
             format!("127.0.0.1:{}", cfg.port)
         };
-        let socket = UdpSocket::bind(&local).map_err(|e| format!("cannot bind {local}: {e}"))?;
+        // The harness checked the port free a moment ago; should something hold it for a
+        // moment still, the bind is tried again for half a second before giving up.
+        let mut attempt = 0;
+        let socket = loop {
+            match UdpSocket::bind(&local) {
+                Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("cannot bind {local}: {e}")),
+            }
+        };
         let spec = ClientSpec {
             profile: cfg.profile,
             endpoint: leak(&cfg.endpoint),
