@@ -112,6 +112,7 @@ impl AdapterFactory for UdpFactory {
             last_finish: None,
             early_checks: true,
             port_lock: None,
+            window: Instant::now(),
         }))
     }
 
@@ -148,8 +149,13 @@ struct Pending {
     token: Vec<u8>,
     confirmable: bool,
     message: Outgoing,
-    /// When it first came.
+    /// The earliest the client can have sent it: the start of the step (or power-on) during
+    /// which it came. The client's own clock for giving up on it starts at its send, which
+    /// lies between this and `seen`.
     since: Instant,
+    /// When the harness read it: the latest the client can have sent it (a loaded machine
+    /// can read it well after it came).
+    seen: Instant,
 }
 
 /// A request the harness sent, kept to send it again as a duplicate.
@@ -203,6 +209,8 @@ pub struct UdpAdapter {
     early_checks: bool,
     /// The lock on the client's port (`{client_port}`), held until the vector ends.
     port_lock: Option<std::fs::File>,
+    /// When the current step (or power-on) began.
+    window: Instant,
 }
 
 /// How long a step may run past the timer it waits for before the harness looks again:
@@ -435,7 +443,8 @@ impl UdpAdapter {
                     token: p.get_token().to_vec(),
                     confirmable: p.header.get_type() == MessageType::Confirmable,
                     message: message.clone(),
-                    since: d.at,
+                    since: self.window,
+                    seen: d.at,
                 });
                 Ok(Ingested::Send(message, d.at))
             }
@@ -616,13 +625,13 @@ impl UdpAdapter {
     }
 
     /// Drops the client's pending request that `pick` selects (a `*-lost` step).
-    /// Returns when the request first came: the client's own clock for giving up on it runs
-    /// from then, not from this step.
+    /// Returns the earliest and the latest the client can have sent the request: its own
+    /// clock for giving up on it runs from then, not from this step.
     fn lose(
         &mut self,
         what: &str,
         pick: impl Fn(&Outgoing) -> bool,
-    ) -> Result<Instant, AdapterError> {
+    ) -> Result<(Instant, Instant), AdapterError> {
         let i = self
             .pending
             .iter()
@@ -633,7 +642,7 @@ impl UdpAdapter {
             })?;
         let q = self.pending.remove(i);
         self.ignored.push((q.server, q.from, q.mid));
-        Ok(q.since)
+        Ok((q.since, q.seen))
     }
 
     /// Collects the client's requests until `expect` is met and the quiet time has passed
@@ -734,7 +743,7 @@ impl UdpAdapter {
     /// its order cannot be played at this timing (a larger `--coap-time-scale` may play it).
     fn feasible(&self, stimulus: &Action, horizon: Instant) -> Result<(), AdapterError> {
         let give_up = self.opts.coap.min_transmit_wait();
-        if let Some(p) = self.pending.iter().find(|p| p.since + give_up < horizon) {
+        if let Some(p) = self.pending.iter().find(|p| p.seen + give_up < horizon) {
             return Err(AdapterError::Unsupported(format!(
                 "waiting for {stimulus} while the client's {} stays unanswered longer than a client waits (MAX_TRANSMIT_WAIT, at least {:.2} s at this --coap-time-scale): the vector's order cannot happen in real time",
                 kind_name(&p.message),
@@ -902,6 +911,7 @@ impl Adapter for UdpAdapter {
         // The shadow's timers start before the client can start its own: a correct client
         // is never early.
         let now = Instant::now();
+        self.window = now;
         match &self.launcher {
             Some(l) => {
                 let mut port = 0;
@@ -934,6 +944,7 @@ impl Adapter for UdpAdapter {
 
     fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError> {
         let now = Instant::now();
+        self.window = now;
         let mut sends = Vec::new();
         let input = step.stimulus.input();
         let is_bs_request = |m: &Outgoing| matches!(m, Outgoing::BootstrapRequest { .. });
@@ -999,7 +1010,7 @@ impl Adapter for UdpAdapter {
             Action::BootstrapRequestLost
             | Action::BootstrapPackLost
             | Action::RegisterLost { .. } => {
-                let since = match &step.stimulus {
+                let (since, seen) = match &step.stimulus {
                     Action::BootstrapRequestLost => {
                         self.lose("Bootstrap-Request", is_bs_request)?
                     }
@@ -1007,11 +1018,12 @@ impl Adapter for UdpAdapter {
                     Action::RegisterLost { server } => {
                         self.lose("Register", register_to(*server))?
                     }
-                    _ => now,
+                    _ => (now, now),
                 };
-                // A correct client gives up between these two, counted from its request.
+                // A correct client gives up between these two, counted from its request: the
+                // shadow takes the earliest, the wait the latest.
                 shadow_at = since + self.opts.coap.min_transmit_wait();
-                let given_up = (since + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
+                let given_up = (seen + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
                 at_least = Some(given_up);
                 deadline = given_up + timeout;
             }
