@@ -159,10 +159,8 @@ fn main() {
         .collect();
     let coap = CoapTiming::new(0.01).unwrap();
     let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
-    let reference = Launcher::new(&format!(
-        "{exe} wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}"
-    ))
-    .expect("reference client binary");
+    let reference = Launcher::new(&harness::launch::reference_cmdline(Path::new(exe), None))
+        .expect("reference client binary");
     let wire = UdpFactory::new(
         Some(reference),
         UdpOptions {

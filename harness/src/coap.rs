@@ -81,7 +81,7 @@ pub fn encode_request(req: &CoapRequest, message_id: u16, token: &[u8]) -> Resul
 }
 
 /// A CoAP uint option value (RFC 7252 §3.2: shortest big-endian form).
-fn uint(v: u32) -> Vec<u8> {
+pub(crate) fn uint(v: u32) -> Vec<u8> {
     let b = v.to_be_bytes();
     let skip = b.iter().take_while(|x| **x == 0).count();
     b[skip..].to_vec()

@@ -43,6 +43,17 @@ pub const PLACEHOLDERS: [(&str, &str); 9] = [
     ),
 ];
 
+/// The launcher command line of the bundled reference client on the wire (the binary at
+/// `exe`), optionally with an injected bug: what `--client wire-ref` and
+/// `wire-mutant:NAME` stand for.
+pub fn reference_cmdline(exe: &std::path::Path, bug: Option<&str>) -> String {
+    let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
+    format!(
+        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
+        exe.display()
+    )
+}
+
 /// A client command line with placeholders.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Launcher {

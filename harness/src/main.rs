@@ -129,11 +129,7 @@ fn wire_reference_cmdline(bug: Option<&str>) -> String {
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("lwm2m-reference-client")))
         .unwrap_or_else(|| PathBuf::from("lwm2m-reference-client"));
-    let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
-    format!(
-        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
-        exe.display()
-    )
+    harness::launch::reference_cmdline(&exe, bug)
 }
 
 /// What `--client` (with `--attach`) names.

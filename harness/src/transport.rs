@@ -125,7 +125,8 @@ pub struct Described {
     pub malformed: Option<String>,
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as lowercase hex, as wire logs and errors quote them.
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

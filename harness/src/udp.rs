@@ -223,7 +223,7 @@ const EARLY_TOLERANCE: Duration = Duration::from_millis(50);
 
 fn protocol(why: impl Into<String>, bytes: &[u8]) -> AdapterError {
     AdapterError::Protocol {
-        line: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        line: transport::hex(bytes),
         why: why.into(),
     }
 }
@@ -611,9 +611,7 @@ impl UdpAdapter {
             }
         }
         if let Some((format, bytes)) = payload {
-            let f = format.to_be_bytes();
-            let skip = f.iter().take_while(|b| **b == 0).count();
-            p.add_option(CoapOption::ContentFormat, f[skip..].to_vec());
+            p.add_option(CoapOption::ContentFormat, crate::coap::uint(format.into()));
             p.payload = bytes;
         }
         let bytes = p
@@ -837,11 +835,12 @@ fn kind_name(m: &Outgoing) -> &'static str {
     }
 }
 
+/// A token as an error quotes it.
 fn hex(b: &[u8]) -> String {
     if b.is_empty() {
         return "(empty)".into();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    transport::hex(b)
 }
 
 fn read_datagrams(

@@ -59,7 +59,7 @@ impl WireRecord {
                 format!("Client -> {}", self.server)
             },
             message: describe(&self.bytes),
-            hex: self.bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            hex: crate::transport::hex(&self.bytes),
             note: self.note.clone(),
         }
     }
