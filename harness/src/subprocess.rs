@@ -48,6 +48,11 @@ const QUOTE_CHARS: usize = 200;
 /// The longest answer line read; a longer one is a protocol error (memory stays bounded).
 const MAX_LINE_BYTES: usize = 16 << 20;
 
+/// What the answer to `start` may take beyond the step timeout: it includes the start-up of
+/// the client's process (an interpreter, a JVM), which is not the client's answer time and
+/// on a loaded machine can take seconds. Documented in PROTOCOL.md.
+pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(5);
+
 /// How long a client may take to exit after `stop` before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
@@ -792,7 +797,11 @@ impl Subprocess {
 impl Adapter for Subprocess {
     fn start(&mut self, vector: &Vector, timeout: Duration) -> Result<Observed, AdapterError> {
         let line = to_line(&StartMessage::for_vector(vector));
-        self.exchange(line, "answer to start".into(), timeout)
+        self.exchange(
+            line,
+            "answer to start".into(),
+            timeout.saturating_add(STARTUP_ALLOWANCE),
+        )
     }
 
     fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError> {

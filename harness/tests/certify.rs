@@ -276,7 +276,7 @@ fn a_hanging_crashing_or_garbling_client_gets_a_named_error_and_no_process_is_le
     .unwrap();
     let id = a_vector("1.1")["id"].as_str().unwrap().to_string();
     for (behaviour, needle) in [
-        ("hang", "timeout: no answer to start within 0.5 s"),
+        ("hang", "timeout: no answer to start within 5.5 s"),
         ("crash", "stub: crashing at start as scripted"),
         ("garbage", "this is not JSON at start"),
     ] {

@@ -231,7 +231,7 @@ fn a_hang_at_step_2_is_a_timeout_naming_step_2() {
     a.stop();
     drop(a);
     assert!(
-        test_started.elapsed() < Duration::from_secs(4),
+        test_started.elapsed() < Duration::from_secs(10),
         "{:?}",
         test_started.elapsed()
     );
