@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod blockwise;
 pub mod coap;
 pub mod inprocess;
 pub mod launch;

@@ -175,8 +175,13 @@ pub fn describe(bytes: &[u8]) -> Described {
     for (number, values) in p.options() {
         let o = CoapOption::from(*number);
         for v in values {
+            let block = matches!(o, CoapOption::Block1 | CoapOption::Block2);
             let shown = if textual(o) {
                 String::from_utf8_lossy(v).into_owned()
+            } else if block && v.len() <= 3 {
+                // RFC 7959 §2.2: NUM/M/size, as the RFC's figures write it.
+                let x = v.iter().fold(0u32, |acc, x| acc << 8 | u32::from(*x));
+                format!("{}/{}/{}", x >> 4, (x >> 3) & 1, 16u32 << (x & 7).min(6))
             } else if v.len() <= 4 {
                 v.iter()
                     .fold(0u32, |acc, x| acc << 8 | u32::from(*x))
@@ -228,5 +233,9 @@ mod tests {
         assert!(describe(&[0xff, 0, 1]).malformed.is_some());
         let d = describe(&empty(MessageType::Acknowledgement, 7));
         assert_eq!((d.kind.as_str(), d.mid), ("ACK", Some(7)));
+        let mut p = Packet::new();
+        p.add_option(CoapOption::Block2, vec![0x1a]);
+        let d = describe(&p.to_bytes().unwrap());
+        assert_eq!(d.options, ["Block2: 1/1/64"]);
     }
 }

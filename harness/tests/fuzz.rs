@@ -1,7 +1,8 @@
 //! Fuzz targets for every decoder of client input, driven by proptest so that they run in
 //! CI for a bounded number of cases: the CoAP decoders (`harness::coap::decode_response`,
 //! `decode_request`, `decode_client_message`), TLV (`conformance::tlv::decode`),
-//! link-format (`harness::coap::parse_links`) and SenML JSON (`conformance::senml::decode`).
+//! link-format (`harness::coap::parse_links`), SenML JSON (`conformance::senml::decode`)
+//! and the block-wise transfer state machines (`harness::blockwise`, RFC 7959).
 //!
 //! Each target feeds arbitrary bytes and, three times as often, structure-aware mutations
 //! of the valid inputs the committed vectors hold (bit flips, truncations, byte and token
@@ -1076,5 +1077,63 @@ fn the_seeds_decode() {
     assert!(discover.len() >= 3);
     for (b, _) in discover {
         coap::parse_links(std::str::from_utf8(b).unwrap(), &c.uris).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(Config::with_cases(env_u64("FUZZ_CASES", 50000).min(20000) as u32))]
+
+    /// Block-wise transfer (`harness::blockwise`): any sequence of Block option values and
+    /// payloads, fed to the Block1 reassembly and the Block2 fetch, and any block asked of
+    /// a stored body, ends in a block, a body no larger than `MAX_BODY`, or a named error;
+    /// never a panic.
+    #[test]
+    fn fuzz_blockwise(
+        blocks in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..4), 0usize..1100, any::<u8>()),
+            1..40,
+        ),
+        body in proptest::collection::vec(any::<u8>(), 0..3000),
+        num in any::<u16>(),
+        szx in any::<u8>(),
+    ) {
+        use harness::blockwise::{self, Assembled, Block1Assembly, Block2Fetch, Fetched, MAX_BODY};
+        let mut assembly = Block1Assembly::default();
+        let mut fetch: Option<Block2Fetch> = None;
+        for (option, len, fill) in &blocks {
+            let mut p = Packet::new();
+            p.add_option(CoapOption::Block1, option.clone());
+            p.add_option(CoapOption::Block2, option.clone());
+            let payload = vec![*fill; *len];
+            if let Ok(Some(b)) = blockwise::block_of(&p, CoapOption::Block1) {
+                if let Ok(Assembled::Complete(whole, _)) = assembly.offer(&b, &payload) {
+                    prop_assert!(whole.len() <= MAX_BODY);
+                }
+            }
+            if let Ok(Some(b)) = blockwise::block_of(&p, CoapOption::Block2) {
+                let step = match fetch.as_mut() {
+                    Some(f) => f.offer(&b, &payload),
+                    None => Block2Fetch::start(&b, &payload).map(|(f, n)| {
+                        fetch = Some(f);
+                        n
+                    }),
+                };
+                match step {
+                    Ok(Fetched::Complete(whole)) => {
+                        prop_assert!(whole.len() <= MAX_BODY);
+                        fetch = None;
+                    }
+                    Ok(Fetched::Next(_)) => {}
+                    Err(_) => fetch = None,
+                }
+            }
+        }
+        if let Ok((v, bytes)) = blockwise::chunk(&body, num, szx) {
+            prop_assert!(bytes.len() <= v.size());
+            let mut p = Packet::new();
+            blockwise::set_block(&mut p, CoapOption::Block2, &v);
+            prop_assert!(p.to_bytes().is_ok());
+        }
+        let _ = blockwise::block(usize::from(num), true, usize::from(szx) * 8);
     }
 }
