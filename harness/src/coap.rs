@@ -110,6 +110,16 @@ fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
 /// (link-format for Discover, TLV or SenML JSON for Bootstrap-Read of /1 and /2).
 pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
     let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
+    decode_response_packet(&p, req, uris)
+}
+
+/// [`decode_response`] of a message already parsed (a block-wise response put back
+/// together, RFC 7959 §2.4, whose body no single datagram holds).
+pub fn decode_response_packet(
+    p: &Packet,
+    req: &CoapRequest,
+    uris: &UriMap,
+) -> Result<Response, String> {
     let MessageClass::Response(t) = p.header.code else {
         return Err(format!("expected a response, got {}", p.header.code));
     };
@@ -659,11 +669,21 @@ pub fn decode_client_message(
     endpoint_default: &str,
 ) -> Result<Outgoing, String> {
     let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
+    decode_client_packet(&p, to, endpoint_default)
+}
+
+/// [`decode_client_message`] of a message already parsed (a Block1 request put back
+/// together, RFC 7959 §2.3).
+pub fn decode_client_packet(
+    p: &Packet,
+    to: ServerUri,
+    endpoint_default: &str,
+) -> Result<Outgoing, String> {
     let MessageClass::Request(method) = p.header.code else {
         return Err(format!("expected a request, got {}", p.header.code));
     };
-    let path = strings(&p, CoapOption::UriPath)?;
-    let query = strings(&p, CoapOption::UriQuery)?;
+    let path = strings(p, CoapOption::UriPath)?;
+    let query = strings(p, CoapOption::UriQuery)?;
     let get = |k: &str| {
         query
             .iter()

@@ -21,13 +21,25 @@
 //!   timeout as the vector provisions them, EXCHANGE_LIFETIME from the RFC 7252 timing), and
 //!   a message that comes before that breaks the timing rule (BS-FACT-05).
 //!
+//! Block-wise transfer (RFC 7959) is handled here, below the steps, with the state machines
+//! of [`crate::blockwise`]: a client request that comes as Block1 blocks is answered 2.31
+//! Continue block by block and reaches the steps once whole, its final answer echoing the
+//! last Block1 option (§2.3); a client answer with Block2 M=1 is fetched block by block, each
+//! request retransmitted like the first, and judged once whole (§2.4); a client request with
+//! an early Block2 option (the Bootstrap-Pack-Request, BS-PACK-01) gets block 0 of a larger
+//! answer, and the later blocks are served from the stored answer (§2.4). A gap, an
+//! out-of-order block, a size change or a body over 64 KiB is a named protocol error (a
+//! Block1 one is also answered 4.08 Request Entity Incomplete, §2.9.2). The wire log keeps
+//! every block; the steps and their judgement see only whole messages.
+//!
 //! After each stimulus the adapter collects what the client sends until the step's
 //! expectation is met and a short quiet time (`--settle-ms`) has passed, or the expectation
 //! can no longer be met, or the step timeout runs out; the judgement is the same as for
 //! every adapter. Every datagram goes into the wire log.
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
-use crate::coap::{decode_client_message, decode_response, encode_request};
+use crate::blockwise::{self, Assembled, Block1Assembly, Block2Fetch, Fetched};
+use crate::coap::{decode_client_packet, decode_response_packet, encode_request};
 use crate::launch::{Launched, Launcher};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
@@ -38,6 +50,7 @@ use bootstrap_model::client::{
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
+use coap_lite::block_handler::BlockValue;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
 use conformance::replay::judge;
 use conformance::vector::{Expectation, Step, Vector};
@@ -104,6 +117,8 @@ impl AdapterFactory for UdpFactory {
             pending: Vec::new(),
             answered: HashMap::new(),
             ignored: Vec::new(),
+            block1: HashMap::new(),
+            served: Vec::new(),
             ids: Ids::default(),
             log: Vec::new(),
             t0: Instant::now(),
@@ -156,6 +171,22 @@ struct Pending {
     /// When the harness read it: the latest the client can have sent it (a loaded machine
     /// can read it well after it came).
     seen: Instant,
+    /// The last Block1 option of a request that came block-wise: the answer echoes it
+    /// (RFC 7959 §2.3).
+    block1: Option<BlockValue>,
+    /// An early Block2 option (RFC 7959 §2.4): the answer goes block-wise when larger.
+    block2: Option<BlockValue>,
+    /// Its Uri-Path options, to match the requests for later Block2 blocks.
+    uri_path: Vec<Vec<u8>>,
+}
+
+/// An answer of the harness's sent as Block2 blocks: the later blocks come from here.
+struct Served {
+    server: usize,
+    from: SocketAddr,
+    uri_path: Vec<Vec<u8>>,
+    /// The whole answer (Message ID and token are each request's own).
+    whole: Packet,
 }
 
 /// A request the harness sent, kept to send it again as a duplicate.
@@ -196,6 +227,10 @@ pub struct UdpAdapter {
     answered: HashMap<(usize, SocketAddr, u16), Vec<u8>>,
     /// Requests a `*-lost` step dropped: their retransmissions are not answered either.
     ignored: Vec<(usize, SocketAddr, u16)>,
+    /// Block1 requests being received, by server and peer.
+    block1: HashMap<(usize, SocketAddr), Block1Assembly>,
+    /// Answers being served block-wise.
+    served: Vec<Served>,
     ids: Ids,
     log: Vec<WireRecord>,
     t0: Instant,
@@ -420,16 +455,101 @@ impl UdpAdapter {
                     return Ok(Ingested::Nothing);
                 }
                 self.record(d.server, false, d.from, &d.bytes, at, "");
-                if p.get_option(CoapOption::Block1).is_some()
-                    || p.get_option(CoapOption::Block2).is_some()
-                {
-                    return Err(protocol(
-                        "the client used block-wise transfer, which no bootstrap message of the suite needs (every payload fits one datagram)",
-                        &d.bytes,
-                    ));
+                let server_name = self.servers[d.server].name.clone();
+                let block = |which| {
+                    blockwise::block_of(&p, which).map_err(|e| {
+                        protocol(
+                            format!("the client's request to {server_name}: {e}"),
+                            &d.bytes,
+                        )
+                    })
+                };
+                let (block1, block2) = (block(CoapOption::Block1)?, block(CoapOption::Block2)?);
+                let mut p = p;
+                let mut echo = None;
+                if let Some(b) = block1 {
+                    let assembly = self.block1.entry((d.server, d.from)).or_default();
+                    match assembly.offer(&b, &p.payload) {
+                        Ok(Assembled::Continue(b)) => {
+                            let mut reply = reply_to(&p, ResponseType::Continue, &mut self.ids);
+                            blockwise::set_block(&mut reply, CoapOption::Block1, &b);
+                            let bytes = encode(&reply)?;
+                            self.answered.insert(key, bytes.clone());
+                            self.send(
+                                d.server,
+                                d.from,
+                                &bytes,
+                                "2.31 Continue: the next Block1 block, please (RFC 7959 §2.3)",
+                            )?;
+                            return Ok(Ingested::Nothing);
+                        }
+                        Ok(Assembled::Complete(body, last)) => {
+                            p.payload = body;
+                            p.clear_option(CoapOption::Block1);
+                            echo = Some(last);
+                        }
+                        Err(e) => {
+                            self.block1.remove(&(d.server, d.from));
+                            let reply =
+                                reply_to(&p, ResponseType::RequestEntityIncomplete, &mut self.ids);
+                            let bytes = encode(&reply)?;
+                            self.answered.insert(key, bytes.clone());
+                            self.send(
+                                d.server,
+                                d.from,
+                                &bytes,
+                                "4.08: block-wise transfer broken",
+                            )?;
+                            return Err(protocol(
+                                format!("the client's request to {server_name}: {e}; answered 4.08 Request Entity Incomplete (RFC 7959 §2.9.2)"),
+                                &d.bytes,
+                            ));
+                        }
+                    }
+                }
+                let uri_path = uri_path(&p);
+                if let Some(b) = block2.as_ref().filter(|b| b.num > 0) {
+                    let served = self
+                        .served
+                        .iter()
+                        .find(|s| (s.server, s.from) == (d.server, d.from) && s.uri_path == uri_path)
+                        .ok_or_else(|| {
+                            protocol(
+                                format!(
+                                    "the client asked {server_name} for Block2 block {} of an answer the harness is not serving block-wise (RFC 7959 §2.4)",
+                                    b.num
+                                ),
+                                &d.bytes,
+                            )
+                        })?;
+                    let (v, bytes) =
+                        blockwise::chunk(&served.whole.payload, b.num, b.size_exponent).map_err(
+                            |e| {
+                                protocol(
+                                    format!("the client's request to {server_name}: {e}"),
+                                    &d.bytes,
+                                )
+                            },
+                        )?;
+                    let mut reply = served.whole.clone();
+                    reply.payload = bytes.to_vec();
+                    let req_reply = reply_to(&p, ResponseType::Content, &mut self.ids);
+                    reply.header = req_reply.header;
+                    reply.header.code = served.whole.header.code;
+                    reply.set_token(p.get_token().to_vec());
+                    blockwise::set_block(&mut reply, CoapOption::Block2, &v);
+                    let bytes = encode(&reply)?;
+                    self.answered.insert(key, bytes.clone());
+                    self.send(
+                        d.server,
+                        d.from,
+                        &bytes,
+                        "a later Block2 block, from the stored answer (RFC 7959 §2.4)",
+                    )?;
+                    return Ok(Ingested::Nothing);
                 }
                 let server = &self.servers[d.server];
-                let message = decode_client_message(&d.bytes, server.uri, &self.endpoint).map_err(|e| {
+                let message = decode_client_packet(&p, server.uri, &self.endpoint).map_err(|e| {
                     protocol(
                         format!("the client's request to {} is none the bootstrap interface has: {e}", server.name),
                         &d.bytes,
@@ -445,6 +565,9 @@ impl UdpAdapter {
                     message: message.clone(),
                     since: self.window,
                     seen: d.at,
+                    block1: echo,
+                    block2,
+                    uri_path,
                 });
                 Ok(Ingested::Send(message, d.at))
             }
@@ -470,7 +593,10 @@ impl UdpAdapter {
     }
 
     /// Sends a request of the harness's and waits for the client's response; client
-    /// requests that arrive meanwhile go to `sends`.
+    /// requests that arrive meanwhile go to `sends`. A response with Block2 M=1 is fetched
+    /// block by block (RFC 7959 §2.4: the same request with Block2 NUM=1, 2, ... and the
+    /// client's SZX, a new Message ID and token each, each retransmitted like the first and
+    /// given `timeout`), and decoded once whole.
     fn request(
         &mut self,
         server: usize,
@@ -479,11 +605,92 @@ impl UdpAdapter {
         timeout: Duration,
         sends: &mut Vec<(Outgoing, Instant)>,
     ) -> Result<Response, AdapterError> {
+        let template = Packet::from_bytes(&wire.0)
+            .map_err(|e| AdapterError::Spawn(format!("cannot re-read a request: {e:?}")))?;
+        let mut earlier = vec![wire.1];
+        let (mut p, first) = self.exchange(server, req, wire, timeout, sends, "", &[])?;
+        let what = format!("the client's response to {} {}", req.method, req.path);
+        let bad = |e: blockwise::BlockError, bytes: &[u8]| protocol(format!("{what}: {e}"), bytes);
+        if let Some(b) = blockwise::block_of(&p, CoapOption::Block2).map_err(|e| bad(e, &first))? {
+            let code = p.header.code;
+            let (mut fetch, mut next) =
+                Block2Fetch::start(&b, &p.payload).map_err(|e| bad(e, &first))?;
+            loop {
+                match next {
+                    Fetched::Complete(body) => {
+                        p.payload = body;
+                        p.clear_option(CoapOption::Block2);
+                        break;
+                    }
+                    Fetched::Next(want) => {
+                        let (mid, token) = (self.ids.mid(), self.ids.token());
+                        let mut q = template.clone();
+                        q.header.message_id = mid;
+                        q.set_token(token.clone());
+                        blockwise::set_block(&mut q, CoapOption::Block2, &want);
+                        let bytes = encode(&q)?;
+                        let note = format!(
+                            "Block2 block {} of the answer, please (RFC 7959 §2.4)",
+                            want.num
+                        );
+                        let (r, bytes_in) = self.exchange(
+                            server,
+                            req,
+                            (bytes, mid, token),
+                            timeout,
+                            sends,
+                            &note,
+                            &earlier,
+                        )?;
+                        earlier.push(mid);
+                        if r.header.code != code {
+                            return Err(protocol(
+                                format!(
+                                    "{what}: block {} came as {} after block 0 came as {code} (RFC 7959 §2.4)",
+                                    want.num, r.header.code
+                                ),
+                                &bytes_in,
+                            ));
+                        }
+                        let got = blockwise::block_of(&r, CoapOption::Block2)
+                            .map_err(|e| bad(e, &bytes_in))?
+                            .ok_or_else(|| {
+                                protocol(
+                                    format!("{what}: the answer for Block2 block {} carries no Block2 option (RFC 7959 §2.4)", want.num),
+                                    &bytes_in,
+                                )
+                            })?;
+                        next = fetch
+                            .offer(&got, &r.payload)
+                            .map_err(|e| bad(e, &bytes_in))?;
+                    }
+                }
+            }
+        }
+        decode_response_packet(&p, req, &self.uris)
+            .map_err(|e| protocol(format!("{what}: {e}"), &first))
+    }
+
+    /// One exchange of [`Self::request`]: sends `wire`, retransmits it, and returns the
+    /// client's response (checked against the request's Message ID and token) and its bytes.
+    /// A piggy-backed answer to one of the `earlier` requests of the same block-wise
+    /// transfer (the client answering a retransmission again) is stale and passed over.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange(
+        &mut self,
+        server: usize,
+        req: &CoapRequest,
+        wire: (Vec<u8>, u16, Vec<u8>),
+        timeout: Duration,
+        sends: &mut Vec<(Outgoing, Instant)>,
+        note: &str,
+        earlier: &[u16],
+    ) -> Result<(Packet, Vec<u8>), AdapterError> {
         let (bytes, mid, token) = wire;
         let to = self.client_addr(server)?;
         let name = self.servers[server].name.clone();
         let deadline = Instant::now() + timeout;
-        self.send(server, to, &bytes, "")?;
+        self.send(server, to, &bytes, note)?;
         let mut attempt = 0;
         let mut retransmit = Some(Instant::now() + self.opts.coap.retransmit_after(0));
         loop {
@@ -525,6 +732,8 @@ impl UdpAdapter {
                                 &bytes_in,
                             ))
                         }
+                        (MessageType::Acknowledgement, MessageClass::Response(_))
+                            if earlier.contains(&p.header.message_id) => {}
                         (_, MessageClass::Response(_)) => {
                             let piggybacked = kind == MessageType::Acknowledgement;
                             if piggybacked && !same_mid {
@@ -553,15 +762,7 @@ impl UdpAdapter {
                                 );
                                 self.send(s, from, &ack, "ACK of a separate response")?;
                             }
-                            return decode_response(&bytes_in, req, &self.uris).map_err(|e| {
-                                protocol(
-                                    format!(
-                                        "the client's response to {} {}: {e}",
-                                        req.method, req.path
-                                    ),
-                                    &bytes_in,
-                                )
-                            });
+                            return Ok((p, bytes_in));
                         }
                         _ => {
                             return Err(protocol(
@@ -614,12 +815,34 @@ impl UdpAdapter {
             p.add_option(CoapOption::ContentFormat, crate::coap::uint(format.into()));
             p.payload = bytes;
         }
-        let bytes = p
-            .to_bytes()
-            .map_err(|e| AdapterError::Spawn(format!("cannot encode a response: {e:?}")))?;
+        // RFC 7959 §2.3: the answer to a Block1 request echoes its last block's option.
+        if let Some(b) = &q.block1 {
+            blockwise::set_block(&mut p, CoapOption::Block1, b);
+        }
+        // RFC 7959 §2.4: an early Block2 asks for blocks of at most its size.
+        let mut note = "";
+        if let Some(b) = q.block2.as_ref().filter(|b| p.payload.len() > b.size()) {
+            let (v, bytes) = blockwise::chunk(&p.payload, 0, b.size_exponent).map_err(|e| {
+                AdapterError::Spawn(format!("cannot cut the answer in blocks: {e}"))
+            })?;
+            let mut first = p.clone();
+            first.payload = bytes.to_vec();
+            blockwise::set_block(&mut first, CoapOption::Block2, &v);
+            self.served
+                .retain(|s| (s.server, s.from, &s.uri_path) != (q.server, q.from, &q.uri_path));
+            self.served.push(Served {
+                server: q.server,
+                from: q.from,
+                uri_path: q.uri_path.clone(),
+                whole: p,
+            });
+            p = first;
+            note = "Block2 block 0 of the answer (the client asked for blocks, RFC 7959 §2.4)";
+        }
+        let bytes = encode(&p)?;
         self.answered
             .insert((q.server, q.from, q.mid), bytes.clone());
-        self.send(q.server, q.from, &bytes, "")
+        self.send(q.server, q.from, &bytes, note)
     }
 
     /// Drops the client's pending request that `pick` selects (a `*-lost` step).
@@ -825,6 +1048,34 @@ fn try_lock(f: &std::fs::File) -> bool {
 #[cfg(not(unix))]
 fn try_lock(_: &std::fs::File) -> bool {
     true
+}
+
+/// The Uri-Path options of a request.
+fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
+    p.get_option(CoapOption::UriPath)
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// An answer to request `p` with `code`, no payload: piggy-backed in the ACK of a
+/// Confirmable request, else a Non-confirmable message with a new Message ID.
+fn reply_to(p: &Packet, code: ResponseType, ids: &mut Ids) -> Packet {
+    let mut r = Packet::new();
+    if p.header.get_type() == MessageType::Confirmable {
+        r.header.set_type(MessageType::Acknowledgement);
+        r.header.message_id = p.header.message_id;
+    } else {
+        r.header.set_type(MessageType::NonConfirmable);
+        r.header.message_id = ids.mid();
+    }
+    r.header.code = MessageClass::Response(code);
+    r.set_token(p.get_token().to_vec());
+    r
+}
+
+fn encode(p: &Packet) -> Result<Vec<u8>, AdapterError> {
+    p.to_bytes()
+        .map_err(|e| AdapterError::Spawn(format!("cannot encode a response: {e:?}")))
 }
 
 fn kind_name(m: &Outgoing) -> &'static str {

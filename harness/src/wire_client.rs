@@ -11,10 +11,20 @@
 //! duplicate Bootstrap-Finish goes to the model as [`Input::DuplicateFinish`] so that the
 //! `no-deduplication` bug shows on the wire. The model's timers fire from a [`Clock`].
 //!
+//! With `--block-size N` ([`WireClientConfig::block_size`]) it is a client with small
+//! buffers and uses block-wise transfer (RFC 7959) through [`crate::blockwise`]: a request
+//! of its own whose payload exceeds N bytes (a Register's link-format, BS-REG-01) goes as
+//! Block1 blocks, each next one after the server's 2.31 Continue (§2.5); it asks for the
+//! Bootstrap-Pack (BS-PACK-01) with an early Block2 option of size N (§2.4) and fetches the
+//! following blocks of a Block2 answer; and an answer of its own to a server's request
+//! (Bootstrap-Read, BS-READ-01; Discover, BS-DISC-01) whose payload exceeds N bytes goes as
+//! Block2 block 0, the later blocks served from the stored answer without the model (§2.4).
+//!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
 //! address a datagram comes from.
 
+use crate::blockwise::{self, Block2Fetch, Fetched};
 use crate::coap::{decode_request, encode_client_message, encode_response};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
@@ -27,7 +37,8 @@ use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Factory;
-use coap_lite::{MessageClass, MessageType, Packet, RequestType, ResponseType};
+use coap_lite::block_handler::BlockValue;
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::wire::{outgoing, UriMap};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -54,6 +65,9 @@ pub struct WireClientConfig {
     pub port: u16,
     /// Log each datagram on stderr.
     pub verbose: bool,
+    /// Block-wise transfer (RFC 7959) with blocks of this many bytes (a power of two from
+    /// 16 to 1024); `None`: every message in one datagram.
+    pub block_size: Option<usize>,
 }
 
 /// A request of the client's own, awaiting its answer.
@@ -68,6 +82,12 @@ struct Exchange {
     next: Option<Instant>,
     /// When a separate response is given up on.
     give_up: Instant,
+    /// The request without payload, for the requests of the next blocks.
+    template: Packet,
+    /// The whole body of a request that goes as Block1, and the block in flight.
+    block1: Option<(Vec<u8>, BlockValue)>,
+    /// The answer's body, fetched block by block (Block2).
+    fetch: Option<Block2Fetch>,
 }
 
 /// The client and its socket.
@@ -82,6 +102,8 @@ pub struct WireClient {
     /// Responses sent, by peer and Message ID, with whether the request was a Finish.
     answered: HashMap<(SocketAddr, u16), (Vec<u8>, bool)>,
     peers: Vec<(SocketAddr, Peer, ServerUri)>,
+    /// Answers sent as Block2, whole, by peer and Uri-Path: the later blocks come from here.
+    served: HashMap<(SocketAddr, Vec<Vec<u8>>), Packet>,
 }
 
 fn leak(endpoint: &str) -> &'static str {
@@ -148,6 +170,7 @@ impl WireClient {
             exchanges: Vec::new(),
             answered: HashMap::new(),
             peers,
+            served: HashMap::new(),
             cfg,
         };
         // Power-on arms what the boot state arms (BS-FACT-05: the hold-off runs first).
@@ -186,13 +209,48 @@ impl WireClient {
         Ok(response)
     }
 
-    /// Sends the model's outgoing messages as Confirmable requests.
+    /// The SZX of `--block-size`, when block-wise transfer is on.
+    fn szx(&self) -> Option<u8> {
+        self.cfg
+            .block_size
+            .and_then(|s| blockwise::block(0, false, s))
+            .map(|v| v.size_exponent)
+    }
+
+    /// Sends the model's outgoing messages as Confirmable requests (block 0 of a Block1
+    /// request when the payload exceeds `--block-size`, RFC 7959 §2.5; a Bootstrap-Pack
+    /// request with an early Block2, §2.4).
     fn emit(&mut self, out: Output) -> Result<(), String> {
         for m in out.send {
             let coap = outgoing(&m, &self.cfg.uris);
             let to = transport::socket_addr(&coap.uri)?;
             let (mid, token) = (self.ids.mid(), self.ids.token());
             let bytes = encode_client_message(&coap, mid, &token)?;
+            let mut template = Packet::from_bytes(&bytes)
+                .map_err(|e| format!("cannot re-read a request: {e:?}"))?;
+            let body = std::mem::take(&mut template.payload);
+            let mut first = template.clone();
+            first.payload.clone_from(&body);
+            let mut block1 = None;
+            if let Some(szx) = self.szx() {
+                if body.len() > 1 << (szx + 4) {
+                    let (v, bytes) = blockwise::chunk(&body, 0, szx).map_err(|e| e.to_string())?;
+                    first.payload = bytes.to_vec();
+                    blockwise::set_block(&mut first, CoapOption::Block1, &v);
+                    block1 = Some((body, v));
+                }
+                if matches!(m, Outgoing::BootstrapPackRequest { .. }) {
+                    let early = BlockValue {
+                        num: 0,
+                        more: false,
+                        size_exponent: szx,
+                    };
+                    blockwise::set_block(&mut first, CoapOption::Block2, &early);
+                }
+            }
+            let bytes = first
+                .to_bytes()
+                .map_err(|e| format!("cannot encode a request: {e:?}"))?;
             self.send(&bytes, to)?;
             self.log(&format!("sent {m} to {to} (MID {mid})"));
             let now = Instant::now();
@@ -204,9 +262,38 @@ impl WireClient {
                 attempt: 0,
                 next: Some(now + self.cfg.timing.retransmit_after(0)),
                 give_up: now + self.cfg.timing.max_transmit_wait(),
+                template,
+                block1,
+                fetch: None,
             });
         }
         Ok(())
+    }
+
+    /// Sends `q`, the request for the next block of exchange `i`, with a new Message ID,
+    /// retransmitted like the first.
+    fn resend(&mut self, i: usize, mut q: Packet) -> Result<(), String> {
+        let mid = self.ids.mid();
+        q.header.message_id = mid;
+        q.header.set_type(MessageType::Confirmable);
+        let bytes = q
+            .to_bytes()
+            .map_err(|e| format!("cannot encode a request: {e:?}"))?;
+        let now = Instant::now();
+        let (retransmit, give_up) = (
+            now + self.cfg.timing.retransmit_after(0),
+            now + self.cfg.timing.max_transmit_wait(),
+        );
+        let Some(e) = self.exchanges.get_mut(i) else {
+            return Ok(());
+        };
+        e.bytes.clone_from(&bytes);
+        e.attempt = 0;
+        e.next = Some(retransmit);
+        e.give_up = give_up;
+        let to = e.to;
+        self.log(&format!("sent the next block to {to} (MID {mid})"));
+        self.send(&bytes, to)
     }
 
     fn peer(&self, from: SocketAddr) -> Option<(Peer, ServerUri)> {
@@ -353,6 +440,10 @@ impl WireClient {
                     self.log(&format!("duplicate MID {mid} from {from}: answered again"));
                     return self.send(&reply, from);
                 }
+                if let Some(reply) = self.serve_block(&p, from) {
+                    self.answered.insert((from, mid), (reply.clone(), false));
+                    return self.send(&reply, from);
+                }
                 let is_finish = method == RequestType::Post
                     && p.get_option(coap_lite::CoapOption::UriPath)
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
@@ -369,6 +460,7 @@ impl WireClient {
                         bad_request(mid, p.get_token())
                     }
                 };
+                let reply = self.first_block(reply, &p, from);
                 // A Non-confirmable request gets a Non-confirmable response (RFC 7252 §5.2.3).
                 let reply = if p.header.get_type() == MessageType::NonConfirmable {
                     retype(&reply, MessageType::NonConfirmable)
@@ -414,6 +506,70 @@ impl WireClient {
                     ));
                     return Ok(());
                 };
+                let e = &self.exchanges[i];
+                let blockwise = e.block1.is_some() || e.fetch.is_some();
+                if blockwise
+                    && kind == MessageType::Acknowledgement
+                    && mid_of(&e.bytes) != Some(mid)
+                {
+                    // The blocks share a token: a piggy-backed answer to an earlier block's
+                    // request (answered again after a retransmission) is stale.
+                    self.log(&format!(
+                        "ignored a late answer to an earlier block (MID {mid})"
+                    ));
+                    return Ok(());
+                }
+                let mut p = p;
+                // RFC 7959 §2.3: 2.31 Continue asks for the next Block1 block.
+                if t == ResponseType::Continue {
+                    if let Some((body, sent)) = self.exchanges[i].block1.clone() {
+                        let next = sent.num.saturating_add(1);
+                        return match blockwise::chunk(&body, next, sent.size_exponent) {
+                            Ok((v, bytes)) => {
+                                let mut q = self.exchanges[i].template.clone();
+                                q.payload = bytes.to_vec();
+                                blockwise::set_block(&mut q, CoapOption::Block1, &v);
+                                self.exchanges[i].block1 = Some((body, v));
+                                self.resend(i, q)
+                            }
+                            Err(err) => {
+                                let e = self.exchanges.remove(i);
+                                self.log(&format!("2.31 Continue after the last block: {err}"));
+                                self.answer(&e.message, Some(ResponseCode::BadRequest))
+                            }
+                        };
+                    }
+                }
+                // RFC 7959 §2.4: a Block2 answer is fetched block by block.
+                let step = match blockwise::block_of(&p, CoapOption::Block2) {
+                    Ok(None) => None,
+                    Ok(Some(b)) => Some(match self.exchanges[i].fetch.as_mut() {
+                        Some(f) => f.offer(&b, &p.payload),
+                        None => Block2Fetch::start(&b, &p.payload).map(|(f, next)| {
+                            self.exchanges[i].fetch = Some(f);
+                            next
+                        }),
+                    }),
+                    Err(e) => Some(Err(e)),
+                };
+                match step {
+                    None => {}
+                    Some(Ok(Fetched::Next(want))) => {
+                        let mut q = self.exchanges[i].template.clone();
+                        q.clear_option(CoapOption::Block1);
+                        blockwise::set_block(&mut q, CoapOption::Block2, &want);
+                        return self.resend(i, q);
+                    }
+                    Some(Ok(Fetched::Complete(body))) => {
+                        p.payload = body;
+                        p.clear_option(CoapOption::Block2);
+                    }
+                    Some(Err(err)) => {
+                        let e = self.exchanges.remove(i);
+                        self.log(&format!("answer to {}: {err}", e.message));
+                        return self.answer(&e.message, Some(ResponseCode::BadRequest));
+                    }
+                }
                 let e = self.exchanges.remove(i);
                 self.log(&format!("answer {t:?} to {}", e.message));
                 let code = crate::coap::response_code(t);
@@ -453,6 +609,66 @@ impl WireClient {
             MessageClass::Reserved(_) => Ok(()),
         }
     }
+}
+
+impl WireClient {
+    /// A later block of an answer sent as Block2 (a server's request with Block2 NUM > 0
+    /// for a path whose answer is stored), served without the model (RFC 7959 §2.4).
+    fn serve_block(&self, p: &Packet, from: SocketAddr) -> Option<Vec<u8>> {
+        let b = blockwise::block_of(p, CoapOption::Block2).ok()??;
+        if b.num == 0 {
+            return None;
+        }
+        let full = self.served.get(&(from, uri_path(p)))?;
+        let reply = match blockwise::chunk(&full.payload, b.num, b.size_exponent) {
+            Ok((v, bytes)) => {
+                let mut r = full.clone();
+                r.header.message_id = p.header.message_id;
+                r.set_token(p.get_token().to_vec());
+                r.payload = bytes.to_vec();
+                blockwise::set_block(&mut r, CoapOption::Block2, &v);
+                r.to_bytes().ok()?
+            }
+            Err(e) => {
+                self.log(&format!("{e}"));
+                bad_request(p.header.message_id, p.get_token())
+            }
+        };
+        self.log(&format!("Block2 block {} served to {from}", b.num));
+        Some(if p.header.get_type() == MessageType::NonConfirmable {
+            retype(&reply, MessageType::NonConfirmable)
+        } else {
+            reply
+        })
+    }
+
+    /// `reply` to request `p`, cut to its Block2 block 0 when its payload exceeds
+    /// `--block-size` (RFC 7959 §2.4); the whole answer is kept for the later blocks.
+    fn first_block(&mut self, reply: Vec<u8>, p: &Packet, from: SocketAddr) -> Vec<u8> {
+        let Some(szx) = self.szx() else {
+            return reply;
+        };
+        let Ok(mut r) = Packet::from_bytes(&reply) else {
+            return reply;
+        };
+        if r.payload.len() <= 1 << (szx + 4) {
+            return reply;
+        }
+        let Ok((v, bytes)) = blockwise::chunk(&r.payload, 0, szx) else {
+            return reply;
+        };
+        self.served.insert((from, uri_path(p)), r.clone());
+        r.payload = bytes.to_vec();
+        blockwise::set_block(&mut r, CoapOption::Block2, &v);
+        r.to_bytes().unwrap_or(reply)
+    }
+}
+
+/// The Uri-Path options of a request.
+fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
+    p.get_option(CoapOption::UriPath)
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn mid_of(bytes: &[u8]) -> Option<u16> {

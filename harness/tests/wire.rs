@@ -1,8 +1,9 @@
 //! The suite on the wire: the bundled reference client over CoAP/UDP passes every vector it
 //! can play; injected bugs fail on the wire too; and every kind of bad client behaviour
 //! (malformed CoAP, a wrong token, a Reset, a duplicate, an unknown content format,
-//! silence, death, a port in use, a command that does not exist) gets a named verdict or error within its
-//! timeout, and leaves no process behind.
+//! silence, death, a port in use, a command that does not exist, a broken block-wise
+//! transfer) gets a named verdict or error within its timeout, and leaves no process
+//! behind; a client with 16-byte blocks (RFC 7959) is certified.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -368,8 +369,10 @@ fn coap_node_matches_its_client_profile_exactly() {
 }
 
 /// Every payload of the suite fits one datagram (RFC 7252 §4.6: 1024 bytes of payload
-/// without block-wise transfer), which is why the wire adapter needs no block-wise
-/// transfer; a vector that outgrows it fails here first.
+/// without block-wise transfer), which is why the harness never needs to send Block1
+/// requests of its own (it receives and serves blocks for clients with small buffers, see
+/// `a_client_with_16_byte_blocks_is_certified_over_udp`); a vector that outgrows it fails
+/// here first.
 #[test]
 fn every_payload_fits_one_datagram() {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors"));
@@ -453,5 +456,181 @@ fn bad_wire_flags_are_one_line_each() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
         assert!(t.contains(needle), "{args:?}: {t}");
         assert_eq!(t.trim().lines().count(), 1, "{args:?}: {t}");
+    }
+}
+
+/// The datagrams of a pcap file written by `--pcap` (LINKTYPE_RAW: IPv4 or IPv6, UDP), as
+/// CoAP messages; what is not CoAP is left out.
+fn pcap_messages(bytes: &[u8]) -> Vec<coap_lite::Packet> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let packet = &bytes[at + 16..(at + 16 + len).min(bytes.len())];
+        at += 16 + len;
+        let ip = match packet.first().map(|b| b >> 4) {
+            Some(4) => usize::from(packet[0] & 0x0f) * 4,
+            Some(6) => 40,
+            _ => continue,
+        };
+        if let Some(udp) = packet.get(ip + 8..) {
+            if let Ok(p) = coap_lite::Packet::from_bytes(udp) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The bundled reference client with `--block-size 16`, a client with small buffers that
+/// uses block-wise transfer (RFC 7959) for every payload over 16 bytes, launched as a
+/// client program (`--client 'lwm2m-reference-client wire ... --block-size 16'`): the 1.1
+/// and 1.2 suites (Register, Discover, Bootstrap-Read, Bootstrap-Pack among them) are
+/// CERTIFIED on the wire, and the capture shows the blocks: Block1 Registers answered 2.31
+/// Continue, Block2 answers to Read/Discover fetched block by block, and the Bootstrap-Pack
+/// asked for with an early Block2 and served in blocks.
+#[test]
+fn a_client_with_16_byte_blocks_is_certified_over_udp() {
+    use coap_lite::{CoapOption, MessageClass, ResponseType};
+    use harness::blockwise::block_of;
+    let exe = Path::new(env!("CARGO_BIN_EXE_lwm2m-reference-client"));
+    let client = format!(
+        "{} --block-size 16",
+        harness::launch::reference_cmdline(exe, None)
+    );
+    // 0: Block1 request blocks with more to come (Register); 1: 2.31 Continue; 2: Block2
+    // answers of the client's with more to come (Read, Discover); 3: the harness's requests
+    // for their later blocks; 4: pack requests with an early Block2; 5: pack blocks the
+    // harness serves with more to come; 6: the client's requests for later pack blocks.
+    let mut counts = [0usize; 7];
+    for profile in ["1.1", "1.2"] {
+        let d = tmp(&format!("block-{profile}"));
+        let cp = d.join("p.toml");
+        std::fs::write(
+            &cp,
+            format!(
+                "name = \"reference, 16-byte blocks\"\nversion = \"0\"\nprofile = \"{profile}\"\nfactories = [\"bootstrap-only\", \"server-and-bootstrap\", \"server-only\"]\n"
+            ),
+        )
+        .unwrap();
+        let pcap = d.join("run.pcap");
+        let started = Instant::now();
+        let o = certify(&[
+            "--client",
+            &client,
+            "--client-profile",
+            cp.to_str().unwrap(),
+            "--coap-time-scale",
+            "0.01",
+            "--report-dir",
+            d.to_str().unwrap(),
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "-q",
+        ]);
+        println!("{profile}: {:?}", started.elapsed());
+        assert_eq!(o.status.code(), Some(0), "{profile}: {}", text(&o));
+        let r = report(&d);
+        assert_eq!(r["outcome"], "CERTIFIED", "{profile}: {}", text(&o));
+        let all = verdicts(&r);
+        let pass = all.iter().filter(|(_, v, _)| v == "PASS").count();
+        assert!(pass >= 50, "{profile}: only {pass} passed");
+        for (name, verdict, why) in &all {
+            assert!(
+                verdict == "PASS" || (verdict == "SKIP" && why.contains("real time")),
+                "{name}: {verdict}: {why}"
+            );
+        }
+        let names: Vec<&str> = all
+            .iter()
+            .filter(|(_, v, _)| v == "PASS")
+            .map(|(n, _, _)| n.as_str())
+            .collect();
+        for kind in ["register", "discover"] {
+            assert!(
+                names.iter().any(|n| n.contains(kind)),
+                "{profile}: no {kind} vector passed"
+            );
+        }
+        if profile == "1.1" {
+            assert!(
+                names.iter().any(|n| n.contains("read")),
+                "no Read vector passed"
+            );
+        } else {
+            assert!(
+                names.iter().any(|n| n.contains("pack")),
+                "no Pack vector passed"
+            );
+        }
+        let messages = pcap_messages(&std::fs::read(&pcap).unwrap());
+        let pack = |p: &coap_lite::Packet| {
+            p.get_option(CoapOption::UriPath)
+                .is_some_and(|l| l.front().is_some_and(|s| s == b"bspack"))
+        };
+        // The reference client asks for every block of the pack with the same token.
+        let pack_tokens: Vec<Vec<u8>> = messages
+            .iter()
+            .filter(|p| pack(p))
+            .map(|p| p.get_token().to_vec())
+            .collect();
+        for p in &messages {
+            let request = matches!(p.header.code, MessageClass::Request(_));
+            let b1 = block_of(p, CoapOption::Block1).unwrap();
+            let b2 = block_of(p, CoapOption::Block2).unwrap();
+            let more2 = b2.as_ref().is_some_and(|b| b.more);
+            let later2 = b2.as_ref().is_some_and(|b| b.num > 0);
+            let of_pack = pack_tokens.iter().any(|t| t.as_slice() == p.get_token());
+            let hit = [
+                request && b1.as_ref().is_some_and(|b| b.more),
+                p.header.code == MessageClass::Response(ResponseType::Continue),
+                !request && more2 && !of_pack,
+                request && later2 && !pack(p),
+                request && pack(p) && b2.as_ref().is_some_and(|b| b.num == 0),
+                !request && more2 && of_pack,
+                request && later2 && pack(p),
+            ];
+            for (c, h) in counts.iter_mut().zip(hit) {
+                *c += usize::from(h);
+            }
+        }
+    }
+    println!("blocks seen: {counts:?}");
+    assert!(counts.iter().all(|c| *c > 0), "blocks seen: {counts:?}");
+}
+
+/// A client that breaks block-wise transfer gets a named error within the timeout, and
+/// its process is gone: a Block1 request with a missing block (answered 4.08 Request
+/// Entity Incomplete), and a Block2 answer whose block number does not match the one asked
+/// for.
+#[test]
+fn broken_block_wise_transfers_are_named() {
+    for (behaviour, needle, seen) in [
+        ("block1-gap", "Block1 block 2 where block 1 was due", "4.08"),
+        (
+            "block2-mismatch",
+            "Block2 block 2 where block 1 was due",
+            "Block2: 1/0/16",
+        ),
+    ] {
+        let (o, took, pidfile) = bad_client(behaviour);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{behaviour}: {t}");
+        assert!(took < Duration::from_secs(20), "{behaviour} took {took:?}");
+        let r = report(pidfile.parent().unwrap());
+        let all = verdicts(&r);
+        assert_eq!(all.len(), 1, "{behaviour}: {all:?}");
+        let (_, v, why) = &all[0];
+        assert_eq!(v, "ERROR", "{behaviour}: {why}");
+        assert!(
+            why.contains(needle),
+            "{behaviour}: {why:?} lacks {needle:?}"
+        );
+        assert!(
+            gone(&pidfile),
+            "{behaviour}: the client process is still there"
+        );
+        let wire = r["results"][0]["wire"].to_string();
+        assert!(wire.contains(seen), "{behaviour}: {wire}");
     }
 }

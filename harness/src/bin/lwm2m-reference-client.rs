@@ -76,6 +76,12 @@ struct Wire {
     /// Log every datagram and event on stderr.
     #[arg(long, short)]
     verbose: bool,
+    /// Block-wise transfer (RFC 7959) with blocks of this many bytes (16, 32, ..., 1024):
+    /// the client's own requests with a larger payload go as Block1, its answers to the
+    /// servers' requests with a larger payload as Block2, and it asks for the
+    /// Bootstrap-Pack with an early Block2 of this size. Without it: none.
+    #[arg(long)]
+    block_size: Option<usize>,
 }
 
 fn wire(args: Vec<String>) -> ExitCode {
@@ -142,6 +148,15 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         bits |= BugSet::only(bug).bits();
     }
     let timing = harness::timing::CoapTiming::new(w.coap_time_scale)?;
+    let block_size = match w.block_size {
+        None => None,
+        Some(n @ (16 | 32 | 64 | 128 | 256 | 512 | 1024)) => Some(n),
+        Some(n) => {
+            return Err(format!(
+                "--block-size {n}: expected 16, 32, 64, 128, 256, 512 or 1024 (RFC 7959 §2.2)"
+            ))
+        }
+    };
     let alternate = w.bootstrap_alternate.unwrap_or_else(|| w.bootstrap.clone());
     for u in std::iter::once(&w.bootstrap)
         .chain([&alternate])
@@ -163,6 +178,7 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         timing,
         port: w.port,
         verbose: w.verbose,
+        block_size,
     })
 }
 

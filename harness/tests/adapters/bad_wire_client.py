@@ -14,6 +14,10 @@ according to BEHAVIOUR:
   wrong-token     answers server requests with a token the request did not carry
   unknown-format  answers server requests 2.05 with Content-Format 9999
   reset           answers server requests with a Reset
+  block1-gap      sends Bootstrap-Request as Block1 (RFC 7959): block 0, then, after the
+                  2.31 Continue, block 2 (block 1 missing)
+  block2-mismatch answers the first server request 2.05 with Block2 block 0 (M=1) and the
+                  request for block 1 with Block2 block 2
 """
 import os
 import socket
@@ -68,6 +72,19 @@ def main():
         time.sleep(3600)
     request = message(0, 0x02, 0x1234, b"\x01\x02",
                       [(11, b"bs"), (15, ("ep=" + endpoint).encode())])
+    if behaviour == "block1-gap":
+        # Block1 option 27: NUM << 4 | M << 3 | SZX (0: 16 bytes).
+        block0 = message(0, 0x02, 0x1234, b"\x01\x02",
+                         [(11, b"bs"), (15, ("ep=" + endpoint).encode()), (27, b"\x08")],
+                         b"0123456789abcdef")
+        s.sendto(block0, bs)
+        s.settimeout(5)
+        s.recvfrom(2048)  # 2.31 Continue
+        block2 = message(0, 0x02, 0x1236, b"\x01\x03",
+                         [(11, b"bs"), (15, ("ep=" + endpoint).encode()), (27, b"\x28")],
+                         b"0123456789abcdef")
+        s.sendto(block2, bs)
+        time.sleep(3600)
     s.sendto(request, bs)
     if behaviour == "duplicate":
         time.sleep(0.01)
@@ -75,6 +92,7 @@ def main():
     if behaviour == "dies":
         time.sleep(0.05)
         sys.exit(3)
+    served = 0
     while True:
         data, peer = s.recvfrom(2048)
         if len(data) < 4:
@@ -88,6 +106,12 @@ def main():
             reply = message(3, 0x00, mid, b"")
         elif behaviour == "wrong-token":
             reply = message(2, 0x45, mid, b"\xee\xee\xee")
+        elif behaviour == "block2-mismatch":
+            # Block2 option 23: block 0 with M=1, then block 2 (M=0) when block 1 is asked.
+            block = b"\x08" if served == 0 else b"\x20"
+            served += 1
+            reply = message(2, 0x45, mid, token, [(12, b"\x28"), (23, block)],
+                            b'lwm2m="1.0",</0/0'[:16] if block == b"\x08" else b">")
         elif behaviour == "unknown-format":
             reply = message(2, 0x45, mid, token, [(12, struct.pack(">H", 9999))], b"x")
         else:
