@@ -27,7 +27,9 @@
 //! last Block1 option (§2.3); a client answer with Block2 M=1 is fetched block by block, each
 //! request retransmitted like the first, and judged once whole (§2.4); a client request with
 //! an early Block2 option (the Bootstrap-Pack-Request, BS-PACK-01) gets block 0 of a larger
-//! answer, and the later blocks are served from the stored answer (§2.4). A gap, an
+//! answer, and the later blocks are served from the stored answer (§2.4); a request of the
+//! harness's answered 4.13 with a Block1 size hint goes again as Block1 blocks of that size
+//! (§2.9.3, §2.5). A gap, an
 //! out-of-order block, a size change or a body over 64 KiB is a named protocol error (a
 //! Block1 one is also answered 4.08 Request Entity Incomplete, §2.9.2). The wire log keeps
 //! every block; the steps and their judgement see only whole messages.
@@ -608,9 +610,24 @@ impl UdpAdapter {
         let template = Packet::from_bytes(&wire.0)
             .map_err(|e| AdapterError::Spawn(format!("cannot re-read a request: {e:?}")))?;
         let mut earlier = vec![wire.1];
-        let (mut p, first) = self.exchange(server, req, wire, timeout, sends, "", &[])?;
+        let (mut p, mut first) = self.exchange(server, req, wire, timeout, sends, "", &[])?;
         let what = format!("the client's response to {} {}", req.method, req.path);
         let bad = |e: blockwise::BlockError, bytes: &[u8]| protocol(format!("{what}: {e}"), bytes);
+        // RFC 7959 §2.9.3: 4.13 with a Block1 size hint: the request again, in blocks.
+        if p.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge) {
+            let hint = blockwise::block_of(&p, CoapOption::Block1).map_err(|e| bad(e, &first))?;
+            if let Some(hint) = hint.filter(|h| template.payload.len() > h.size()) {
+                (p, first) = self.send_block1(
+                    server,
+                    req,
+                    &template,
+                    hint.size_exponent,
+                    timeout,
+                    sends,
+                    &mut earlier,
+                )?;
+            }
+        }
         if let Some(b) = blockwise::block_of(&p, CoapOption::Block2).map_err(|e| bad(e, &first))? {
             let code = p.header.code;
             let (mut fetch, mut next) =
@@ -669,6 +686,66 @@ impl UdpAdapter {
         }
         decode_response_packet(&p, req, &self.uris)
             .map_err(|e| protocol(format!("{what}: {e}"), &first))
+    }
+
+    /// Sends `template` as Block1 blocks of `szx`'s size (RFC 7959 §2.3, §2.5), each next
+    /// one after the client's 2.31 Continue for the last (its Block1 option must echo that
+    /// block's number), each a new Message ID and token, retransmitted like the first; the
+    /// client's answer to the final block, or any other answer to an earlier one, is the
+    /// answer.
+    #[allow(clippy::too_many_arguments)]
+    fn send_block1(
+        &mut self,
+        server: usize,
+        req: &CoapRequest,
+        template: &Packet,
+        szx: u8,
+        timeout: Duration,
+        sends: &mut Vec<(Outgoing, Instant)>,
+        earlier: &mut Vec<u16>,
+    ) -> Result<(Packet, Vec<u8>), AdapterError> {
+        let what = format!("the client's answer to {} {}", req.method, req.path);
+        let mut num = 0u16;
+        loop {
+            let (v, bytes) = blockwise::chunk(&template.payload, num, szx)
+                .map_err(|e| protocol(format!("{what}: {e}"), &[]))?;
+            let (mid, token) = (self.ids.mid(), self.ids.token());
+            let mut q = template.clone();
+            q.header.message_id = mid;
+            q.set_token(token.clone());
+            q.payload = bytes.to_vec();
+            blockwise::set_block(&mut q, CoapOption::Block1, &v);
+            let wire = encode(&q)?;
+            let note = format!(
+                "Block1 block {num} of the request (the client asked for {}-byte blocks, RFC 7959 §2.9.3)",
+                v.size()
+            );
+            let (r, bytes_in) = self.exchange(
+                server,
+                req,
+                (wire, mid, token),
+                timeout,
+                sends,
+                &note,
+                earlier,
+            )?;
+            earlier.push(mid);
+            if !(v.more && r.header.code == MessageClass::Response(ResponseType::Continue)) {
+                return Ok((r, bytes_in));
+            }
+            let echo = blockwise::block_of(&r, CoapOption::Block1)
+                .map_err(|e| protocol(format!("{what}: {e}"), &bytes_in))?;
+            if echo.as_ref().map(|e| e.num) != Some(num) {
+                return Err(protocol(
+                    format!(
+                        "{what}: 2.31 Continue for Block1 block {num} must echo its Block1 option (RFC 7959 §2.3), it carries {}",
+                        echo.map_or("none".to_string(), |e| format!("block {}", e.num))
+                    ),
+                    &bytes_in,
+                ));
+            }
+            num = num.saturating_add(1);
+        }
     }
 
     /// One exchange of [`Self::request`]: sends `wire`, retransmits it, and returns the

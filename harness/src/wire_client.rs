@@ -18,7 +18,9 @@
 //! Bootstrap-Pack (BS-PACK-01) with an early Block2 option of size N (§2.4) and fetches the
 //! following blocks of a Block2 answer; and an answer of its own to a server's request
 //! (Bootstrap-Read, BS-READ-01; Discover, BS-DISC-01) whose payload exceeds N bytes goes as
-//! Block2 block 0, the later blocks served from the stored answer without the model (§2.4).
+//! Block2 block 0, the later blocks served from the stored answer without the model (§2.4);
+//! a server's request whose payload exceeds N bytes is refused 4.13 with a Block1 size hint
+//! (§2.9.3) and taken in Block1 blocks, put back together before the model sees it (§2.3).
 //!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
@@ -102,6 +104,8 @@ pub struct WireClient {
     /// Responses sent, by peer and Message ID, with whether the request was a Finish.
     answered: HashMap<(SocketAddr, u16), (Vec<u8>, bool)>,
     peers: Vec<(SocketAddr, Peer, ServerUri)>,
+    /// Block1 requests of the servers being received, by peer and Uri-Path.
+    assembling: HashMap<(SocketAddr, Vec<Vec<u8>>), blockwise::Block1Assembly>,
     /// Answers sent as Block2, whole, by peer and Uri-Path: the later blocks come from here.
     served: HashMap<(SocketAddr, Vec<Vec<u8>>), Packet>,
 }
@@ -171,6 +175,7 @@ impl WireClient {
             answered: HashMap::new(),
             peers,
             served: HashMap::new(),
+            assembling: HashMap::new(),
             cfg,
         };
         // Power-on arms what the boot state arms (BS-FACT-05: the hold-off runs first).
@@ -444,6 +449,19 @@ impl WireClient {
                     self.answered.insert((from, mid), (reply.clone(), false));
                     return self.send(&reply, from);
                 }
+                let (whole, echo) = match self.receive_block1(&p, from) {
+                    Block1In::Whole(whole, echo) => (whole, echo),
+                    Block1In::Reply(reply) => {
+                        let reply = if p.header.get_type() == MessageType::NonConfirmable {
+                            retype(&reply, MessageType::NonConfirmable)
+                        } else {
+                            reply
+                        };
+                        self.answered.insert((from, mid), (reply.clone(), false));
+                        return self.send(&reply, from);
+                    }
+                };
+                let bytes = whole.as_deref().unwrap_or(bytes);
                 let is_finish = method == RequestType::Post
                     && p.get_option(coap_lite::CoapOption::UriPath)
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
@@ -459,6 +477,17 @@ impl WireClient {
                         self.log(&format!("cannot decode a request from {from}: {e}"));
                         bad_request(mid, p.get_token())
                     }
+                };
+                let reply = match echo {
+                    // RFC 7959 §2.3: the answer to a Block1 request echoes its last block.
+                    Some(b) => match Packet::from_bytes(&reply) {
+                        Ok(mut r) => {
+                            blockwise::set_block(&mut r, CoapOption::Block1, &b);
+                            r.to_bytes().unwrap_or(reply)
+                        }
+                        Err(_) => reply,
+                    },
+                    None => reply,
                 };
                 let reply = self.first_block(reply, &p, from);
                 // A Non-confirmable request gets a Non-confirmable response (RFC 7252 §5.2.3).
@@ -611,7 +640,82 @@ impl WireClient {
     }
 }
 
+/// What a server's request does with `--block-size`: the request to hand the model (the
+/// datagram itself, or a Block1 request put back together, with the Block1 option its
+/// answer echoes), or an answer that goes out at once.
+enum Block1In {
+    Whole(Option<Vec<u8>>, Option<BlockValue>),
+    Reply(Vec<u8>),
+}
+
 impl WireClient {
+    /// With `--block-size`, a server's request whose payload exceeds it is refused 4.13
+    /// Request Entity Too Large with a Block1 size hint (RFC 7959 §2.9.3), and a Block1
+    /// request is put back together: 2.31 Continue to each block but the last (§2.3), 4.08
+    /// Request Entity Incomplete when a block is missing (§2.9.2).
+    fn receive_block1(&mut self, p: &Packet, from: SocketAddr) -> Block1In {
+        let Some(szx) = self.szx() else {
+            return Block1In::Whole(None, None);
+        };
+        let (mid, token) = (p.header.message_id, p.get_token());
+        let b = match blockwise::block_of(p, CoapOption::Block1) {
+            Ok(Some(b)) => b,
+            Ok(None) if p.payload.len() > 1 << (szx + 4) => {
+                let hint = BlockValue {
+                    num: 0,
+                    more: false,
+                    size_exponent: szx,
+                };
+                self.log(&format!(
+                    "a request of {} bytes from {from}: 4.13 with a Block1 size hint",
+                    p.payload.len()
+                ));
+                return Block1In::Reply(reply(
+                    mid,
+                    token,
+                    ResponseType::RequestEntityTooLarge,
+                    Some(&hint),
+                ));
+            }
+            Ok(None) => return Block1In::Whole(None, None),
+            Err(e) => {
+                self.log(&format!("{e}"));
+                return Block1In::Reply(bad_request(mid, token));
+            }
+        };
+        let key = (from, uri_path(p));
+        let offered = self
+            .assembling
+            .entry(key.clone())
+            .or_default()
+            .offer(&b, &p.payload);
+        match offered {
+            Ok(blockwise::Assembled::Continue(echo)) => {
+                Block1In::Reply(reply(mid, token, ResponseType::Continue, Some(&echo)))
+            }
+            Ok(blockwise::Assembled::Complete(body, echo)) => {
+                self.assembling.remove(&key);
+                let mut whole = p.clone();
+                whole.payload = body;
+                whole.clear_option(CoapOption::Block1);
+                match whole.to_bytes_unlimited() {
+                    Ok(bytes) => Block1In::Whole(Some(bytes), Some(echo)),
+                    Err(_) => Block1In::Reply(bad_request(mid, token)),
+                }
+            }
+            Err(e) => {
+                self.assembling.remove(&key);
+                self.log(&format!("{e}"));
+                Block1In::Reply(reply(
+                    mid,
+                    token,
+                    ResponseType::RequestEntityIncomplete,
+                    None,
+                ))
+            }
+        }
+    }
+
     /// A later block of an answer sent as Block2 (a server's request with Block2 NUM > 0
     /// for a path whose answer is stored), served without the model (RFC 7959 §2.4).
     fn serve_block(&self, p: &Packet, from: SocketAddr) -> Option<Vec<u8>> {
@@ -673,6 +777,19 @@ fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
 
 fn mid_of(bytes: &[u8]) -> Option<u16> {
     (bytes.len() >= 4).then(|| u16::from_be_bytes([bytes[2], bytes[3]]))
+}
+
+/// A piggy-backed answer with no payload, with a Block1 option when `block1` is given.
+fn reply(mid: u16, token: &[u8], code: ResponseType, block1: Option<&BlockValue>) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    p.header.message_id = mid;
+    p.header.code = MessageClass::Response(code);
+    p.set_token(token.to_vec());
+    if let Some(b) = block1 {
+        blockwise::set_block(&mut p, CoapOption::Block1, b);
+    }
+    p.to_bytes().unwrap_or_default()
 }
 
 fn bad_request(mid: u16, token: &[u8]) -> Vec<u8> {

@@ -369,8 +369,8 @@ fn coap_node_matches_its_client_profile_exactly() {
 }
 
 /// Every payload of the suite fits one datagram (RFC 7252 §4.6: 1024 bytes of payload
-/// without block-wise transfer), which is why the harness never needs to send Block1
-/// requests of its own (it receives and serves blocks for clients with small buffers, see
+/// without block-wise transfer), which is why the harness sends Block1 requests of its own
+/// only to a client that asks for smaller blocks with 4.13 (see
 /// `a_client_with_16_byte_blocks_is_certified_over_udp`); a vector that outgrows it fails
 /// here first.
 #[test]
@@ -487,11 +487,12 @@ fn pcap_messages(bytes: &[u8]) -> Vec<coap_lite::Packet> {
 /// client program (`--client 'lwm2m-reference-client wire ... --block-size 16'`): the 1.1
 /// and 1.2 suites (Register, Discover, Bootstrap-Read, Bootstrap-Pack among them) are
 /// CERTIFIED on the wire, and the capture shows the blocks: Block1 Registers answered 2.31
-/// Continue, Block2 answers to Read/Discover fetched block by block, and the Bootstrap-Pack
-/// asked for with an early Block2 and served in blocks.
+/// Continue, Block2 answers to Read/Discover fetched block by block, the Bootstrap-Pack
+/// asked for with an early Block2 and served in blocks, and Writes refused 4.13 with a
+/// Block1 size hint sent again by the harness in blocks.
 #[test]
 fn a_client_with_16_byte_blocks_is_certified_over_udp() {
-    use coap_lite::{CoapOption, MessageClass, ResponseType};
+    use coap_lite::{CoapOption, MessageClass, RequestType, ResponseType};
     use harness::blockwise::block_of;
     let exe = Path::new(env!("CARGO_BIN_EXE_lwm2m-reference-client"));
     let client = format!(
@@ -501,8 +502,9 @@ fn a_client_with_16_byte_blocks_is_certified_over_udp() {
     // 0: Block1 request blocks with more to come (Register); 1: 2.31 Continue; 2: Block2
     // answers of the client's with more to come (Read, Discover); 3: the harness's requests
     // for their later blocks; 4: pack requests with an early Block2; 5: pack blocks the
-    // harness serves with more to come; 6: the client's requests for later pack blocks.
-    let mut counts = [0usize; 7];
+    // harness serves with more to come; 6: the client's requests for later pack blocks;
+    // 7: 4.13 with a Block1 size hint to a Write; 8: the harness's Write blocks that follow.
+    let mut counts = [0usize; 9];
     for profile in ["1.1", "1.2"] {
         let d = tmp(&format!("block-{profile}"));
         let cp = d.join("p.toml");
@@ -581,14 +583,19 @@ fn a_client_with_16_byte_blocks_is_certified_over_udp() {
             let more2 = b2.as_ref().is_some_and(|b| b.more);
             let later2 = b2.as_ref().is_some_and(|b| b.num > 0);
             let of_pack = pack_tokens.iter().any(|t| t.as_slice() == p.get_token());
+            let post = p.header.code == MessageClass::Request(RequestType::Post);
+            let put = p.header.code == MessageClass::Request(RequestType::Put);
             let hit = [
-                request && b1.as_ref().is_some_and(|b| b.more),
+                post && b1.as_ref().is_some_and(|b| b.more),
                 p.header.code == MessageClass::Response(ResponseType::Continue),
                 !request && more2 && !of_pack,
                 request && later2 && !pack(p),
                 request && pack(p) && b2.as_ref().is_some_and(|b| b.num == 0),
                 !request && more2 && of_pack,
                 request && later2 && pack(p),
+                p.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge)
+                    && b1.is_some(),
+                put && b1.is_some(),
             ];
             for (c, h) in counts.iter_mut().zip(hit) {
                 *c += usize::from(h);
