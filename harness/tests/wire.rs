@@ -172,7 +172,44 @@ fn discover_vector() -> String {
         .expect("a hold-off, request, Discover vector")
 }
 
+/// A 1.0 vector that bootstraps at once and then writes an instance: hold-off,
+/// Bootstrap-Request accepted, then a Bootstrap-Write answered 2.04.
+fn write_vector() -> String {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/1.0"));
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.ok()?.path()).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let steps: Vec<&str> = v["steps"]
+                .as_array()?
+                .iter()
+                .filter_map(|s| s["stimulus"]["step"].as_str())
+                .collect();
+            (v["factory"] == "bootstrap-only"
+                && steps.len() > 2
+                && steps[..3]
+                    == [
+                        "client-hold-off-expired",
+                        "bootstrap-request-accepted",
+                        "bootstrap-write",
+                    ]
+                && v["steps"][2]["expect"]["response"]["codes"][0] == "2.04")
+                .then(|| v["name"].as_str().unwrap().to_string())
+        })
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .next()
+        .expect("a hold-off, request, Write vector")
+}
+
 fn bad_client(behaviour: &str) -> (Output, Duration, PathBuf) {
+    bad_client_on(behaviour, &discover_vector())
+}
+
+fn bad_client_on(behaviour: &str, vector: &str) -> (Output, Duration, PathBuf) {
     let d = tmp(behaviour);
     let pidfile = d.join("pid");
     let script = concat!(
@@ -200,7 +237,7 @@ fn bad_client(behaviour: &str) -> (Output, Duration, PathBuf) {
         "3",
         "--report-dir",
         d.to_str().unwrap(),
-        &discover_vector(),
+        vector,
     ]);
     (o, started.elapsed(), pidfile)
 }
@@ -608,10 +645,12 @@ fn a_client_with_16_byte_blocks_is_certified_over_udp() {
 
 /// A client that breaks block-wise transfer gets a named error within the timeout, and
 /// its process is gone: a Block1 request with a missing block (answered 4.08 Request
-/// Entity Incomplete), and a Block2 answer whose block number does not match the one asked
-/// for.
+/// Entity Incomplete), a Block2 answer whose block number does not match the one asked
+/// for, and a 2.31 Continue that does not echo the Block1 block the harness sent after the
+/// client asked for blocks with 4.13.
 #[test]
 fn broken_block_wise_transfers_are_named() {
+    let write = write_vector();
     for (behaviour, needle, seen) in [
         ("block1-gap", "Block1 block 2 where block 1 was due", "4.08"),
         (
@@ -619,8 +658,18 @@ fn broken_block_wise_transfers_are_named() {
             "Block2 block 2 where block 1 was due",
             "Block2: 1/0/16",
         ),
+        (
+            "block1-echo",
+            "2.31 Continue for Block1 block 0 must echo its Block1 option (RFC 7959 §2.3), it carries block 5",
+            "Block1: 0/1/16",
+        ),
     ] {
-        let (o, took, pidfile) = bad_client(behaviour);
+        let vector = if behaviour == "block1-echo" {
+            write.clone()
+        } else {
+            discover_vector()
+        };
+        let (o, took, pidfile) = bad_client_on(behaviour, &vector);
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{behaviour}: {t}");
         assert!(took < Duration::from_secs(20), "{behaviour} took {took:?}");

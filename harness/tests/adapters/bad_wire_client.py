@@ -18,6 +18,9 @@ according to BEHAVIOUR:
                   2.31 Continue, block 2 (block 1 missing)
   block2-mismatch answers the first server request 2.05 with Block2 block 0 (M=1) and the
                   request for block 1 with Block2 block 2
+  block1-echo     answers a server request with a payload over 16 bytes 4.13 with a Block1
+                  size hint of 16, then its Block1 block 0 with a 2.31 Continue whose
+                  Block1 option says block 5
 """
 import os
 import socket
@@ -48,6 +51,28 @@ def option_bytes(options):
         l = nibble(length)
         out += bytes([(d << 4) | l]) + ext + value
     return out
+
+
+def parse(data):
+    """(options as a list of (number, value), payload) of a CoAP message."""
+    at, number, options = 4 + (data[0] & 15), 0, []
+    while at < len(data) and data[at] != 0xFF:
+        delta, length = data[at] >> 4, data[at] & 15
+        at += 1
+        def ext(n):
+            nonlocal at
+            if n == 13:
+                at += 1
+                return data[at - 1] + 13
+            if n == 14:
+                at += 2
+                return struct.unpack(">H", data[at - 2:at])[0] + 269
+            return n
+        number += ext(delta)
+        length = ext(length)
+        options.append((number, data[at:at + length]))
+        at += length
+    return options, data[at + 1:] if at < len(data) else b""
 
 
 def message(kind, code, mid, token, options=(), payload=b""):
@@ -106,6 +131,14 @@ def main():
             reply = message(3, 0x00, mid, b"")
         elif behaviour == "wrong-token":
             reply = message(2, 0x45, mid, b"\xee\xee\xee")
+        elif behaviour == "block1-echo":
+            options, payload = parse(data)
+            if any(n == 27 for n, _ in options):
+                reply = message(2, 0x5F, mid, token, [(27, b"\x58")])  # 2.31, block 5
+            elif len(payload) > 16:
+                reply = message(2, 0x8D, mid, token, [(27, b"")])  # 4.13, 16-byte blocks
+            else:
+                reply = message(2, 0x44, mid, token)
         elif behaviour == "block2-mismatch":
             # Block2 option 23: block 0 with M=1, then block 2 (M=0) when block 1 is asked.
             block = b"\x08" if served == 0 else b"\x20"
