@@ -20,7 +20,8 @@ use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use conformance::load::Loader;
 use conformance::tlv::{self, IdentifierType, RawTlv};
 use conformance::wire::{
-    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON, UNDECODABLE_TLV,
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON, UNDECODABLE_SENML_JSON,
+    UNDECODABLE_TLV,
 };
 use harness::coap;
 use proptest::prelude::*;
@@ -139,7 +140,12 @@ fn corpus() -> &'static Corpus {
                     coap::encode_response(&response, &uris, 5, b"tk").unwrap(),
                     r,
                 ));
-                for e in content.iter().flat_map(|c| c.encodings.iter()) {
+                // SenML CBOR (112) answers: the harness does not decode them yet.
+                for e in content
+                    .iter()
+                    .flat_map(|c| c.encodings.iter())
+                    .filter(|e| e.content_format != 112)
+                {
                     responses.insert((response_packet(code, e), r));
                     payload(e);
                 }
@@ -1065,7 +1071,7 @@ fn the_seeds_decode() {
     for (b, _) in c.tlv.iter().filter(|(b, _)| *b != UNDECODABLE_TLV) {
         tlv::decode(b).unwrap();
     }
-    for (b, _) in &c.senml {
+    for (b, _) in c.senml.iter().filter(|(b, _)| b != UNDECODABLE_SENML_JSON) {
         conformance::senml::decode(b).unwrap();
     }
     let discover: Vec<_> = c
