@@ -11,11 +11,18 @@
 //! duplicate Bootstrap-Finish goes to the model as [`Input::DuplicateFinish`] so that the
 //! `no-deduplication` bug shows on the wire. The model's timers fire from a [`Clock`].
 //!
+//! Content formats: the client takes writes and answers reads in every format of
+//! [`WireClientConfig::content_formats`] (TLV, SenML JSON, SenML CBOR, plain text, opaque by
+//! default; `--content-formats` narrows it, e.g. to a SenML-CBOR-only client). A write in
+//! another format is answered 4.15 and a read whose Accept names another 4.06 (BS-WRITE-06,
+//! BS-READ-01); its Bootstrap-Pack-Request asks for the first SenML format of the list
+//! (Accept 112 or 110, BS-PACK-01) and the pack is decoded by its Content-Format.
+//!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
 //! address a datagram comes from.
 
-use crate::coap::{decode_request, encode_client_message, encode_response};
+use crate::coap::{decode_request, encode_client_message_accepting, encode_response_for};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use bootstrap_model::bugs::BugSet;
@@ -54,6 +61,15 @@ pub struct WireClientConfig {
     pub port: u16,
     /// Log each datagram on stderr.
     pub verbose: bool,
+    /// The Content-Formats it takes and answers in, the preferred first
+    /// ([`WireClientConfig::ALL_FORMATS`] unless narrowed).
+    pub content_formats: Vec<u16>,
+}
+
+impl WireClientConfig {
+    /// Every format the bundled client can take: TLV, SenML JSON, SenML CBOR, plain text,
+    /// opaque (and link-format for Discover answers, which needs no listing).
+    pub const ALL_FORMATS: [u16; 5] = [11542, 110, 112, 0, 42];
 }
 
 /// A request of the client's own, awaiting its answer.
@@ -192,7 +208,15 @@ impl WireClient {
             let coap = outgoing(&m, &self.cfg.uris);
             let to = transport::socket_addr(&coap.uri)?;
             let (mid, token) = (self.ids.mid(), self.ids.token());
-            let bytes = encode_client_message(&coap, mid, &token)?;
+            // A Bootstrap-Pack-Request asks for the first SenML format the client takes.
+            let accept = matches!(m, Outgoing::BootstrapPackRequest { .. })
+                .then(|| {
+                    self.cfg.content_formats.iter().copied().find(|f| {
+                        *f == conformance::wire::SENML_CBOR || *f == conformance::wire::SENML_JSON
+                    })
+                })
+                .flatten();
+            let bytes = encode_client_message_accepting(&coap, accept, mid, &token)?;
             self.send(&bytes, to)?;
             self.log(&format!("sent {m} to {to} (MID {mid})"));
             let now = Instant::now();
@@ -344,7 +368,7 @@ impl WireClient {
                     // RFC 7252 §4.5: a duplicate gets the same answer, not a second effect.
                     let reply = if was_finish {
                         match self.handle(&Input::DuplicateFinish)? {
-                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            Some(r) => self.encode(&r, &p, mid)?,
                             None => cached,
                         }
                     } else {
@@ -358,9 +382,10 @@ impl WireClient {
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
                 let reply = match decode_request(bytes, peer, &self.cfg.uris) {
                     Ok(input) => {
+                        let input = self.only_my_formats(input, &p);
                         self.log(&format!("received {input:?} from {from}"));
                         match self.handle(&input)? {
-                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            Some(r) => self.encode(&r, &p, mid)?,
                             None => bad_request(mid, p.get_token()),
                         }
                     }
@@ -429,7 +454,20 @@ impl WireClient {
                         .map(drop)
                     }
                     (Outgoing::BootstrapPackRequest { .. }, Some(ResponseCode::Content)) => {
-                        let answer = match crate::coap::decode_pack(&p.payload, &self.cfg.uris) {
+                        let format = content_format(&p).unwrap_or(110);
+                        let decoded = if self
+                            .cfg
+                            .content_formats
+                            .iter()
+                            .any(|f| u32::from(*f) == format)
+                        {
+                            crate::coap::decode_pack_as(format, &p.payload, &self.cfg.uris)
+                        } else {
+                            Err(format!(
+                                "a pack in Content-Format {format}, which it does not take"
+                            ))
+                        };
+                        let answer = match decoded {
                             Ok(pack) => PackAnswer::Pack(Box::new(pack)),
                             Err(e) => {
                                 self.log(&format!("cannot decode the pack: {e}"));
@@ -453,6 +491,56 @@ impl WireClient {
             MessageClass::Reserved(_) => Ok(()),
         }
     }
+}
+
+impl WireClient {
+    /// The response to a request `p` in the format its Accept asks (4.06 when the client
+    /// does not take it), or the client's first format that has the content.
+    fn encode(&self, r: &Response, p: &Packet, mid: u16) -> Result<Vec<u8>, String> {
+        let accept = p
+            .get_first_option(coap_lite::CoapOption::Accept)
+            .and_then(|v| uint_of(v));
+        encode_response_for(
+            r,
+            &self.cfg.uris,
+            mid,
+            p.get_token(),
+            accept,
+            &self.cfg.content_formats,
+        )
+    }
+
+    /// A write in a Content-Format the client does not take is, for the model, a write in
+    /// an unsupported format (BS-WRITE-06: 4.15).
+    fn only_my_formats(&self, input: Input, p: &Packet) -> Input {
+        match input {
+            Input::Write {
+                from,
+                path,
+                keep_server_info,
+                ..
+            } if !content_format(p)
+                .is_some_and(|f| self.cfg.content_formats.iter().any(|x| u32::from(*x) == f)) =>
+            {
+                Input::Write {
+                    from,
+                    path,
+                    value: bootstrap_model::client::WriteValue::UnsupportedContentFormat,
+                    keep_server_info,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+fn uint_of(b: &[u8]) -> Option<u32> {
+    (b.len() <= 4).then(|| b.iter().fold(0u32, |acc, x| acc << 8 | u32::from(*x)))
+}
+
+fn content_format(p: &Packet) -> Option<u32> {
+    p.get_first_option(coap_lite::CoapOption::ContentFormat)
+        .and_then(|v| uint_of(v))
 }
 
 fn mid_of(bytes: &[u8]) -> Option<u16> {

@@ -76,6 +76,11 @@ struct Wire {
     /// Log every datagram and event on stderr.
     #[arg(long, short)]
     verbose: bool,
+    /// The Content-Formats the client takes and answers in, comma-separated, the preferred
+    /// first (default: 11542,110,112,0,42). `112,0,42` makes a SenML-CBOR-only client:
+    /// other write formats get 4.15, a read asking for another gets 4.06.
+    #[arg(long, value_delimiter = ',')]
+    content_formats: Vec<u16>,
 }
 
 fn wire(args: Vec<String>) -> ExitCode {
@@ -163,6 +168,11 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         timing,
         port: w.port,
         verbose: w.verbose,
+        content_formats: if w.content_formats.is_empty() {
+            harness::wire_client::WireClientConfig::ALL_FORMATS.to_vec()
+        } else {
+            w.content_formats
+        },
     })
 }
 
