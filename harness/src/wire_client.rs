@@ -18,6 +18,8 @@
 //! BS-READ-01); its Bootstrap-Pack-Request asks for the first SenML format of the list
 //! (Accept 112 or 110, BS-PACK-01) and the pack is decoded by its Content-Format.
 //!
+//! Its Bootstrap-Request's `pct` is the first of those formats BS-REQ-02 allows.
+//!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
 //! address a datagram comes from.
@@ -205,6 +207,7 @@ impl WireClient {
     /// Sends the model's outgoing messages as Confirmable requests.
     fn emit(&mut self, out: Output) -> Result<(), String> {
         for m in out.send {
+            let m = self.my_pct(m);
             let coap = outgoing(&m, &self.cfg.uris);
             let to = transport::socket_addr(&coap.uri)?;
             let (mid, token) = (self.ids.mid(), self.ids.token());
@@ -494,6 +497,34 @@ impl WireClient {
 }
 
 impl WireClient {
+    /// A Bootstrap-Request names as `pct` the first format of the client's list that
+    /// BS-REQ-02 allows (SenML CBOR for a SenML-CBOR-only client), where the model says an
+    /// allowed one (TLV); a `pct` outside the set (an injected bug) stays.
+    fn my_pct(&self, m: Outgoing) -> Outgoing {
+        use conformance::replay::ALLOWED_PCT;
+        match m {
+            Outgoing::BootstrapRequest {
+                to,
+                endpoint,
+                pct: Some(p),
+                device_info,
+            } if ALLOWED_PCT.contains(&p) => Outgoing::BootstrapRequest {
+                to,
+                endpoint,
+                pct: Some(
+                    self.cfg
+                        .content_formats
+                        .iter()
+                        .copied()
+                        .find(|f| ALLOWED_PCT.contains(f))
+                        .unwrap_or(p),
+                ),
+                device_info,
+            },
+            other => other,
+        }
+    }
+
     /// The response to a request `p` in the format its Accept asks (4.06 when the client
     /// does not take it), or the client's first format that has the content.
     fn encode(&self, r: &Response, p: &Packet, mid: u16) -> Result<Vec<u8>, String> {

@@ -98,7 +98,8 @@ fn the_whole_suite_passes_over_udp_against_the_bundled_reference_client() {
 /// A 1.1 or 1.2 client that takes only SenML CBOR (BS-WRITE-07: a client supports at least
 /// its declared formats) is certifiable: the bundled client narrowed to SenML CBOR, plain
 /// text and opaque (`--content-formats 112,0,42`: TLV and SenML JSON writes get 4.15, a
-/// read asking for TLV or SenML JSON 4.06, its Bootstrap-Pack-Request asks for SenML CBOR)
+/// read asking for TLV or SenML JSON 4.06, its Bootstrap-Request says `pct=112` and its
+/// Bootstrap-Pack-Request asks for SenML CBOR)
 /// passes every vector of both profiles on the wire with a client profile that lists only
 /// `[112, 0, 42, 40]`, so every write, read answer and pack went as SenML CBOR.
 #[test]
