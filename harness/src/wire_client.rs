@@ -15,8 +15,8 @@
 //! [`WireClientConfig::content_formats`] (TLV, SenML JSON, SenML CBOR, plain text, opaque by
 //! default; `--content-formats` narrows it, e.g. to a SenML-CBOR-only client). A write in
 //! another format is answered 4.15 and a read whose Accept names another 4.06 (BS-WRITE-06,
-//! BS-READ-01); its Bootstrap-Pack-Request asks for the first SenML format of the list
-//! (Accept 112 or 110, BS-PACK-01) and the pack is decoded by its Content-Format.
+//! BS-READ-01); its Bootstrap-Pack-Request asks for the first pack format of the list
+//! (Accept 112, 110 or 11544, BS-PACK-01) and the pack is decoded by its Content-Format.
 //!
 //! Its Bootstrap-Request's `pct` is the first of those formats BS-REQ-02 allows.
 //!
@@ -211,12 +211,14 @@ impl WireClient {
             let coap = outgoing(&m, &self.cfg.uris);
             let to = transport::socket_addr(&coap.uri)?;
             let (mid, token) = (self.ids.mid(), self.ids.token());
-            // A Bootstrap-Pack-Request asks for the first SenML format the client takes.
+            // A Bootstrap-Pack-Request asks for the first pack format the client lists.
             let accept = matches!(m, Outgoing::BootstrapPackRequest { .. })
                 .then(|| {
-                    self.cfg.content_formats.iter().copied().find(|f| {
-                        *f == conformance::wire::SENML_CBOR || *f == conformance::wire::SENML_JSON
-                    })
+                    self.cfg
+                        .content_formats
+                        .iter()
+                        .copied()
+                        .find(|f| PACK_FORMATS.contains(f))
                 })
                 .flatten();
             let bytes = encode_client_message_accepting(&coap, accept, mid, &token)?;
@@ -495,6 +497,11 @@ impl WireClient {
         }
     }
 }
+
+/// The formats a Bootstrap-Pack can come in (BS-PACK-01): SenML CBOR, SenML JSON, LwM2M
+/// CBOR. The bundled client decodes only the first two; listing LwM2M CBOR first makes it ask
+/// for a pack the harness cannot write (a test of the harness's answer to that).
+const PACK_FORMATS: [u16; 3] = [112, 110, 11544];
 
 impl WireClient {
     /// A Bootstrap-Request names as `pct` the first format of the client's list that

@@ -149,6 +149,46 @@ fn a_senml_cbor_only_client_passes_over_udp() {
     }
 }
 
+/// A Bootstrap-Pack-Request asking for LwM2M CBOR (Accept 11544), which the harness cannot
+/// write, makes the vector a SKIP that names it, not a failure of the client (BS-PACK-01
+/// allows it): here the bundled client listing 11544 first.
+#[test]
+fn a_pack_request_for_lwm2m_cbor_is_skipped_with_the_reason() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_lwm2m-reference-client"));
+    let client = format!(
+        "{} --content-formats 11544,112,0,42",
+        harness::launch::reference_cmdline(exe, None)
+    );
+    let d = tmp("pack-11544");
+    let p = d.join("p.toml");
+    std::fs::write(
+        &p,
+        "name = \"lwm2m-cbor\"\nversion = \"0\"\nprofile = \"1.2\"\ncontent_formats = [11544, 112, 0, 42, 40]\n[features]\nbootstrap_pack = true\n",
+    )
+    .unwrap();
+    let o = certify(&[
+        "--client",
+        &client,
+        "--client-profile",
+        p.to_str().unwrap(),
+        "--coap-time-scale",
+        "0.01",
+        "--report-dir",
+        d.to_str().unwrap(),
+        "-q",
+        "bootstrap-pack-delivered",
+    ]);
+    let all = verdicts(&report(&d));
+    assert!(!all.is_empty(), "{}", text(&o));
+    for (name, verdict, why) in &all {
+        assert_eq!(verdict, "SKIP", "{name}: {why}");
+        assert!(
+            why.contains("Content-Format 11544") && why.contains("BS-PACK-01"),
+            "{name}: {why}"
+        );
+    }
+}
+
 /// The vector the in-process kill table names for `bug` (`lwm2m-certify --mutants`).
 fn killer(table: &str, bug: &str) -> String {
     table
