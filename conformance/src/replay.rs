@@ -131,10 +131,37 @@ fn same_content(want: &Content, got: &Content) -> bool {
     }
 }
 
+/// The `pct` values of Bootstrap-Request that BS-REQ-02 allows: TLV, SenML JSON, SenML CBOR
+/// and LwM2M CBOR. Which one a client prefers is its choice.
+pub const ALLOWED_PCT: [u16; 4] = [wire::LWM2M_TLV, wire::SENML_JSON, wire::SENML_CBOR, 11544];
+
+/// A message as the judgement compares it: a Bootstrap-Request's `pct` that BS-REQ-02
+/// allows stands for every allowed value (the vectors carry the reference client's choice,
+/// TLV; a client that prefers SenML CBOR sends 112 and is as right). A `pct` outside the
+/// set, or none where the vector has one, still differs.
+fn judged(o: &Outgoing) -> Outgoing {
+    match o {
+        Outgoing::BootstrapRequest {
+            to,
+            endpoint,
+            pct: Some(p),
+            device_info,
+        } if ALLOWED_PCT.contains(p) => Outgoing::BootstrapRequest {
+            to: *to,
+            endpoint: endpoint.clone(),
+            pct: Some(ALLOWED_PCT[0]),
+            device_info: device_info.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 fn same_set(want: &[&Outgoing], got: &[Outgoing]) -> bool {
+    let want: Vec<Outgoing> = want.iter().map(|w| judged(w)).collect();
+    let got: Vec<Outgoing> = got.iter().map(judged).collect();
     want.len() == got.len()
         && want.iter().all(|w| {
-            got.iter().filter(|g| *g == *w).count() == want.iter().filter(|x| **x == *w).count()
+            got.iter().filter(|g| *g == w).count() == want.iter().filter(|x| *x == w).count()
         })
 }
 
@@ -210,4 +237,39 @@ pub fn first_catch<'a>(
                 .is_ok_and(|p| bug.applies_to(p))
         })
         .find_map(|v| replay_in_model(v, BugSet::only(bug)).err().map(|m| (v, m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bootstrap_model::objects::ServerUri;
+
+    fn request(pct: Option<u16>) -> Outgoing {
+        Outgoing::BootstrapRequest {
+            to: ServerUri::Bootstrap,
+            endpoint: Some("urn:dev:ref-1".into()),
+            pct,
+            device_info: None,
+        }
+    }
+
+    /// Any `pct` BS-REQ-02 allows matches the vector's; one outside the set, or none where
+    /// the vector has one, does not (the `request-with-bad-pct` bug sends 40).
+    #[test]
+    fn any_allowed_pct_matches() {
+        let want = request(Some(11542));
+        for p in ALLOWED_PCT {
+            assert!(same_set(&[&want], &[request(Some(p))]), "{p}");
+        }
+        for bad in [Some(40), Some(0), Some(11543), None] {
+            assert!(!same_set(&[&want], &[request(bad)]), "{bad:?}");
+        }
+        assert!(!same_set(&[&request(None)], &[request(Some(112))]));
+        assert!(same_set(&[&request(None)], &[request(None)]));
+        // Counting stays exact: two requests are not one.
+        assert!(!same_set(
+            &[&want],
+            &[request(Some(112)), request(Some(11542))]
+        ));
+    }
 }

@@ -54,7 +54,7 @@ struct Record<'a> {
 
 /// Splits a full path into its instance prefix (`/o/i/`, the base name) and the rest
 /// (`r` or `r/ri`). A path with fewer than three segments splits at its last `/`.
-fn split(path: &str) -> (&str, &str) {
+pub(crate) fn split(path: &str) -> (&str, &str) {
     let cut = path
         .match_indices('/')
         .nth(2)

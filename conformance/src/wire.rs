@@ -9,6 +9,7 @@
 //! BS-RB-03, BS-REG-01) and the seed extension of [`bootstrap_model::seed_ext`].
 
 use crate::senml::{self, SenmlValue};
+use crate::senml_cbor;
 use crate::tlv::{self, Tlv, TlvValue};
 use bootstrap_model::client::{Content, Input, Outgoing, WriteValue};
 use bootstrap_model::objects::{
@@ -28,6 +29,8 @@ pub const LINK_FORMAT: u16 = 40;
 pub const OCTET_STREAM: u16 = 42;
 /// Content-Format application/senml+json (BS-WRITE-07).
 pub const SENML_JSON: u16 = senml::CONTENT_FORMAT;
+/// Content-Format application/senml+cbor (BS-WRITE-07, RFC 8428 §6).
+pub const SENML_CBOR: u16 = senml_cbor::CONTENT_FORMAT;
 /// Content-Format application/vnd.oma.lwm2m+tlv (BS-WRITE-07).
 pub const LWM2M_TLV: u16 = tlv::CONTENT_FORMAT;
 /// The Content-Format of [`WriteValue::UnsupportedContentFormat`]: a number no
@@ -37,6 +40,13 @@ pub const UNSUPPORTED_CONTENT_FORMAT: u16 = 9999;
 /// identifier and a 24-bit length with one byte left, which no TLV decoder can accept
 /// (BS-WRITE-06: 4.00).
 pub const UNDECODABLE_TLV: [u8; 2] = [0xff, 0xff];
+/// The SenML JSON alternative of [`WriteValue::Undecodable`], for a client without TLV:
+/// an array that is never closed, which no JSON decoder can accept (BS-WRITE-06: 4.00).
+pub const UNDECODABLE_SENML_JSON: &[u8] = b"[{";
+/// The SenML CBOR alternative of [`WriteValue::Undecodable`], for a client without TLV:
+/// the head of an array of one item with no item after it, which no CBOR decoder can
+/// accept (BS-WRITE-06: 4.00).
+pub const UNDECODABLE_SENML_CBOR: [u8; 1] = [0x81];
 /// The binding the Server instances carry in /1/y/7 and Register carries in `b=`
 /// (UDP; BS-REG-03).
 pub const BINDING: &str = "U";
@@ -312,7 +322,16 @@ fn senml_payload(records: &[(String, SenmlValue)]) -> Encoded {
     Encoded::new(SENML_JSON, senml::encode(records).as_bytes())
 }
 
-/// TLV (one object-instance wrapper per instance) then SenML JSON.
+fn senml_cbor_payload(records: &[(String, SenmlValue)]) -> Encoded {
+    Encoded::new(SENML_CBOR, &senml_cbor::encode(records))
+}
+
+/// The SenML alternatives of `records`: SenML JSON, then SenML CBOR (BS-WRITE-07).
+fn senml_payloads(records: &[(String, SenmlValue)]) -> [Encoded; 2] {
+    [senml_payload(records), senml_cbor_payload(records)]
+}
+
+/// TLV (one object-instance wrapper per instance), then SenML JSON, then SenML CBOR.
 fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded> {
     let wrapped: Vec<Tlv> = instances
         .iter()
@@ -325,7 +344,8 @@ fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded
         .iter()
         .flat_map(|(id, resources)| senml_records(object, *id, resources))
         .collect();
-    vec![tlv_payload(&wrapped), senml_payload(&records)]
+    let [json, cbor] = senml_payloads(&records);
+    vec![tlv_payload(&wrapped), json, cbor]
 }
 
 /// Payloads of a whole-instance write to `path`. To `/o/i` (the only target the model's
@@ -334,10 +354,10 @@ fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded
 /// wrapper with the path's instance ID, or 0, so that a payload always exists.
 fn whole_instance(path: Path, object: u16, resources: Vec<Tlv>) -> Vec<Encoded> {
     match path {
-        Path::Instance(o, i) => vec![
-            tlv_payload(&resources),
-            senml_payload(&senml_records(o, i, &resources)),
-        ],
+        Path::Instance(o, i) => {
+            let [json, cbor] = senml_payloads(&senml_records(o, i, &resources));
+            vec![tlv_payload(&resources), json, cbor]
+        }
         other => instances_payloads(
             other.object().unwrap_or(object),
             &[(other.instance().unwrap_or(0), resources)],
@@ -346,7 +366,7 @@ fn whole_instance(path: Path, object: u16, resources: Vec<Tlv>) -> Vec<Encoded> 
 }
 
 /// Payloads of a single-resource write: `first` (the plain format), then TLV (one resource,
-/// no wrapper) and SenML. The resource is the path's when it names one; otherwise (a
+/// no wrapper), SenML JSON and SenML CBOR. The resource is the path's when it names one; otherwise (a
 /// mismatched target the client answers 4.00) `/o/i/rid` with the path's object (or
 /// `object`) and instance (or 0).
 fn single_resource(
@@ -366,15 +386,19 @@ fn single_resource(
     };
     let item = res(r, value);
     let records = senml_records(o, i, std::slice::from_ref(&item));
-    vec![first, tlv_payload(&[item]), senml_payload(&records)]
+    let [json, cbor] = senml_payloads(&records);
+    vec![first, tlv_payload(&[item]), json, cbor]
 }
 
 /// The payload alternatives of a Bootstrap-Write of `value` to `path` (BS-WRITE-07): whole
-/// instances as TLV then SenML JSON; several Server instances (object-level write,
-/// BS-WRITE-03) as TLV with one object-instance wrapper each, then SenML; a secret key (/0/x/5) as octet-stream (42) of the raw
-/// 16 bytes, then TLV, then SenML; a lifetime (/1/y/1) as text/plain (0) decimal, then TLV,
-/// then SenML; an undecodable payload as [`UNDECODABLE_TLV`] in TLV (BS-WRITE-06: 4.00);
-/// an unsupported format as one byte `00` in [`UNSUPPORTED_CONTENT_FORMAT`] (4.15).
+/// instances as TLV, then SenML JSON, then SenML CBOR; several Server instances
+/// (object-level write, BS-WRITE-03) as TLV with one object-instance wrapper each, then
+/// SenML JSON and CBOR; a secret key (/0/x/5) as octet-stream (42) of the raw 16 bytes, then
+/// TLV, then SenML JSON and CBOR; a lifetime (/1/y/1) as text/plain (0) decimal, then TLV,
+/// then SenML JSON and CBOR; an undecodable payload as [`UNDECODABLE_TLV`] in TLV, then
+/// [`UNDECODABLE_SENML_JSON`] and [`UNDECODABLE_SENML_CBOR`] for clients without TLV
+/// (BS-WRITE-06: 4.00); an unsupported format as one byte `00` in
+/// [`UNSUPPORTED_CONTENT_FORMAT`] (4.15).
 pub fn write_payloads(path: Path, value: &WriteValue, uris: &UriMap) -> Vec<Encoded> {
     match value {
         WriteValue::Security(s) => whole_instance(path, SECURITY, security_resources(s, uris)),
@@ -395,7 +419,11 @@ pub fn write_payloads(path: Path, value: &WriteValue, uris: &UriMap) -> Vec<Enco
             let text = Encoded::new(TEXT_PLAIN, l.to_string().as_bytes());
             single_resource(path, SERVER, 1, text, TlvValue::Integer((*l).into()))
         }
-        WriteValue::Undecodable => vec![Encoded::new(LWM2M_TLV, &UNDECODABLE_TLV)],
+        WriteValue::Undecodable => vec![
+            Encoded::new(LWM2M_TLV, &UNDECODABLE_TLV),
+            Encoded::new(SENML_JSON, UNDECODABLE_SENML_JSON),
+            Encoded::new(SENML_CBOR, &UNDECODABLE_SENML_CBOR),
+        ],
         WriteValue::UnsupportedContentFormat => {
             vec![Encoded::new(UNSUPPORTED_CONTENT_FORMAT, &[0])]
         }
@@ -420,7 +448,8 @@ fn request(method: &str, path: String) -> CoapRequest {
 /// - Bootstrap-Write: `PUT <path>` with [`write_payloads`]; `keepServerInfo` becomes the
 ///   query option [`seed_ext::KEEP_SERVER_INFO_QUERY`] (BS-KEEP-01).
 /// - Bootstrap-Read: `GET <path>`, Accept TLV (BS-READ-01; one Accept option, TLV being the
-///   format every version has).
+///   format every version has). The answer is judged by its content, not its format, so an
+///   adapter may ask for SenML JSON or SenML CBOR instead when its client takes no TLV.
 /// - Bootstrap-Discover: `GET <path>`, Accept link-format (BS-DISC-01).
 /// - Bootstrap-Delete: `DELETE <path>` (BS-DEL-01).
 /// - Bootstrap-Finish and its network duplicate: `POST /bs` (BS-FIN-01); the adapter sends
@@ -533,7 +562,7 @@ pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
 /// The encodings of a response payload: a Discover answer as one link-format (40) payload
 /// ([`link_format`]); Bootstrap-Read results (Servers, Access Control, and the Security
 /// instances a buggy client exposes) as TLV with one object-instance wrapper per instance,
-/// then SenML JSON (BS-READ-01).
+/// then SenML JSON, then SenML CBOR (BS-READ-01).
 pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
     match c {
         Content::Links { .. } => vec![Encoded::new(
@@ -592,6 +621,13 @@ mod tests {
             hex: hex_of(t),
             text: Some(t.to_string()),
         }
+    }
+
+    /// The SenML CBOR twin of a SenML JSON payload: the same records, encoded by
+    /// `senml_cbor` (whose bytes are checked by hand in its own tests and below).
+    fn cbor_of(json: &str) -> Encoded {
+        let records = senml::decode(json.as_bytes()).unwrap();
+        Encoded::new(SENML_CBOR, &senml_cbor::encode(&records))
     }
 
     fn write(path: Path, value: WriteValue, keep_server_info: bool) -> Action {
@@ -657,7 +693,7 @@ mod tests {
             Some(put(
                 "/0/1",
                 &[],
-                vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml)]
+                vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml), cbor_of(senml)]
             ))
         );
     }
@@ -683,7 +719,7 @@ mod tests {
         let senml = r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMg"},{"n":"5","vd":"ZmZmZmZmZmZmZmZmZmZmZg"},{"n":"11","v":1},{"n":"12","v":30}]"#;
         assert_eq!(
             stimulus(&a, &uris()).unwrap().payloads,
-            vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml)]
+            vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml), cbor_of(senml)]
         );
     }
 
@@ -721,6 +757,9 @@ mod tests {
                     text(
                         SENML_JSON,
                         r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    ),
+                    cbor_of(
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
                     )
                 ]
             ))
@@ -736,6 +775,9 @@ mod tests {
                 bin(LWM2M_TLV, "c10009 c40100015180 c10600 c10755 c11000"),
                 text(
                     SENML_JSON,
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                ),
+                cbor_of(
                     r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
                 )
             ]
@@ -761,6 +803,9 @@ mod tests {
                 text(
                     SENML_JSON,
                     r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":65535},{"n":"2/0","v":1},{"n":"2/1","v":31},{"n":"3","v":65535}]"#
+                ),
+                cbor_of(
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":65535},{"n":"2/0","v":1},{"n":"2/1","v":31},{"n":"3","v":65535}]"#
                 )
             ]
         );
@@ -784,6 +829,9 @@ mod tests {
                     ),
                     text(
                         SENML_JSON,
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    ),
+                    cbor_of(
                         r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
                     )
                 ]
@@ -810,7 +858,9 @@ mod tests {
                     text(
                         SENML_JSON,
                         r#"[{"bn":"/0/1/","n":"5","vd":"FBQUFBQUFBQUFBQUFBQUFA"}]"#
-                    )
+                    ),
+                    // array(1), map(3), bn (-2) "/0/1/", n (0) "5", vd (8) bytes(16).
+                    bin(SENML_CBOR, &format!("81a3 21652f302f312f 006135 0850{key}"))
                 ]
             ))
         );
@@ -827,7 +877,9 @@ mod tests {
                 vec![
                     text(TEXT_PLAIN, "600"),
                     bin(LWM2M_TLV, "c2010258"),
-                    text(SENML_JSON, r#"[{"bn":"/1/0/","n":"1","v":600}]"#)
+                    text(SENML_JSON, r#"[{"bn":"/1/0/","n":"1","v":600}]"#),
+                    // array(1), map(3), bn (-2) "/1/0/", n (0) "1", v (2) 600.
+                    bin(SENML_CBOR, "81a3 21652f312f302f 006131 02190258")
                 ]
             ))
         );
@@ -837,8 +889,17 @@ mod tests {
     fn invalid_payloads() {
         let a = write(Path::Instance(0, 1), WriteValue::Undecodable, false);
         let r = stimulus(&a, &uris()).unwrap();
-        assert_eq!(r.payloads, vec![bin(LWM2M_TLV, "ffff")]);
+        assert_eq!(
+            r.payloads,
+            vec![
+                bin(LWM2M_TLV, "ffff"),
+                text(SENML_JSON, "[{"),
+                bin(SENML_CBOR, "81")
+            ]
+        );
         assert!(tlv::decode(&r.payloads[0].bytes().unwrap()).is_err());
+        assert!(senml::decode(&r.payloads[1].bytes().unwrap()).is_err());
+        assert!(senml_cbor::decode(&r.payloads[2].bytes().unwrap()).is_err());
         let a = write(
             Path::Instance(0, 1),
             WriteValue::UnsupportedContentFormat,
@@ -983,28 +1044,34 @@ mod tests {
                 let u = UriMap::canonical(servers.into());
                 for a in catalogue(&cfg) {
                     let r = stimulus(&a, &u).unwrap_or_else(|| panic!("no request for {a}"));
+                    let valid = !matches!(
+                        a,
+                        Action::BootstrapWrite {
+                            value: WriteValue::Undecodable,
+                            ..
+                        }
+                    );
+                    let mut json = None;
                     for e in &r.payloads {
                         let bytes = e.bytes().unwrap();
                         match e.content_format {
-                            LWM2M_TLV => assert_eq!(
-                                tlv::decode(&bytes).is_ok(),
-                                !matches!(
-                                    a,
-                                    Action::BootstrapWrite {
-                                        value: WriteValue::Undecodable,
-                                        ..
-                                    }
-                                ),
-                                "{a}"
-                            ),
+                            LWM2M_TLV => assert_eq!(tlv::decode(&bytes).is_ok(), valid, "{a}"),
                             SENML_JSON => {
-                                let v: serde_json::Value =
-                                    serde_json::from_str(e.text.as_deref().unwrap()).unwrap();
-                                assert!(v.is_array(), "{a}");
+                                assert_eq!(senml::decode(&bytes).is_ok(), valid, "{a}");
+                                json = Some(senml::decode(&bytes));
+                            }
+                            // SenML CBOR comes after SenML JSON and carries the same records.
+                            SENML_CBOR => {
+                                assert_eq!(senml_cbor::decode(&bytes).is_ok(), valid, "{a}");
+                                let json = json.take().expect("SenML JSON before SenML CBOR");
+                                if valid {
+                                    assert_eq!(senml_cbor::decode(&bytes), json, "{a}");
+                                }
                             }
                             _ => {}
                         }
                     }
+                    assert!(json.is_none(), "{a}: SenML JSON without SenML CBOR");
                 }
             }
         }
@@ -1161,6 +1228,9 @@ mod tests {
                 text(
                     SENML_JSON,
                     r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                ),
+                cbor_of(
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
                 )
             ]
         );
@@ -1172,12 +1242,15 @@ mod tests {
                 text(
                     SENML_JSON,
                     r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":0},{"n":"2/1","v":31},{"n":"3","v":1}]"#
+                ),
+                cbor_of(
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":0},{"n":"2/1","v":31},{"n":"3","v":1}]"#
                 )
             ]
         );
         assert_eq!(
             content(&Content::Servers(vec![]), &uris()),
-            vec![bin(LWM2M_TLV, ""), text(SENML_JSON, "[]")]
+            vec![bin(LWM2M_TLV, ""), text(SENML_JSON, "[]"), cbor_of("[]")]
         );
     }
 

@@ -4,8 +4,9 @@
 //! wire): the decoding of those requests into the model's inputs. Everything maps to the
 //! model's abstract values, so that the
 //! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
-//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON through
-//! its TLV equivalent) are decoded here, and no input can make a decoder panic.
+//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON and
+//! SenML CBOR through their TLV equivalent) are decoded here, and no input can make a
+//! decoder panic.
 
 use bootstrap_model::client::{
     BootstrapPack, Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
@@ -20,11 +21,26 @@ use bootstrap_model::seed_ext;
 use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::senml::{self, SenmlValue};
+use conformance::senml_cbor;
 use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
 use conformance::wire::{
     access_control_resources, security_resources, senml_records, server_resources, CoapMessage,
-    CoapRequest, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON,
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_CBOR, SENML_JSON,
 };
+
+/// The formats a Bootstrap-Read answer can come in, and the bootstrap interface's write
+/// formats for whole instances and objects that the suite encodes (BS-READ-01, BS-WRITE-07).
+pub const READ_FORMATS: [u16; 3] = [LWM2M_TLV, SENML_JSON, SENML_CBOR];
+
+/// The records of a SenML pack in `format` (SenML JSON 110 or SenML CBOR 112), `None` for
+/// any other format.
+fn senml_decode(format: u32, payload: &[u8]) -> Option<Result<Vec<(String, SenmlValue)>, String>> {
+    match format {
+        f if f == u32::from(SENML_JSON) => Some(senml::decode(payload)),
+        f if f == u32::from(SENML_CBOR) => Some(senml_cbor::decode(payload)),
+        _ => None,
+    }
+}
 
 /// The CoAP response type of a model response code.
 pub fn response_type(c: ResponseCode) -> ResponseType {
@@ -87,7 +103,7 @@ pub(crate) fn uint(v: u32) -> Vec<u8> {
     b[skip..].to_vec()
 }
 
-fn read_uint(b: &[u8]) -> Option<u32> {
+pub(crate) fn read_uint(b: &[u8]) -> Option<u32> {
     if b.len() > 4 {
         return None;
     }
@@ -107,7 +123,8 @@ fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
 }
 
 /// Decodes a client's response to `req` into the model's response, payload included
-/// (link-format for Discover, TLV or SenML JSON for Bootstrap-Read of /1 and /2).
+/// (link-format for Discover, TLV, SenML JSON or SenML CBOR for Bootstrap-Read of /1 and /2,
+/// whatever the Accept asked: the content is judged, not its format).
 pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
     let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
     decode_response_packet(&p, req, uris)
@@ -160,11 +177,13 @@ pub fn decode_response_packet(
             parse_links(text, uris)?
         }
         f if f == LWM2M_TLV as u32 => decode_read(&p.payload, path()?)?,
-        f if f == SENML_JSON as u32 => {
-            let tlv = senml_as_tlv(&p.payload, path()?)?;
-            decode_read(&tlv, path()?)?
-        }
-        f => return Err(format!("unsupported Content-Format {f} in a response")),
+        f => match senml_decode(f, &p.payload) {
+            Some(records) => {
+                let tlv = senml_as_tlv(records?, path()?)?;
+                decode_read(&tlv, path()?)?
+            }
+            None => return Err(format!("unsupported Content-Format {f} in a response")),
+        },
     };
     Ok(Response {
         code,
@@ -423,10 +442,10 @@ fn tlv_len(items: &[Tlv]) -> Option<usize> {
 /// For an object (or the root) each instance gets an object-instance wrapper, for an
 /// instance or a resource the resources stand alone, as in a TLV Bootstrap-Write
 /// (BS-WRITE-01, BS-WRITE-03). A record of another object, or of another instance than the
-/// path's, is an error.
-fn senml_as_tlv(payload: &[u8], path: Path) -> Result<Vec<u8>, String> {
+/// path's, is an error. The records come from SenML JSON or SenML CBOR alike.
+fn senml_as_tlv(records: Vec<(String, SenmlValue)>, path: Path) -> Result<Vec<u8>, String> {
     let mut instances: Vec<(u16, Vec<Tlv>)> = Vec::new();
-    for (name, value) in senml::decode(payload)? {
+    for (name, value) in records {
         let (o, i, r, ri) = senml_path(&name)?;
         if path.object().is_some_and(|po| po != o) || path.instance().is_some_and(|pi| pi != i) {
             return Err(format!("SenML record {name:?} lies outside {path}"));
@@ -477,6 +496,22 @@ fn senml_as_tlv(payload: &[u8], path: Path) -> Result<Vec<u8>, String> {
 /// a Bootstrap-Write of each would carry. An object the pack carries with no instance has no
 /// record: SenML cannot say "object 0, empty" (the decoder reads it as absent).
 pub fn encode_pack(p: &BootstrapPack, uris: &UriMap) -> Vec<u8> {
+    senml::encode(&pack_records(p, uris)).into_bytes()
+}
+
+/// The Bootstrap-Pack in `format`, for a Bootstrap-Pack-Request whose Accept asks for it
+/// (BS-PACK-01): SenML JSON (110) as [`encode_pack`], SenML CBOR (112) with the same
+/// records; `None` for a format the suite cannot produce (LwM2M CBOR 11544 among them).
+pub fn encode_pack_as(p: &BootstrapPack, uris: &UriMap, format: u16) -> Option<Vec<u8>> {
+    match format {
+        SENML_JSON => Some(encode_pack(p, uris)),
+        SENML_CBOR => Some(senml_cbor::encode(&pack_records(p, uris))),
+        _ => None,
+    }
+}
+
+/// The SenML records of a Bootstrap-Pack (see [`encode_pack`]).
+fn pack_records(p: &BootstrapPack, uris: &UriMap) -> Vec<(String, SenmlValue)> {
     let mut records = Vec::new();
     for (i, x) in p.security.iter().flat_map(|s| s.iter()) {
         records.extend(senml_records(SECURITY, i, &security_resources(x, uris)));
@@ -491,13 +526,20 @@ pub fn encode_pack(p: &BootstrapPack, uris: &UriMap) -> Vec<u8> {
             &access_control_resources(x),
         ));
     }
-    senml::encode(&records).into_bytes()
+    records
 }
 
 /// Decodes a Bootstrap-Pack in SenML JSON (the reverse of [`encode_pack`]) into the model's
 /// pack; a record of another object than 0, 1 and 2 is an error.
 pub fn decode_pack(payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, String> {
-    let records = senml::decode(payload)?;
+    decode_pack_as(u32::from(SENML_JSON), payload, uris)
+}
+
+/// Decodes a Bootstrap-Pack in `format` (the Content-Format of the answer: SenML JSON 110
+/// or SenML CBOR 112, BS-PACK-01) into the model's pack, as [`decode_pack`].
+pub fn decode_pack_as(format: u32, payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, String> {
+    let records = senml_decode(format, payload)
+        .ok_or_else(|| format!("a Bootstrap-Pack in Content-Format {format}, not SenML"))??;
     let mut pack = BootstrapPack {
         security: None,
         server: None,
@@ -512,7 +554,7 @@ pub fn decode_pack(payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, Strin
         if mine.is_empty() {
             continue;
         }
-        let tlv_bytes = senml_as_tlv(senml::encode(&mine).as_bytes(), Path::Object(object))?;
+        let tlv_bytes = senml_as_tlv(mine, Path::Object(object))?;
         let items = tlv::decode(&tlv_bytes).map_err(|e| format!("{e}"))?;
         let children = |t: &RawTlv| t.children.clone();
         match object {
@@ -653,9 +695,12 @@ fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -
             };
             decoded.unwrap_or(WriteValue::Undecodable)
         }
-        (Some(f), _) if f == SENML_JSON as u32 => match senml_as_tlv(payload, path) {
-            Ok(tlv) => write_value(path, Some(LWM2M_TLV.into()), &tlv, uris),
-            Err(_) => WriteValue::Undecodable,
+        (Some(f), _) => match senml_decode(f, payload) {
+            Some(records) => match records.and_then(|r| senml_as_tlv(r, path)) {
+                Ok(tlv) => write_value(path, Some(LWM2M_TLV.into()), &tlv, uris),
+                Err(_) => WriteValue::Undecodable,
+            },
+            None => WriteValue::UnsupportedContentFormat,
         },
         _ => WriteValue::UnsupportedContentFormat,
     }
@@ -764,16 +809,66 @@ pub fn encode_response(
     message_id: u16,
     token: &[u8],
 ) -> Result<Vec<u8>, String> {
+    let payload = r
+        .content
+        .as_ref()
+        .and_then(|c| conformance::wire::content(c, uris).into_iter().next());
+    response_packet(response_type(r.code), payload, message_id, token)
+}
+
+/// Encodes a client's response as [`encode_response`] does, in the format the request's
+/// `accept` asks for, for a client that takes `formats`: with an Accept, the payload in that
+/// format, or 4.06 Not Acceptable (RFC 7252 §5.10.4) when the format is not one of
+/// `formats` or has no encoding of the content; without one, the first of `formats` the
+/// content has an encoding in (then the first encoding). A Discover answer is link-format
+/// whatever `formats` says.
+pub fn encode_response_for(
+    r: &Response,
+    uris: &UriMap,
+    message_id: u16,
+    token: &[u8],
+    accept: Option<u32>,
+    formats: &[u16],
+) -> Result<Vec<u8>, String> {
+    let Some(c) = r.content.as_ref() else {
+        return encode_response(r, uris, message_id, token);
+    };
+    let encodings = conformance::wire::content(c, uris);
+    let links = matches!(c, Content::Links { .. });
+    let find = |f: u16| encodings.iter().find(|e| e.content_format == f).cloned();
+    let chosen = match accept {
+        Some(a) if links => encodings
+            .iter()
+            .find(|e| u32::from(e.content_format) == a)
+            .cloned(),
+        Some(a) => u16::try_from(a)
+            .ok()
+            .filter(|f| formats.contains(f))
+            .and_then(find),
+        None if links => encodings.first().cloned(),
+        None => formats
+            .iter()
+            .find_map(|f| find(*f))
+            .or_else(|| encodings.first().cloned()),
+    };
+    match chosen {
+        Some(e) => response_packet(response_type(r.code), Some(e), message_id, token),
+        None => response_packet(ResponseType::NotAcceptable, None, message_id, token),
+    }
+}
+
+fn response_packet(
+    t: ResponseType,
+    payload: Option<Encoded>,
+    message_id: u16,
+    token: &[u8],
+) -> Result<Vec<u8>, String> {
     let mut p = Packet::new();
     p.header.set_type(MessageType::Acknowledgement);
     p.header.message_id = message_id;
-    p.header.code = MessageClass::Response(response_type(r.code));
+    p.header.code = MessageClass::Response(t);
     p.set_token(token.to_vec());
-    if let Some(e) = r
-        .content
-        .as_ref()
-        .and_then(|c| conformance::wire::content(c, uris).into_iter().next())
-    {
+    if let Some(e) = payload {
         p.add_option(CoapOption::ContentFormat, uint(e.content_format as u32));
         p.payload = e.bytes()?;
     }
@@ -786,11 +881,22 @@ pub fn encode_client_message(
     message_id: u16,
     token: &[u8],
 ) -> Result<Vec<u8>, String> {
+    encode_client_message_accepting(m, None, message_id, token)
+}
+
+/// Encodes a message the client sends on its own (Confirmable) with an Accept option when
+/// `accept` is given (a Bootstrap-Pack-Request naming the pack's format, BS-PACK-01).
+pub fn encode_client_message_accepting(
+    m: &CoapMessage,
+    accept: Option<u16>,
+    message_id: u16,
+    token: &[u8],
+) -> Result<Vec<u8>, String> {
     let req = CoapRequest {
         method: m.method.clone(),
         path: m.path.clone(),
         query: m.query.clone(),
-        accept: None,
+        accept,
         payloads: m.payload.iter().cloned().collect(),
     };
     encode_request(&req, message_id, token)

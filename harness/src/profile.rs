@@ -38,8 +38,11 @@ pub struct ClientProfile {
     pub version: String,
     /// The profile the client claims.
     pub profile: String,
-    /// Content-Format numbers the client accepts in Bootstrap-Write (default: TLV, SenML
-    /// JSON, plain text, opaque).
+    /// Content-Format numbers the client accepts in Bootstrap-Write and answers
+    /// Bootstrap-Read in, the preferred first (default: TLV, SenML JSON, plain text,
+    /// opaque; SenML CBOR is 112). On the wire the harness sends the first of them a
+    /// vector's payload has and asks a Bootstrap-Read for the first of TLV (11542), SenML
+    /// JSON (110) and SenML CBOR (112) listed.
     #[serde(default = "default_formats")]
     pub content_formats: Vec<u16>,
     /// The factory configurations (BS-FACT-01) the client can be started in, by name:
@@ -95,7 +98,8 @@ impl ClientProfile {
             name: "lwm2m-bootstrap-model reference client".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             profile: profile.name().into(),
-            content_formats: default_formats(),
+            // TLV, SenML JSON, SenML CBOR, plain text, opaque: what it takes on the wire.
+            content_formats: crate::wire_client::WireClientConfig::ALL_FORMATS.to_vec(),
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             timing_deviations: Vec::new(),
             features: Features::default(),

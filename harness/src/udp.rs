@@ -34,6 +34,16 @@
 //! Block1 one is also answered 4.08 Request Entity Incomplete, §2.9.2). The wire log keeps
 //! every block; the steps and their judgement see only whole messages.
 //!
+//! Content formats: a request with payload alternatives carries the first of the client
+//! profile's `content_formats` that the vector has (BS-WRITE-07), and a Bootstrap-Read asks
+//! (Accept) for the first of TLV, SenML JSON and SenML CBOR the profile lists
+//! (BS-READ-01); the `pct` of the client's Bootstrap-Request, when the profile lists it,
+//! goes before the rest (BS-REQ-02). A Bootstrap-Pack is answered in the SenML format its
+//! request's Accept names (SenML CBOR 112 or SenML JSON 110), SenML JSON when it has no
+//! Accept (BS-PACK-01); an Accept the harness cannot produce (LwM2M CBOR 11544) makes the
+//! vector a SKIP naming it, since answering 4.06 would judge the client on the harness's
+//! limitation.
+//!
 //! After each stimulus the adapter collects what the client sends until the step's
 //! expectation is met and a short quiet time (`--settle-ms`) has passed, or the expectation
 //! can no longer be met, or the step timeout runs out; the judgement is the same as for
@@ -130,6 +140,7 @@ impl AdapterFactory for UdpFactory {
             early_checks: true,
             port_lock: None,
             window: Instant::now(),
+            pct: None,
         }))
     }
 
@@ -166,6 +177,8 @@ struct Pending {
     token: Vec<u8>,
     confirmable: bool,
     message: Outgoing,
+    /// Its Accept option (a Bootstrap-Pack-Request's pack format, BS-PACK-01).
+    accept: Option<u32>,
     /// The earliest the client can have sent it: the start of the step (or power-on) during
     /// which it came. The client's own clock for giving up on it starts at its send, which
     /// lies between this and `seen`.
@@ -248,6 +261,8 @@ pub struct UdpAdapter {
     port_lock: Option<std::fs::File>,
     /// When the current step (or power-on) began.
     window: Instant,
+    /// The `pct` of the client's last Bootstrap-Request (BS-REQ-02).
+    pct: Option<u16>,
 }
 
 /// How long a step may run past the timer it waits for before the harness looks again:
@@ -558,6 +573,9 @@ impl UdpAdapter {
                     )
                 })?;
                 self.client_addrs.insert(d.server, d.from);
+                if let Outgoing::BootstrapRequest { pct: Some(f), .. } = &message {
+                    self.pct = Some(*f);
+                }
                 self.pending.push(Pending {
                     server: d.server,
                     from: d.from,
@@ -565,6 +583,9 @@ impl UdpAdapter {
                     token: p.get_token().to_vec(),
                     confirmable: p.header.get_type() == MessageType::Confirmable,
                     message: message.clone(),
+                    accept: p
+                        .get_first_option(CoapOption::Accept)
+                        .and_then(|v| crate::coap::read_uint(v)),
                     since: self.window,
                     seen: d.at,
                     block1: echo,
@@ -1155,6 +1176,28 @@ fn encode(p: &Packet) -> Result<Vec<u8>, AdapterError> {
         .map_err(|e| AdapterError::Spawn(format!("cannot encode a response: {e:?}")))
 }
 
+/// The client profile's formats, the preferred first, with the Bootstrap-Request's `pct`
+/// moved to the front when the profile lists it (BS-REQ-02).
+pub fn preferred_formats(formats: &[u16], pct: Option<u16>) -> Vec<u16> {
+    let mut out: Vec<u16> = pct.filter(|p| formats.contains(p)).into_iter().collect();
+    out.extend(formats.iter().filter(|f| Some(**f) != pct));
+    out
+}
+
+/// The Accept of a request whose vector says `accept`: a Bootstrap-Read (Accept TLV in the
+/// vectors) asks for the first of TLV, SenML JSON and SenML CBOR in `prefer` (BS-READ-01),
+/// TLV when it lists none; any other Accept (link-format for Discover) stays.
+pub fn read_accept(accept: u16, prefer: &[u16]) -> u16 {
+    if !crate::coap::READ_FORMATS.contains(&accept) {
+        return accept;
+    }
+    prefer
+        .iter()
+        .copied()
+        .find(|f| crate::coap::READ_FORMATS.contains(f))
+        .unwrap_or(accept)
+}
+
 fn kind_name(m: &Outgoing) -> &'static str {
     match m {
         Outgoing::BootstrapRequest { .. } => "Bootstrap-Request",
@@ -1310,14 +1353,28 @@ impl Adapter for UdpAdapter {
                 let Input::PackAnswer(PackAnswer::Pack(pack)) = &input else {
                     return Err(AdapterError::Spawn("a pack step without a pack".into()));
                 };
-                // SenML JSON, one of the formats BS-PACK-01 allows.
-                let bytes = crate::coap::encode_pack(pack, &self.uris);
+                // The format the request's Accept names, SenML JSON without one (BS-PACK-01).
+                let accept = self
+                    .pending
+                    .iter()
+                    .find(|p| is_pack(&p.message))
+                    .and_then(|p| p.accept);
+                let format = match accept {
+                    None => conformance::wire::SENML_JSON,
+                    Some(a) => u16::try_from(a).unwrap_or(u16::MAX),
+                };
+                let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
+                    return Err(AdapterError::Unsupported(format!(
+                        "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110 and SenML CBOR 112; BS-PACK-01)",
+                        accept.unwrap_or_default()
+                    )));
+                };
                 self.answer(
                     "Bootstrap-Pack-Request",
                     is_pack,
                     ResponseType::Content,
                     None,
-                    Some((conformance::senml::CONTENT_FORMAT, bytes)),
+                    Some((format, bytes)),
                 )?
             }
             Action::RegisterAccepted { server } => self.answer(
@@ -1402,15 +1459,17 @@ impl Adapter for UdpAdapter {
                     | Input::ReBootstrapNotification { from, .. } => from,
                     _ => Peer::BootstrapServer,
                 };
-                if let Some(p) = self
-                    .opts
-                    .content_formats
+                let prefer = preferred_formats(&self.opts.content_formats, self.pct);
+                if let Some(p) = prefer
                     .iter()
                     .find_map(|f| req.payloads.iter().find(|p| p.content_format == *f))
                     .or(req.payloads.first())
                     .cloned()
                 {
                     req.payloads = vec![p];
+                }
+                if let Some(a) = req.accept {
+                    req.accept = Some(read_accept(a, &prefer));
                 }
                 let (mid, token) = (self.ids.mid(), self.ids.token());
                 let bytes = encode_request(&req, mid, &token)

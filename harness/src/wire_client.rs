@@ -22,12 +22,21 @@
 //! a server's request whose payload exceeds N bytes is refused 4.13 with a Block1 size hint
 //! (§2.9.3) and taken in Block1 blocks, put back together before the model sees it (§2.3).
 //!
+//! Content formats: the client takes writes and answers reads in every format of
+//! [`WireClientConfig::content_formats`] (TLV, SenML JSON, SenML CBOR, plain text, opaque by
+//! default; `--content-formats` narrows it, e.g. to a SenML-CBOR-only client). A write in
+//! another format is answered 4.15 and a read whose Accept names another 4.06 (BS-WRITE-06,
+//! BS-READ-01); its Bootstrap-Pack-Request asks for the first pack format of the list
+//! (Accept 112, 110 or 11544, BS-PACK-01) and the pack is decoded by its Content-Format.
+//!
+//! Its Bootstrap-Request's `pct` is the first of those formats BS-REQ-02 allows.
+//!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
 //! address a datagram comes from.
 
 use crate::blockwise::{self, Block2Fetch, Fetched};
-use crate::coap::{decode_request, encode_client_message, encode_response};
+use crate::coap::{decode_request, encode_client_message_accepting, encode_response_for};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use bootstrap_model::bugs::BugSet;
@@ -70,6 +79,15 @@ pub struct WireClientConfig {
     /// Block-wise transfer (RFC 7959) with blocks of this many bytes (a power of two from
     /// 16 to 1024); `None`: every message in one datagram.
     pub block_size: Option<usize>,
+    /// The Content-Formats it takes and answers in, the preferred first
+    /// ([`WireClientConfig::ALL_FORMATS`] unless narrowed).
+    pub content_formats: Vec<u16>,
+}
+
+impl WireClientConfig {
+    /// Every format the bundled client can take: TLV, SenML JSON, SenML CBOR, plain text,
+    /// opaque (and link-format for Discover answers, which needs no listing).
+    pub const ALL_FORMATS: [u16; 5] = [11542, 110, 112, 0, 42];
 }
 
 /// A request of the client's own, awaiting its answer.
@@ -227,10 +245,21 @@ impl WireClient {
     /// request with an early Block2, §2.4).
     fn emit(&mut self, out: Output) -> Result<(), String> {
         for m in out.send {
+            let m = self.my_pct(m);
             let coap = outgoing(&m, &self.cfg.uris);
             let to = transport::socket_addr(&coap.uri)?;
             let (mid, token) = (self.ids.mid(), self.ids.token());
-            let bytes = encode_client_message(&coap, mid, &token)?;
+            // A Bootstrap-Pack-Request asks for the first pack format the client lists.
+            let accept = matches!(m, Outgoing::BootstrapPackRequest { .. })
+                .then(|| {
+                    self.cfg
+                        .content_formats
+                        .iter()
+                        .copied()
+                        .find(|f| PACK_FORMATS.contains(f))
+                })
+                .flatten();
+            let bytes = encode_client_message_accepting(&coap, accept, mid, &token)?;
             let mut template = Packet::from_bytes(&bytes)
                 .map_err(|e| format!("cannot re-read a request: {e:?}"))?;
             let body = std::mem::take(&mut template.payload);
@@ -436,7 +465,7 @@ impl WireClient {
                     // RFC 7252 §4.5: a duplicate gets the same answer, not a second effect.
                     let reply = if was_finish {
                         match self.handle(&Input::DuplicateFinish)? {
-                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            Some(r) => self.encode(&r, &p, mid)?,
                             None => cached,
                         }
                     } else {
@@ -467,9 +496,10 @@ impl WireClient {
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
                 let reply = match decode_request(bytes, peer, &self.cfg.uris) {
                     Ok(input) => {
+                        let input = self.only_my_formats(input, &p);
                         self.log(&format!("received {input:?} from {from}"));
                         match self.handle(&input)? {
-                            Some(r) => encode_response(&r, &self.cfg.uris, mid, p.get_token())?,
+                            Some(r) => self.encode(&r, &p, mid)?,
                             None => bad_request(mid, p.get_token()),
                         }
                     }
@@ -614,7 +644,20 @@ impl WireClient {
                         .map(drop)
                     }
                     (Outgoing::BootstrapPackRequest { .. }, Some(ResponseCode::Content)) => {
-                        let answer = match crate::coap::decode_pack(&p.payload, &self.cfg.uris) {
+                        let format = content_format(&p).unwrap_or(110);
+                        let decoded = if self
+                            .cfg
+                            .content_formats
+                            .iter()
+                            .any(|f| u32::from(*f) == format)
+                        {
+                            crate::coap::decode_pack_as(format, &p.payload, &self.cfg.uris)
+                        } else {
+                            Err(format!(
+                                "a pack in Content-Format {format}, which it does not take"
+                            ))
+                        };
+                        let answer = match decoded {
                             Ok(pack) => PackAnswer::Pack(Box::new(pack)),
                             Err(e) => {
                                 self.log(&format!("cannot decode the pack: {e}"));
@@ -773,6 +816,85 @@ fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
     p.get_option(CoapOption::UriPath)
         .map(|l| l.iter().cloned().collect())
         .unwrap_or_default()
+}
+
+/// The formats a Bootstrap-Pack can come in (BS-PACK-01): SenML CBOR, SenML JSON, LwM2M
+/// CBOR. The bundled client decodes only the first two; listing LwM2M CBOR first makes it ask
+/// for a pack the harness cannot write (a test of the harness's answer to that).
+const PACK_FORMATS: [u16; 3] = [112, 110, 11544];
+
+impl WireClient {
+    /// A Bootstrap-Request names as `pct` the first format of the client's list that
+    /// BS-REQ-02 allows (SenML CBOR for a SenML-CBOR-only client), where the model says an
+    /// allowed one (TLV); a `pct` outside the set (an injected bug) stays.
+    fn my_pct(&self, m: Outgoing) -> Outgoing {
+        use conformance::replay::ALLOWED_PCT;
+        match m {
+            Outgoing::BootstrapRequest {
+                to,
+                endpoint,
+                pct: Some(p),
+                device_info,
+            } if ALLOWED_PCT.contains(&p) => Outgoing::BootstrapRequest {
+                to,
+                endpoint,
+                pct: Some(
+                    self.cfg
+                        .content_formats
+                        .iter()
+                        .copied()
+                        .find(|f| ALLOWED_PCT.contains(f))
+                        .unwrap_or(p),
+                ),
+                device_info,
+            },
+            other => other,
+        }
+    }
+
+    /// The response to a request `p` in the format its Accept asks (4.06 when the client
+    /// does not take it), or the client's first format that has the content.
+    fn encode(&self, r: &Response, p: &Packet, mid: u16) -> Result<Vec<u8>, String> {
+        let accept = p
+            .get_first_option(coap_lite::CoapOption::Accept)
+            .and_then(|v| crate::coap::read_uint(v));
+        encode_response_for(
+            r,
+            &self.cfg.uris,
+            mid,
+            p.get_token(),
+            accept,
+            &self.cfg.content_formats,
+        )
+    }
+
+    /// A write in a Content-Format the client does not take is, for the model, a write in
+    /// an unsupported format (BS-WRITE-06: 4.15).
+    fn only_my_formats(&self, input: Input, p: &Packet) -> Input {
+        match input {
+            Input::Write {
+                from,
+                path,
+                keep_server_info,
+                ..
+            } if !content_format(p)
+                .is_some_and(|f| self.cfg.content_formats.iter().any(|x| u32::from(*x) == f)) =>
+            {
+                Input::Write {
+                    from,
+                    path,
+                    value: bootstrap_model::client::WriteValue::UnsupportedContentFormat,
+                    keep_server_info,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+fn content_format(p: &Packet) -> Option<u32> {
+    p.get_first_option(coap_lite::CoapOption::ContentFormat)
+        .and_then(|v| crate::coap::read_uint(v))
 }
 
 fn mid_of(bytes: &[u8]) -> Option<u16> {

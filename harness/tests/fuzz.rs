@@ -1,8 +1,9 @@
 //! Fuzz targets for every decoder of client input, driven by proptest so that they run in
 //! CI for a bounded number of cases: the CoAP decoders (`harness::coap::decode_response`,
 //! `decode_request`, `decode_client_message`), TLV (`conformance::tlv::decode`),
-//! link-format (`harness::coap::parse_links`), SenML JSON (`conformance::senml::decode`)
-//! and the block-wise transfer state machines (`harness::blockwise`, RFC 7959).
+//! link-format (`harness::coap::parse_links`), SenML JSON (`conformance::senml::decode`),
+//! SenML CBOR (`conformance::senml_cbor::decode`) and the block-wise transfer state machines
+//! (`harness::blockwise`, RFC 7959).
 //!
 //! Each target feeds arbitrary bytes and, three times as often, structure-aware mutations
 //! of the valid inputs the committed vectors hold (bit flips, truncations, byte and token
@@ -21,7 +22,8 @@ use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use conformance::load::Loader;
 use conformance::tlv::{self, IdentifierType, RawTlv};
 use conformance::wire::{
-    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_JSON, UNDECODABLE_TLV,
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_CBOR, SENML_JSON,
+    UNDECODABLE_SENML_CBOR, UNDECODABLE_SENML_JSON, UNDECODABLE_TLV,
 };
 use harness::coap;
 use proptest::prelude::*;
@@ -48,6 +50,7 @@ struct Corpus {
     tlv: Vec<(Vec<u8>, usize)>,
     links: Vec<(Vec<u8>, usize)>,
     senml: Vec<(Vec<u8>, usize)>,
+    senml_cbor: Vec<(Vec<u8>, usize)>,
 }
 
 fn response_packet(code: bootstrap_model::code::ResponseCode, e: &Encoded) -> Vec<u8> {
@@ -75,11 +78,13 @@ fn corpus() -> &'static Corpus {
         let mut stimuli = BTreeSet::new();
         let mut messages = BTreeSet::new();
         let (mut tlv, mut links, mut senml) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut senml_cbor = BTreeSet::new();
         let mut payload = |e: &Encoded| {
             let set = match e.content_format {
                 LWM2M_TLV => &mut tlv,
                 LINK_FORMAT => &mut links,
                 SENML_JSON => &mut senml,
+                SENML_CBOR => &mut senml_cbor,
                 _ => return,
             };
             set.insert((e.bytes().unwrap(), 0));
@@ -155,6 +160,7 @@ fn corpus() -> &'static Corpus {
             tlv: tlv.into_iter().collect(),
             links: links.into_iter().collect(),
             senml: senml.into_iter().collect(),
+            senml_cbor: senml_cbor.into_iter().collect(),
         };
         for (name, seeds) in [
             ("responses", &c.responses),
@@ -163,6 +169,7 @@ fn corpus() -> &'static Corpus {
             ("tlv", &c.tlv),
             ("links", &c.links),
             ("senml", &c.senml),
+            ("senml-cbor", &c.senml_cbor),
         ] {
             assert!(seeds.len() >= 10, "only {} {name} seeds", seeds.len());
         }
@@ -232,6 +239,23 @@ const TOKENS: &[&[u8]] = &[
     b"/1/0/",
     b"\xc3",
     b"\xf0\x9f\x98",
+    // CBOR heads: huge declared lengths (byte string, text, array, map), indefinite
+    // lengths and a break, half and double floats, a bignum tag, the SenML labels.
+    &[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0x7a, 0xff, 0xff, 0xff, 0xff],
+    &[0x9b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0x5f],
+    &[0x9f],
+    &[0xbf],
+    &[0xf9, 0x7c, 0x00],
+    &[0xfb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0],
+    &[0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    &[0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    &[0x21],
+    &[0x24],
+    &[0x08],
 ];
 
 /// One byte-level mutation; every position is an [`Index`] scaled to the input's current
@@ -354,6 +378,7 @@ enum Format {
     Coap,
     Tlv,
     Senml,
+    SenmlCbor,
     Links,
 }
 
@@ -632,6 +657,109 @@ fn senml_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
     serde_json::to_vec(&pack).ok()
 }
 
+/// SenML CBOR labels (RFC 8428 §6): the six the decoder reads, bv and bs (refused), bver,
+/// times and units (ignored), unassigned ones, and keys that are not integers.
+fn senml_cbor_keys() -> Vec<ciborium::Value> {
+    use ciborium::Value;
+    let mut keys: Vec<Value> = [-2i64, 0, 2, 3, 4, 8, -5, -6, -1, -3, 1, 6, 7, 9, 100, -100]
+        .into_iter()
+        .map(|l| Value::Integer(l.into()))
+        .collect();
+    keys.extend([
+        Value::Text("n".into()),
+        Value::Text("x_".into()),
+        Value::Null,
+        Value::Bytes(vec![0]),
+        Value::Integer(u64::MAX.into()),
+    ]);
+    keys
+}
+
+/// SenML CBOR values: the JSON list's counterparts (the CBOR of each JSON value) and what
+/// only CBOR has: byte strings, floats of every width, tags, integers beyond i64.
+fn senml_cbor_values() -> Vec<ciborium::Value> {
+    use ciborium::Value;
+    let mut values: Vec<Value> = senml_values()
+        .iter()
+        .filter_map(|j| Value::serialized(j).ok())
+        .collect();
+    values.extend([
+        Value::Bytes(vec![]),
+        Value::Bytes(vec![7; 16]),
+        Value::Bytes(b"key-1".to_vec()),
+        Value::Float(f64::NAN),
+        Value::Float(f64::INFINITY),
+        Value::Float(9.3e18),
+        Value::Float(-(2f64.powi(63))),
+        Value::Integer(u64::MAX.into()),
+        Value::Integer(i64::MIN.into()),
+        Value::Tag(2, Box::new(Value::Bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 0]))),
+        Value::Tag(0, Box::new(Value::Text("2026-01-01T00:00:00Z".into()))),
+    ]);
+    values
+}
+
+/// SenML CBOR edits on the CBOR value, as [`senml_edit`] on JSON: a label of a record set
+/// (any key, any value), removed or renamed; a record duplicated, removed or replaced by a
+/// non-map; the pack replaced by a non-array.
+fn senml_cbor_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
+    use ciborium::Value;
+    let mut pack: Value = ciborium::from_reader(bytes).ok()?;
+    let (keys, values) = (senml_cbor_keys(), senml_cbor_values());
+    let Value::Array(recs) = &mut pack else {
+        return None;
+    };
+    let set = |rec: &mut Vec<(Value, Value)>, k: Value, v: Value| match rec
+        .iter_mut()
+        .find(|(x, _)| *x == k)
+    {
+        Some(slot) => slot.1 = v,
+        None => rec.push((k, v)),
+    };
+    if recs.is_empty() || e.op % 7 == 6 {
+        let rec = vec![(pick(&keys, &e.b).clone(), pick(&values, &e.c).clone())];
+        let i = e.a.index(recs.len() + 1);
+        recs.insert(i, Value::Map(rec));
+    } else {
+        let i = e.a.index(recs.len());
+        match e.op % 7 {
+            0 | 1 => {
+                if let Value::Map(rec) = &mut recs[i] {
+                    set(rec, pick(&keys, &e.b).clone(), pick(&values, &e.c).clone());
+                }
+            }
+            2 => {
+                if let Value::Map(rec) = &mut recs[i] {
+                    if !rec.is_empty() {
+                        let (_, v) = rec.remove(e.b.index(rec.len()));
+                        if e.op % 2 == 0 {
+                            set(rec, pick(&keys, &e.c).clone(), v);
+                        }
+                    }
+                }
+            }
+            3 => {
+                let copy = recs[i].clone();
+                let at = e.b.index(recs.len() + 1);
+                recs.insert(at, copy);
+            }
+            4 => {
+                recs.remove(i);
+            }
+            _ => {
+                if e.b.index(8) == 0 {
+                    pack = pick(&values, &e.c).clone();
+                } else {
+                    recs[i] = pick(&values, &e.c).clone();
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    ciborium::into_writer(&pack, &mut out).ok()?;
+    Some(out)
+}
+
 const LINK_ELEMENTS: &[&str] = &[
     "lwm2m=\"1.0\"",
     "lwm2m=1.0",
@@ -763,6 +891,7 @@ fn coap_edit(bytes: &[u8], e: &Edit, seeds: &[(Vec<u8>, usize)]) -> Option<Vec<u
             let edited = match format {
                 Some(f) if f == u32::from(LWM2M_TLV) => tlv_edit(&p.payload, e),
                 Some(f) if f == u32::from(SENML_JSON) => senml_edit(&p.payload, e),
+                Some(f) if f == u32::from(SENML_CBOR) => senml_cbor_edit(&p.payload, e),
                 Some(f) if f == u32::from(LINK_FORMAT) => links_edit(&p.payload, e),
                 _ => None,
             };
@@ -875,6 +1004,7 @@ fn input(
                                 Format::Coap => coap_edit(&bytes, e, seeds),
                                 Format::Tlv => tlv_edit(&bytes, e),
                                 Format::Senml => senml_edit(&bytes, e),
+                                Format::SenmlCbor => senml_cbor_edit(&bytes, e),
                                 Format::Links => links_edit(&bytes, e),
                             })
                             .ok()
@@ -1048,6 +1178,14 @@ fn fuzz_senml_decode() {
     });
 }
 
+#[test]
+fn fuzz_senml_cbor_decode() {
+    let c = corpus();
+    fuzz("senml-cbor", &c.senml_cbor, 1, Format::SenmlCbor, |b, _| {
+        let _ = conformance::senml_cbor::decode(b);
+    });
+}
+
 /// The seeds are valid: each decodes without error (otherwise the mutations would start
 /// from the wrong place and never reach the deep code).
 #[test]
@@ -1066,8 +1204,15 @@ fn the_seeds_decode() {
     for (b, _) in c.tlv.iter().filter(|(b, _)| *b != UNDECODABLE_TLV) {
         tlv::decode(b).unwrap();
     }
-    for (b, _) in &c.senml {
+    for (b, _) in c.senml.iter().filter(|(b, _)| b != UNDECODABLE_SENML_JSON) {
         conformance::senml::decode(b).unwrap();
+    }
+    for (b, _) in c
+        .senml_cbor
+        .iter()
+        .filter(|(b, _)| *b != UNDECODABLE_SENML_CBOR)
+    {
+        conformance::senml_cbor::decode(b).unwrap();
     }
     let discover: Vec<_> = c
         .links

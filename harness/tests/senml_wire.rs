@@ -1,14 +1,14 @@
-//! SenML JSON (Content-Format 110) on the wire, against every committed vector: each
-//! expected Bootstrap-Read answer's SenML encoding, carried in a CoAP response, decodes to
-//! the vector's abstract content, and each Bootstrap-Write's SenML payload decodes to the
-//! same input as its TLV payload.
+//! SenML JSON (Content-Format 110) and SenML CBOR (112) on the wire, against every
+//! committed vector: each expected Bootstrap-Read answer's SenML encodings, carried in a
+//! CoAP response, decode to the vector's abstract content, and each Bootstrap-Write's SenML
+//! payloads decode to the same input as its TLV payload.
 
 use bootstrap_model::client::{Input, Peer, Response};
 use bootstrap_model::code::ResponseCode;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use conformance::load::Loader;
 use conformance::vector::Vector;
-use conformance::wire::{CoapRequest, Encoded, LWM2M_TLV, SENML_JSON};
+use conformance::wire::{CoapRequest, Encoded, LWM2M_TLV, SENML_CBOR, SENML_JSON};
 use harness::coap;
 use std::path::Path;
 
@@ -64,7 +64,7 @@ fn every_senml_read_answer_decodes_to_the_expected_content() {
             for e in content
                 .encodings
                 .iter()
-                .filter(|e| e.content_format == SENML_JSON)
+                .filter(|e| [SENML_JSON, SENML_CBOR].contains(&e.content_format))
             {
                 let bytes = response_packet(code(&expected.codes[0]), e);
                 let back = coap::decode_response(&bytes, req, &v.uris)
@@ -78,7 +78,7 @@ fn every_senml_read_answer_decodes_to_the_expected_content() {
             }
         }
     }
-    assert!(n > 150, "only {n} SenML answers in the vectors");
+    assert!(n > 300, "only {n} SenML answers in the vectors");
     println!("{n} SenML answers decoded");
 }
 
@@ -88,9 +88,21 @@ fn every_senml_write_decodes_like_its_tlv_payload() {
     for v in vectors() {
         for (i, step) in v.steps.iter().enumerate() {
             let Some(req) = &step.request else { continue };
-            let Some(senml) = req.payloads.iter().find(|e| e.content_format == SENML_JSON) else {
+            let senml: Vec<&Encoded> = req
+                .payloads
+                .iter()
+                .filter(|e| [SENML_JSON, SENML_CBOR].contains(&e.content_format))
+                .collect();
+            if senml.is_empty() {
                 continue;
-            };
+            }
+            assert_eq!(
+                senml.len(),
+                2,
+                "{} step {}: SenML JSON and CBOR",
+                v.name,
+                i + 1
+            );
             let tlv = req
                 .payloads
                 .iter()
@@ -105,15 +117,18 @@ fn every_senml_write_decodes_like_its_tlv_payload() {
                 coap::decode_request(&bytes, from, &v.uris)
                     .unwrap_or_else(|err| panic!("{} step {}: {err}", v.name, i + 1))
             };
-            let (via_senml, via_tlv) = (decode(senml), decode(tlv));
-            assert_eq!(
-                via_senml,
-                via_tlv,
-                "{} step {}: {:?}",
-                v.name,
-                i + 1,
-                senml.text
-            );
+            let via_tlv = decode(tlv);
+            for e in senml {
+                assert_eq!(
+                    decode(e),
+                    via_tlv,
+                    "{} step {}: {} {}",
+                    v.name,
+                    i + 1,
+                    e.content_format,
+                    e.hex
+                );
+            }
             // The TLV payload itself decodes to the model's input (no Undecodable on both).
             assert_eq!(via_tlv, step.stimulus.input(), "{} step {}", v.name, i + 1);
             n += 1;
@@ -150,6 +165,22 @@ fn senml_in_other_shapes_decodes_the_same() {
     )
     .unwrap();
     assert_eq!(shuffled, canonical);
+    // The same shuffled records in SenML CBOR, answering a read that asked for it.
+    let records = conformance::senml::decode(
+        br#"[{"n":"/2/0/2/1","v":31},{"n":"/2/0/0","v":1},{"n":"/2/1/0","v":1},{"n":"/2/0/1","v":0},{"n":"/2/0/2/2","v":1},{"n":"/2/0/3","v":1},{"n":"/2/1/1","v":1},{"n":"/2/1/3","v":2}]"#,
+    )
+    .unwrap();
+    let req = CoapRequest {
+        method: "GET".into(),
+        path: "/2".into(),
+        query: vec![],
+        accept: Some(SENML_CBOR),
+        payloads: vec![],
+    };
+    let e = Encoded::new(SENML_CBOR, &conformance::senml_cbor::encode(&records));
+    let cbor =
+        coap::decode_response(&response_packet(ResponseCode::Content, &e), &req, &v.uris).unwrap();
+    assert_eq!(cbor, canonical);
     // One instance read at its own path.
     let one = read(
         "/1/0",
@@ -184,6 +215,21 @@ fn senml_in_other_shapes_decodes_the_same() {
         query: vec![],
         accept: None,
         payloads: vec![Encoded::new(SENML_JSON, b"[{\"n\":\"/1/0/1\"}]")],
+    };
+    let bytes = coap::encode_request(&req, 1, b"").unwrap();
+    let Input::Write { value, .. } =
+        coap::decode_request(&bytes, Peer::BootstrapServer, &v.uris).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(value, bootstrap_model::client::WriteValue::Undecodable);
+    // The same in SenML CBOR: a record without a value (array(1), map(1), n "/1/0/1").
+    let req = CoapRequest {
+        payloads: vec![Encoded::new(
+            SENML_CBOR,
+            &[0x81, 0xa1, 0x00, 0x66, b'/', b'1', b'/', b'0', b'/', b'1'],
+        )],
+        ..req
     };
     let bytes = coap::encode_request(&req, 1, b"").unwrap();
     let Input::Write { value, .. } =

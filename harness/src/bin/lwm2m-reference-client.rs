@@ -82,6 +82,11 @@ struct Wire {
     /// Bootstrap-Pack with an early Block2 of this size. Without it: none.
     #[arg(long)]
     block_size: Option<usize>,
+    /// The Content-Formats the client takes and answers in, comma-separated, the preferred
+    /// first (default: 11542,110,112,0,42). `112,0,42` makes a SenML-CBOR-only client:
+    /// other write formats get 4.15, a read asking for another gets 4.06.
+    #[arg(long, value_delimiter = ',')]
+    content_formats: Vec<u16>,
 }
 
 fn wire(args: Vec<String>) -> ExitCode {
@@ -179,6 +184,11 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         port: w.port,
         verbose: w.verbose,
         block_size,
+        content_formats: if w.content_formats.is_empty() {
+            harness::wire_client::WireClientConfig::ALL_FORMATS.to_vec()
+        } else {
+            w.content_formats
+        },
     })
 }
 
