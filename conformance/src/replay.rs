@@ -37,8 +37,10 @@ impl fmt::Display for Mismatch {
 
 /// Judges what a client did against an expectation: the response code must be one of the
 /// acceptable codes, the payload equal (Discover links as a set after the version element),
-/// and the messages sent equal, in any order, to the expected set or one of its alternatives.
+/// and the messages sent equal, in any order, to the expected set or one of its alternatives
+/// (a Bootstrap-Request's `pct` judged as [`allowed_pct`] of `profile` says).
 pub fn judge(
+    profile: Profile,
     expect: &Expectation,
     response: Option<&Response>,
     sends: &[Outgoing],
@@ -81,12 +83,12 @@ pub fn judge(
         (None, None) => {}
     }
     let want: Vec<&Outgoing> = expect.sends.iter().map(|s| &s.message).collect();
-    if same_set(&want, sends) {
+    if same_set(&want, sends, allowed_pct(profile)) {
         return Ok(());
     }
     for alt in &expect.or_sends {
         let want: Vec<&Outgoing> = alt.iter().map(|s| &s.message).collect();
-        if same_set(&want, sends) {
+        if same_set(&want, sends, allowed_pct(profile)) {
             return Ok(());
         }
     }
@@ -131,34 +133,43 @@ fn same_content(want: &Content, got: &Content) -> bool {
     }
 }
 
-/// The `pct` values of Bootstrap-Request that BS-REQ-02 allows: TLV, SenML JSON, SenML CBOR
-/// and LwM2M CBOR. Which one a client prefers is its choice.
-pub const ALLOWED_PCT: [u16; 4] = [wire::LWM2M_TLV, wire::SENML_JSON, wire::SENML_CBOR, 11544];
+/// The `pct` values of a Bootstrap-Request that BS-REQ-02 allows in `profile`: none in the
+/// seed and 1.0 (BS-REQ-01: `ep` only); TLV, SenML JSON and SenML CBOR in 1.1; LwM2M CBOR
+/// too in 1.2. Which one a client prefers is its choice.
+pub fn allowed_pct(profile: Profile) -> &'static [u16] {
+    const ALL: [u16; 4] = [wire::LWM2M_TLV, wire::SENML_JSON, wire::SENML_CBOR, 11544];
+    match profile {
+        Profile::Seed | Profile::V1_0 => &[],
+        Profile::V1_1 => &ALL[..3],
+        Profile::V1_2 => &ALL,
+    }
+}
 
-/// A message as the judgement compares it: a Bootstrap-Request's `pct` that BS-REQ-02
-/// allows stands for every allowed value (the vectors carry the reference client's choice,
-/// TLV; a client that prefers SenML CBOR sends 112 and is as right). A `pct` outside the
-/// set, or none where the vector has one, still differs.
-fn judged(o: &Outgoing) -> Outgoing {
+/// A message as the judgement compares it. `pct` is optional (BS-REQ-01) and its value the
+/// client's choice among those BS-REQ-02 allows (`pct`): a Bootstrap-Request with an allowed
+/// one is judged as one without (the vectors carry the reference client's choice, TLV; a
+/// client that prefers SenML CBOR sends 112, one that states no preference sends none, and
+/// both are as right). A `pct` outside the set still differs.
+fn judged(o: &Outgoing, pct: &[u16]) -> Outgoing {
     match o {
         Outgoing::BootstrapRequest {
             to,
             endpoint,
             pct: Some(p),
             device_info,
-        } if ALLOWED_PCT.contains(p) => Outgoing::BootstrapRequest {
+        } if pct.contains(p) => Outgoing::BootstrapRequest {
             to: *to,
             endpoint: endpoint.clone(),
-            pct: Some(ALLOWED_PCT[0]),
+            pct: None,
             device_info: device_info.clone(),
         },
         other => other.clone(),
     }
 }
 
-fn same_set(want: &[&Outgoing], got: &[Outgoing]) -> bool {
-    let want: Vec<Outgoing> = want.iter().map(|w| judged(w)).collect();
-    let got: Vec<Outgoing> = got.iter().map(judged).collect();
+fn same_set(want: &[&Outgoing], got: &[Outgoing], pct: &[u16]) -> bool {
+    let want: Vec<Outgoing> = want.iter().map(|w| judged(w, pct)).collect();
+    let got: Vec<Outgoing> = got.iter().map(|g| judged(g, pct)).collect();
     want.len() == got.len()
         && want.iter().all(|w| {
             got.iter().filter(|g| *g == w).count() == want.iter().filter(|x| *x == w).count()
@@ -204,7 +215,7 @@ pub fn replay_in_model(v: &Vector, bugs: BugSet) -> Result<(), Mismatch> {
     }
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot) = Client::boot(&model.spec, v.factory.store(), state.client.choices);
-    judge(&v.boot, None, &boot.send).map_err(|d| fail(0, d))?;
+    judge(model.spec.profile, &v.boot, None, &boot.send).map_err(|d| fail(0, d))?;
     for (i, step) in v.steps.iter().enumerate() {
         let n = i + 1;
         if bugs == BugSet::NONE && step.request != wire::stimulus(&step.stimulus, &v.uris) {
@@ -214,7 +225,13 @@ pub fn replay_in_model(v: &Vector, bugs: BugSet) -> Result<(), Mismatch> {
             ));
         }
         let (next, out) = model.step(&state, &step.stimulus);
-        judge(&step.expect, out.response.as_ref(), &out.send).map_err(|d| fail(n, d))?;
+        judge(
+            model.spec.profile,
+            &step.expect,
+            out.response.as_ref(),
+            &out.send,
+        )
+        .map_err(|d| fail(n, d))?;
         if bugs == BugSet::NONE && next.ghost.violations != 0 {
             return Err(fail(n, "the step breaks a property of the model".into()));
         }
@@ -253,23 +270,32 @@ mod tests {
         }
     }
 
-    /// Any `pct` BS-REQ-02 allows matches the vector's; one outside the set, or none where
-    /// the vector has one, does not (the `request-with-bad-pct` bug sends 40).
+    /// Any `pct` BS-REQ-02 allows in the profile, or none (BS-REQ-01: it is optional),
+    /// matches the vector's; one outside the set does not (the `request-with-bad-pct` bug
+    /// sends 40), and in the seed and 1.0 none is allowed.
     #[test]
-    fn any_allowed_pct_matches() {
+    fn any_allowed_pct_or_none_matches() {
         let want = request(Some(11542));
-        for p in ALLOWED_PCT {
-            assert!(same_set(&[&want], &[request(Some(p))]), "{p}");
+        let v1_2 = allowed_pct(Profile::V1_2);
+        for p in v1_2.iter().map(|p| Some(*p)).chain([None]) {
+            assert!(same_set(&[&want], &[request(p)], v1_2), "{p:?}");
         }
-        for bad in [Some(40), Some(0), Some(11543), None] {
-            assert!(!same_set(&[&want], &[request(bad)]), "{bad:?}");
+        for bad in [40, 0, 11543] {
+            assert!(!same_set(&[&want], &[request(Some(bad))], v1_2), "{bad}");
         }
-        assert!(!same_set(&[&request(None)], &[request(Some(112))]));
-        assert!(same_set(&[&request(None)], &[request(None)]));
+        let v1_1 = allowed_pct(Profile::V1_1);
+        assert!(same_set(&[&want], &[request(Some(112))], v1_1));
+        assert!(!same_set(&[&want], &[request(Some(11544))], v1_1));
+        for p in [Profile::Seed, Profile::V1_0] {
+            let none = allowed_pct(p);
+            assert!(same_set(&[&request(None)], &[request(None)], none));
+            assert!(!same_set(&[&request(None)], &[request(Some(11542))], none));
+        }
         // Counting stays exact: two requests are not one.
         assert!(!same_set(
             &[&want],
-            &[request(Some(112)), request(Some(11542))]
+            &[request(Some(112)), request(Some(11542))],
+            v1_2
         ));
     }
 }

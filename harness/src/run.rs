@@ -4,6 +4,7 @@
 use crate::adapter::{AdapterError, AdapterFactory, Observed};
 use bootstrap_model::client::{Outgoing, Peer};
 use bootstrap_model::objects::ServerUri;
+use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
 use conformance::replay::judge;
 use conformance::vector::Vector;
@@ -146,13 +147,14 @@ pub fn run_vector_with(
 /// The verdict of an observation: the expectation, then the timing rules (a violation of
 /// a declared deviation is noted in `seen` instead).
 fn check(
+    profile: Profile,
     expect: &conformance::vector::Expectation,
     o: &Observed,
     step: usize,
     deviations: &[String],
     seen: &mut Vec<(usize, String)>,
 ) -> Result<(), String> {
-    judge(expect, o.response.as_ref(), &o.sends)?;
+    judge(profile, expect, o.response.as_ref(), &o.sends)?;
     match &o.violation {
         Some(v) if deviations.iter().any(|id| v.contains(id.as_str())) => {
             seen.push((step, v.clone()));
@@ -180,12 +182,21 @@ fn run(
             detail: e.to_string(),
         },
     };
+    let profile: Profile = match v.profile.parse() {
+        Ok(p) => p,
+        Err(e) => {
+            return Verdict::Error {
+                step: 0,
+                detail: format!("{e}"),
+            }
+        }
+    };
     let boot = match adapter.start(v, timeout) {
         Ok(o) => o,
         Err(e) => return error(0, e),
     };
     record(arrows, 0, None, &boot);
-    if let Err(d) = check(&v.boot, &boot, 0, deviations, seen) {
+    if let Err(d) = check(profile, &v.boot, &boot, 0, deviations, seen) {
         return Verdict::Fail { step: 0, detail: d };
     }
     for (i, step) in v.steps.iter().enumerate() {
@@ -202,7 +213,7 @@ fn run(
             Err(e) => return error(n, e),
         };
         record(arrows, n, Some(&from), &observed);
-        if let Err(d) = check(&step.expect, &observed, n, deviations, seen) {
+        if let Err(d) = check(profile, &step.expect, &observed, n, deviations, seen) {
             return Verdict::Fail { step: n, detail: d };
         }
     }

@@ -983,19 +983,24 @@ impl UdpAdapter {
             .chain([expect.sends.len()])
             .max()
             .unwrap_or(0);
+        // The shadow is the reference client of the vector's profile, set at start.
+        let profile = self
+            .shadow
+            .as_ref()
+            .map_or(Profile::V1_2, |(_, s)| s.profile);
         // A wrong response cannot be mended by what the client sends next: then the step
         // only waits the quiet time, for the report.
         let hopeless = !std::iter::once(&expect.sends)
             .chain(&expect.or_sends)
             .any(|alt| {
                 let msgs: Vec<Outgoing> = alt.iter().map(|s| s.message.clone()).collect();
-                judge(expect, response.as_ref(), &msgs).is_ok()
+                judge(profile, expect, response.as_ref(), &msgs).is_ok()
             });
         let mut quiet_until: Option<Instant> = None;
         loop {
             let now = Instant::now();
             let plain: Vec<Outgoing> = sends.iter().map(|(o, _)| o.clone()).collect();
-            let met = hopeless || judge(expect, response.as_ref(), &plain).is_ok();
+            let met = hopeless || judge(profile, expect, response.as_ref(), &plain).is_ok();
             let waited = at_least.is_none_or(|a| now >= a);
             if plain.len() > most || (!met && plain.len() == most && most > 0 && waited) {
                 break;

@@ -828,14 +828,14 @@ impl WireClient {
     /// BS-REQ-02 allows (SenML CBOR for a SenML-CBOR-only client), where the model says an
     /// allowed one (TLV); a `pct` outside the set (an injected bug) stays.
     fn my_pct(&self, m: Outgoing) -> Outgoing {
-        use conformance::replay::ALLOWED_PCT;
+        let allowed = conformance::replay::allowed_pct(self.cfg.profile);
         match m {
             Outgoing::BootstrapRequest {
                 to,
                 endpoint,
                 pct: Some(p),
                 device_info,
-            } if ALLOWED_PCT.contains(&p) => Outgoing::BootstrapRequest {
+            } if allowed.contains(&p) => Outgoing::BootstrapRequest {
                 to,
                 endpoint,
                 pct: Some(
@@ -843,7 +843,7 @@ impl WireClient {
                         .content_formats
                         .iter()
                         .copied()
-                        .find(|f| ALLOWED_PCT.contains(f))
+                        .find(|f| allowed.contains(f))
                         .unwrap_or(p),
                 ),
                 device_info,
