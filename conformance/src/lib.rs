@@ -3,7 +3,7 @@
 //! Generated from the model (`bootstrap_model`): [`generate`] explores each profile's state
 //! space and selects short, named scenarios covering every reachable transition class and
 //! every observable requirement; [`vector`] is the versioned JSON format with its schema;
-//! [`wire`], [`tlv`], [`senml`] and [`senml_cbor`] give every payload in the encodings adapters need;
+//! [`wire`], [`tlv`], [`senml`], [`senml_cbor`] and [`lwm2m_cbor`] give every payload in the encodings adapters need;
 //! [`observe`] says which requirements a step exercises; [`catalogue`] reads the requirement
 //! catalogue.
 
@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod files;
 pub mod generate;
 pub mod load;
+pub mod lwm2m_cbor;
 pub mod observe;
 pub mod replay;
 pub mod senml;

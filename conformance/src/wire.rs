@@ -8,6 +8,7 @@
 //! (BS-REQ-01, BS-WRITE-01, BS-READ-01, BS-DISC-01, BS-DEL-01, BS-FIN-01, BS-PACK-01,
 //! BS-RB-03, BS-REG-01) and the seed extension of [`bootstrap_model::seed_ext`].
 
+use crate::lwm2m_cbor;
 use crate::senml::{self, SenmlValue};
 use crate::senml_cbor;
 use crate::tlv::{self, Tlv, TlvValue};
@@ -31,6 +32,8 @@ pub const OCTET_STREAM: u16 = 42;
 pub const SENML_JSON: u16 = senml::CONTENT_FORMAT;
 /// Content-Format application/senml+cbor (BS-WRITE-07, RFC 8428 §6).
 pub const SENML_CBOR: u16 = senml_cbor::CONTENT_FORMAT;
+/// Content-Format application/vnd.oma.lwm2m+cbor (BS-WRITE-07; LwM2M 1.2 only).
+pub const LWM2M_CBOR: u16 = lwm2m_cbor::CONTENT_FORMAT;
 /// Content-Format application/vnd.oma.lwm2m+tlv (BS-WRITE-07).
 pub const LWM2M_TLV: u16 = tlv::CONTENT_FORMAT;
 /// The Content-Format of [`WriteValue::UnsupportedContentFormat`]: a number no
@@ -47,6 +50,10 @@ pub const UNDECODABLE_SENML_JSON: &[u8] = b"[{";
 /// the head of an array of one item with no item after it, which no CBOR decoder can
 /// accept (BS-WRITE-06: 4.00).
 pub const UNDECODABLE_SENML_CBOR: [u8; 1] = [0x81];
+/// The LwM2M CBOR alternative of [`WriteValue::Undecodable`], for a client without TLV:
+/// the head of a map of one pair with no pair after it, which no CBOR decoder can accept
+/// (BS-WRITE-06: 4.00).
+pub const UNDECODABLE_LWM2M_CBOR: [u8; 1] = [0xa1];
 /// The binding the Server instances carry in /1/y/7 and Register carries in `b=`
 /// (UDP; BS-REG-03).
 pub const BINDING: &str = "U";
@@ -326,9 +333,16 @@ fn senml_cbor_payload(records: &[(String, SenmlValue)]) -> Encoded {
     Encoded::new(SENML_CBOR, &senml_cbor::encode(records))
 }
 
-/// The SenML alternatives of `records`: SenML JSON, then SenML CBOR (BS-WRITE-07).
-fn senml_payloads(records: &[(String, SenmlValue)]) -> [Encoded; 2] {
-    [senml_payload(records), senml_cbor_payload(records)]
+/// The record-based alternatives of `records` (BS-WRITE-07): SenML JSON, then SenML CBOR,
+/// then LwM2M CBOR. The suite's records are always `/o/i/r` or `/o/i/r/ri` paths given
+/// once, which LwM2M CBOR carries; a list it could not carry gets no LwM2M CBOR alternative
+/// (a unit test shows none of the catalogue's lacks it).
+fn senml_payloads(records: &[(String, SenmlValue)]) -> Vec<Encoded> {
+    let mut out = vec![senml_payload(records), senml_cbor_payload(records)];
+    if let Ok(bytes) = lwm2m_cbor::encode(records) {
+        out.push(Encoded::new(LWM2M_CBOR, &bytes));
+    }
+    out
 }
 
 /// TLV (one object-instance wrapper per instance), then SenML JSON, then SenML CBOR.
@@ -344,8 +358,9 @@ fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded
         .iter()
         .flat_map(|(id, resources)| senml_records(object, *id, resources))
         .collect();
-    let [json, cbor] = senml_payloads(&records);
-    vec![tlv_payload(&wrapped), json, cbor]
+    let mut out = vec![tlv_payload(&wrapped)];
+    out.extend(senml_payloads(&records));
+    out
 }
 
 /// Payloads of a whole-instance write to `path`. To `/o/i` (the only target the model's
@@ -355,8 +370,9 @@ fn instances_payloads(object: u16, instances: &[(u16, Vec<Tlv>)]) -> Vec<Encoded
 fn whole_instance(path: Path, object: u16, resources: Vec<Tlv>) -> Vec<Encoded> {
     match path {
         Path::Instance(o, i) => {
-            let [json, cbor] = senml_payloads(&senml_records(o, i, &resources));
-            vec![tlv_payload(&resources), json, cbor]
+            let mut out = vec![tlv_payload(&resources)];
+            out.extend(senml_payloads(&senml_records(o, i, &resources)));
+            out
         }
         other => instances_payloads(
             other.object().unwrap_or(object),
@@ -386,8 +402,9 @@ fn single_resource(
     };
     let item = res(r, value);
     let records = senml_records(o, i, std::slice::from_ref(&item));
-    let [json, cbor] = senml_payloads(&records);
-    vec![first, tlv_payload(&[item]), json, cbor]
+    let mut out = vec![first, tlv_payload(&[item])];
+    out.extend(senml_payloads(&records));
+    out
 }
 
 /// The payload alternatives of a Bootstrap-Write of `value` to `path` (BS-WRITE-07): whole
@@ -423,6 +440,7 @@ pub fn write_payloads(path: Path, value: &WriteValue, uris: &UriMap) -> Vec<Enco
             Encoded::new(LWM2M_TLV, &UNDECODABLE_TLV),
             Encoded::new(SENML_JSON, UNDECODABLE_SENML_JSON),
             Encoded::new(SENML_CBOR, &UNDECODABLE_SENML_CBOR),
+            Encoded::new(LWM2M_CBOR, &UNDECODABLE_LWM2M_CBOR),
         ],
         WriteValue::UnsupportedContentFormat => {
             vec![Encoded::new(UNSUPPORTED_CONTENT_FORMAT, &[0])]
@@ -562,7 +580,7 @@ pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
 /// The encodings of a response payload: a Discover answer as one link-format (40) payload
 /// ([`link_format`]); Bootstrap-Read results (Servers, Access Control, and the Security
 /// instances a buggy client exposes) as TLV with one object-instance wrapper per instance,
-/// then SenML JSON, then SenML CBOR (BS-READ-01).
+/// then SenML JSON, then SenML CBOR, then LwM2M CBOR (BS-READ-01).
 pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
     match c {
         Content::Links { .. } => vec![Encoded::new(
@@ -630,6 +648,13 @@ mod tests {
         Encoded::new(SENML_CBOR, &senml_cbor::encode(&records))
     }
 
+    /// The LwM2M CBOR twin of a SenML JSON payload: the same records, encoded by
+    /// `lwm2m_cbor` (whose bytes are checked by hand in its own tests and below).
+    fn lcbor_of(json: &str) -> Encoded {
+        let records = senml::decode(json.as_bytes()).unwrap();
+        Encoded::new(LWM2M_CBOR, &lwm2m_cbor::encode(&records).unwrap())
+    }
+
     fn write(path: Path, value: WriteValue, keep_server_info: bool) -> Action {
         Action::BootstrapWrite {
             path,
@@ -693,7 +718,12 @@ mod tests {
             Some(put(
                 "/0/1",
                 &[],
-                vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml), cbor_of(senml)]
+                vec![
+                    bin(LWM2M_TLV, tlv),
+                    text(SENML_JSON, senml),
+                    cbor_of(senml),
+                    lcbor_of(senml)
+                ]
             ))
         );
     }
@@ -719,7 +749,12 @@ mod tests {
         let senml = r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMg"},{"n":"5","vd":"ZmZmZmZmZmZmZmZmZmZmZg"},{"n":"11","v":1},{"n":"12","v":30}]"#;
         assert_eq!(
             stimulus(&a, &uris()).unwrap().payloads,
-            vec![bin(LWM2M_TLV, tlv), text(SENML_JSON, senml), cbor_of(senml)]
+            vec![
+                bin(LWM2M_TLV, tlv),
+                text(SENML_JSON, senml),
+                cbor_of(senml),
+                lcbor_of(senml)
+            ]
         );
     }
 
@@ -760,6 +795,9 @@ mod tests {
                     ),
                     cbor_of(
                         r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    ),
+                    lcbor_of(
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
                     )
                 ]
             ))
@@ -778,6 +816,9 @@ mod tests {
                     r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
                 ),
                 cbor_of(
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                ),
+                lcbor_of(
                     r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
                 )
             ]
@@ -806,6 +847,9 @@ mod tests {
                 ),
                 cbor_of(
                     r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":65535},{"n":"2/0","v":1},{"n":"2/1","v":31},{"n":"3","v":65535}]"#
+                ),
+                lcbor_of(
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":65535},{"n":"2/0","v":1},{"n":"2/1","v":31},{"n":"3","v":65535}]"#
                 )
             ]
         );
@@ -832,6 +876,9 @@ mod tests {
                         r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
                     ),
                     cbor_of(
+                        r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
+                    ),
+                    lcbor_of(
                         r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"}]"#
                     )
                 ]
@@ -860,7 +907,9 @@ mod tests {
                         r#"[{"bn":"/0/1/","n":"5","vd":"FBQUFBQUFBQUFBQUFBQUFA"}]"#
                     ),
                     // array(1), map(3), bn (-2) "/0/1/", n (0) "5", vd (8) bytes(16).
-                    bin(SENML_CBOR, &format!("81a3 21652f302f312f 006135 0850{key}"))
+                    bin(SENML_CBOR, &format!("81a3 21652f302f312f 006135 0850{key}")),
+                    // {0: {1: {5: bytes(16)}}}.
+                    bin(LWM2M_CBOR, &format!("a1 00 a1 01 a1 05 50{key}"))
                 ]
             ))
         );
@@ -879,7 +928,9 @@ mod tests {
                     bin(LWM2M_TLV, "c2010258"),
                     text(SENML_JSON, r#"[{"bn":"/1/0/","n":"1","v":600}]"#),
                     // array(1), map(3), bn (-2) "/1/0/", n (0) "1", v (2) 600.
-                    bin(SENML_CBOR, "81a3 21652f312f302f 006131 02190258")
+                    bin(SENML_CBOR, "81a3 21652f312f302f 006131 02190258"),
+                    // {1: {0: {1: 600}}}.
+                    bin(LWM2M_CBOR, "a1 01 a1 00 a1 01 190258")
                 ]
             ))
         );
@@ -894,12 +945,14 @@ mod tests {
             vec![
                 bin(LWM2M_TLV, "ffff"),
                 text(SENML_JSON, "[{"),
-                bin(SENML_CBOR, "81")
+                bin(SENML_CBOR, "81"),
+                bin(LWM2M_CBOR, "a1")
             ]
         );
         assert!(tlv::decode(&r.payloads[0].bytes().unwrap()).is_err());
         assert!(senml::decode(&r.payloads[1].bytes().unwrap()).is_err());
         assert!(senml_cbor::decode(&r.payloads[2].bytes().unwrap()).is_err());
+        assert!(lwm2m_cbor::decode(&r.payloads[3].bytes().unwrap()).is_err());
         let a = write(
             Path::Instance(0, 1),
             WriteValue::UnsupportedContentFormat,
@@ -1052,6 +1105,7 @@ mod tests {
                         }
                     );
                     let mut json = None;
+                    let mut cbor = None;
                     for e in &r.payloads {
                         let bytes = e.bytes().unwrap();
                         match e.content_format {
@@ -1067,11 +1121,21 @@ mod tests {
                                 if valid {
                                     assert_eq!(senml_cbor::decode(&bytes), json, "{a}");
                                 }
+                                cbor = Some(json);
+                            }
+                            // LwM2M CBOR comes after SenML CBOR and carries the same records.
+                            LWM2M_CBOR => {
+                                assert_eq!(lwm2m_cbor::decode(&bytes).is_ok(), valid, "{a}");
+                                let json = cbor.take().expect("SenML CBOR before LwM2M CBOR");
+                                if valid {
+                                    assert_eq!(lwm2m_cbor::decode(&bytes), json, "{a}");
+                                }
                             }
                             _ => {}
                         }
                     }
                     assert!(json.is_none(), "{a}: SenML JSON without SenML CBOR");
+                    assert!(cbor.is_none(), "{a}: SenML CBOR without LwM2M CBOR");
                 }
             }
         }
@@ -1231,6 +1295,9 @@ mod tests {
                 ),
                 cbor_of(
                     r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                ),
+                lcbor_of(
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
                 )
             ]
         );
@@ -1245,12 +1312,20 @@ mod tests {
                 ),
                 cbor_of(
                     r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":0},{"n":"2/1","v":31},{"n":"3","v":1}]"#
+                ),
+                lcbor_of(
+                    r#"[{"bn":"/2/0/","n":"0","v":1},{"n":"1","v":0},{"n":"2/1","v":31},{"n":"3","v":1}]"#
                 )
             ]
         );
         assert_eq!(
             content(&Content::Servers(vec![]), &uris()),
-            vec![bin(LWM2M_TLV, ""), text(SENML_JSON, "[]"), cbor_of("[]")]
+            vec![
+                bin(LWM2M_TLV, ""),
+                text(SENML_JSON, "[]"),
+                cbor_of("[]"),
+                lcbor_of("[]")
+            ]
         );
     }
 

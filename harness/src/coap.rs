@@ -4,9 +4,9 @@
 //! wire): the decoding of those requests into the model's inputs. Everything maps to the
 //! model's abstract values, so that the
 //! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
-//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON and
-//! SenML CBOR through their TLV equivalent) are decoded here, and no input can make a
-//! decoder panic.
+//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON,
+//! SenML CBOR and LwM2M CBOR through their TLV equivalent) are decoded here, and no input
+//! can make a decoder panic.
 
 use bootstrap_model::client::{
     BootstrapPack, Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
@@ -20,24 +20,27 @@ use bootstrap_model::profile::VersionForm;
 use bootstrap_model::seed_ext;
 use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
+use conformance::lwm2m_cbor;
 use conformance::senml::{self, SenmlValue};
 use conformance::senml_cbor;
 use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
 use conformance::wire::{
     access_control_resources, security_resources, senml_records, server_resources, CoapMessage,
-    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_CBOR, SENML_JSON,
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON,
 };
 
 /// The formats a Bootstrap-Read answer can come in, and the bootstrap interface's write
 /// formats for whole instances and objects that the suite encodes (BS-READ-01, BS-WRITE-07).
-pub const READ_FORMATS: [u16; 3] = [LWM2M_TLV, SENML_JSON, SENML_CBOR];
+/// LwM2M CBOR is 1.2's (BS-WRITE-07).
+pub const READ_FORMATS: [u16; 4] = [LWM2M_TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR];
 
-/// The records of a SenML pack in `format` (SenML JSON 110 or SenML CBOR 112), `None` for
-/// any other format.
+/// The records of a payload in a record-based `format` (SenML JSON 110, SenML CBOR 112 or
+/// LwM2M CBOR 11544, all as (full path, value)), `None` for any other format.
 fn senml_decode(format: u32, payload: &[u8]) -> Option<Result<Vec<(String, SenmlValue)>, String>> {
     match format {
         f if f == u32::from(SENML_JSON) => Some(senml::decode(payload)),
         f if f == u32::from(SENML_CBOR) => Some(senml_cbor::decode(payload)),
+        f if f == u32::from(LWM2M_CBOR) => Some(lwm2m_cbor::decode(payload)),
         _ => None,
     }
 }
@@ -123,7 +126,7 @@ fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
 }
 
 /// Decodes a client's response to `req` into the model's response, payload included
-/// (link-format for Discover, TLV, SenML JSON or SenML CBOR for Bootstrap-Read of /1 and /2,
+/// (link-format for Discover, TLV, SenML JSON, SenML CBOR or LwM2M CBOR for Bootstrap-Read of /1 and /2,
 /// whatever the Accept asked: the content is judged, not its format).
 pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
     let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
@@ -442,7 +445,7 @@ fn tlv_len(items: &[Tlv]) -> Option<usize> {
 /// For an object (or the root) each instance gets an object-instance wrapper, for an
 /// instance or a resource the resources stand alone, as in a TLV Bootstrap-Write
 /// (BS-WRITE-01, BS-WRITE-03). A record of another object, or of another instance than the
-/// path's, is an error. The records come from SenML JSON or SenML CBOR alike.
+/// path's, is an error. The records come from SenML JSON, SenML CBOR or LwM2M CBOR alike.
 fn senml_as_tlv(records: Vec<(String, SenmlValue)>, path: Path) -> Result<Vec<u8>, String> {
     let mut instances: Vec<(u16, Vec<Tlv>)> = Vec::new();
     for (name, value) in records {
@@ -500,12 +503,13 @@ pub fn encode_pack(p: &BootstrapPack, uris: &UriMap) -> Vec<u8> {
 }
 
 /// The Bootstrap-Pack in `format`, for a Bootstrap-Pack-Request whose Accept asks for it
-/// (BS-PACK-01): SenML JSON (110) as [`encode_pack`], SenML CBOR (112) with the same
-/// records; `None` for a format the suite cannot produce (LwM2M CBOR 11544 among them).
+/// (BS-PACK-01): SenML JSON (110) as [`encode_pack`], SenML CBOR (112) and LwM2M CBOR
+/// (11544) with the same records; `None` for a format the suite cannot produce.
 pub fn encode_pack_as(p: &BootstrapPack, uris: &UriMap, format: u16) -> Option<Vec<u8>> {
     match format {
         SENML_JSON => Some(encode_pack(p, uris)),
         SENML_CBOR => Some(senml_cbor::encode(&pack_records(p, uris))),
+        LWM2M_CBOR => lwm2m_cbor::encode(&pack_records(p, uris)).ok(),
         _ => None,
     }
 }
@@ -535,11 +539,13 @@ pub fn decode_pack(payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, Strin
     decode_pack_as(u32::from(SENML_JSON), payload, uris)
 }
 
-/// Decodes a Bootstrap-Pack in `format` (the Content-Format of the answer: SenML JSON 110
-/// or SenML CBOR 112, BS-PACK-01) into the model's pack, as [`decode_pack`].
+/// Decodes a Bootstrap-Pack in `format` (the Content-Format of the answer: SenML JSON 110,
+/// SenML CBOR 112 or LwM2M CBOR 11544, BS-PACK-01) into the model's pack, as
+/// [`decode_pack`].
 pub fn decode_pack_as(format: u32, payload: &[u8], uris: &UriMap) -> Result<BootstrapPack, String> {
-    let records = senml_decode(format, payload)
-        .ok_or_else(|| format!("a Bootstrap-Pack in Content-Format {format}, not SenML"))??;
+    let records = senml_decode(format, payload).ok_or_else(|| {
+        format!("a Bootstrap-Pack in Content-Format {format}, not SenML or LwM2M CBOR")
+    })??;
     let mut pack = BootstrapPack {
         security: None,
         server: None,

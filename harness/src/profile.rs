@@ -40,9 +40,9 @@ pub struct ClientProfile {
     pub profile: String,
     /// Content-Format numbers the client accepts in Bootstrap-Write and answers
     /// Bootstrap-Read in, the preferred first (default: TLV, SenML JSON, plain text,
-    /// opaque; SenML CBOR is 112). On the wire the harness sends the first of them a
-    /// vector's payload has and asks a Bootstrap-Read for the first of TLV (11542), SenML
-    /// JSON (110) and SenML CBOR (112) listed.
+    /// opaque; SenML CBOR is 112, LwM2M CBOR 11544). On the wire the harness sends the
+    /// first of them a vector's payload has and asks a Bootstrap-Read for the first of TLV
+    /// (11542), SenML JSON (110), SenML CBOR (112) and LwM2M CBOR (11544) listed.
     #[serde(default = "default_formats")]
     pub content_formats: Vec<u16>,
     /// The factory configurations (BS-FACT-01) the client can be started in, by name:
@@ -98,7 +98,8 @@ impl ClientProfile {
             name: "lwm2m-bootstrap-model reference client".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             profile: profile.name().into(),
-            // TLV, SenML JSON, SenML CBOR, plain text, opaque: what it takes on the wire.
+            // TLV, SenML JSON, SenML CBOR, LwM2M CBOR, plain text, opaque: what it takes on
+            // the wire (the harness picks the first a vector has, TLV, in every profile).
             content_formats: crate::wire_client::WireClientConfig::ALL_FORMATS.to_vec(),
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             timing_deviations: Vec::new(),

@@ -36,13 +36,13 @@
 //!
 //! Content formats: a request with payload alternatives carries the first of the client
 //! profile's `content_formats` that the vector has (BS-WRITE-07), and a Bootstrap-Read asks
-//! (Accept) for the first of TLV, SenML JSON and SenML CBOR the profile lists
+//! (Accept) for the first of TLV, SenML JSON, SenML CBOR and LwM2M CBOR the profile lists
 //! (BS-READ-01); the `pct` of the client's Bootstrap-Request, when the profile lists it,
-//! goes before the rest (BS-REQ-02). A Bootstrap-Pack is answered in the SenML format its
-//! request's Accept names (SenML CBOR 112 or SenML JSON 110), SenML JSON when it has no
-//! Accept (BS-PACK-01); an Accept the harness cannot produce (LwM2M CBOR 11544) makes the
-//! vector a SKIP naming it, since answering 4.06 would judge the client on the harness's
-//! limitation.
+//! goes before the rest (BS-REQ-02). A Bootstrap-Pack is answered in the format its
+//! request's Accept names (SenML CBOR 112, SenML JSON 110 or LwM2M CBOR 11544), SenML JSON
+//! when it has no Accept (BS-PACK-01); an Accept the harness cannot produce (any other)
+//! makes the vector a SKIP naming it, since answering 4.06 would judge the client on the
+//! harness's limitation.
 //!
 //! After each stimulus the adapter collects what the client sends until the step's
 //! expectation is met and a short quiet time (`--settle-ms`) has passed, or the expectation
@@ -1190,7 +1190,8 @@ pub fn preferred_formats(formats: &[u16], pct: Option<u16>) -> Vec<u16> {
 }
 
 /// The Accept of a request whose vector says `accept`: a Bootstrap-Read (Accept TLV in the
-/// vectors) asks for the first of TLV, SenML JSON and SenML CBOR in `prefer` (BS-READ-01),
+/// vectors) asks for the first of TLV, SenML JSON, SenML CBOR and LwM2M CBOR in `prefer`
+/// (BS-READ-01),
 /// TLV when it lists none; any other Accept (link-format for Discover) stays.
 pub fn read_accept(accept: u16, prefer: &[u16]) -> u16 {
     if !crate::coap::READ_FORMATS.contains(&accept) {
@@ -1370,7 +1371,7 @@ impl Adapter for UdpAdapter {
                 };
                 let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
                     return Err(AdapterError::Unsupported(format!(
-                        "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110 and SenML CBOR 112; BS-PACK-01)",
+                        "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110, SenML CBOR 112 and LwM2M CBOR 11544; BS-PACK-01)",
                         accept.unwrap_or_default()
                     )));
                 };

@@ -23,13 +23,15 @@
 //! (§2.9.3) and taken in Block1 blocks, put back together before the model sees it (§2.3).
 //!
 //! Content formats: the client takes writes and answers reads in every format of
-//! [`WireClientConfig::content_formats`] (TLV, SenML JSON, SenML CBOR, plain text, opaque by
-//! default; `--content-formats` narrows it, e.g. to a SenML-CBOR-only client). A write in
+//! [`WireClientConfig::content_formats`] (TLV, SenML JSON, SenML CBOR, LwM2M CBOR, plain
+//! text, opaque by default; `--content-formats` narrows it, e.g. to a SenML-CBOR-only or an
+//! LwM2M-CBOR-only client). A write in
 //! another format is answered 4.15 and a read whose Accept names another 4.06 (BS-WRITE-06,
 //! BS-READ-01); its Bootstrap-Pack-Request asks for the first pack format of the list
 //! (Accept 112, 110 or 11544, BS-PACK-01) and the pack is decoded by its Content-Format.
 //!
-//! Its Bootstrap-Request's `pct` is the first of those formats BS-REQ-02 allows.
+//! Its Bootstrap-Request's `pct` is the first of those formats BS-REQ-02 allows in its
+//! profile (LwM2M CBOR only in 1.2).
 //!
 //! The model names servers abstractly ([`ServerUri`]); the launcher passes the concrete
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
@@ -85,9 +87,10 @@ pub struct WireClientConfig {
 }
 
 impl WireClientConfig {
-    /// Every format the bundled client can take: TLV, SenML JSON, SenML CBOR, plain text,
-    /// opaque (and link-format for Discover answers, which needs no listing).
-    pub const ALL_FORMATS: [u16; 5] = [11542, 110, 112, 0, 42];
+    /// Every format the bundled client can take: TLV, SenML JSON, SenML CBOR, LwM2M CBOR
+    /// (1.2), plain text, opaque (and link-format for Discover answers, which needs no
+    /// listing).
+    pub const ALL_FORMATS: [u16; 6] = [11542, 110, 112, 11544, 0, 42];
 }
 
 /// A request of the client's own, awaiting its answer.
@@ -819,8 +822,7 @@ fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
 }
 
 /// The formats a Bootstrap-Pack can come in (BS-PACK-01): SenML CBOR, SenML JSON, LwM2M
-/// CBOR. The bundled client decodes only the first two; listing LwM2M CBOR first makes it ask
-/// for a pack the harness cannot write (a test of the harness's answer to that).
+/// CBOR; the bundled client decodes all three.
 const PACK_FORMATS: [u16; 3] = [112, 110, 11544];
 
 impl WireClient {

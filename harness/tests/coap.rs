@@ -201,10 +201,10 @@ fn the_request_decoder_never_panics_either() {
     }
 }
 
-/// Every Bootstrap-Pack of the vectors round-trips in both formats the harness writes
-/// (BS-PACK-01: SenML JSON 110, SenML CBOR 112); LwM2M CBOR (11544) it cannot write.
+/// Every Bootstrap-Pack of the vectors round-trips in the three formats the harness writes
+/// (BS-PACK-01: SenML JSON 110, SenML CBOR 112, LwM2M CBOR 11544); another it cannot write.
 #[test]
-fn every_pack_round_trips_in_senml_json_and_cbor() {
+fn every_pack_round_trips_in_senml_json_senml_cbor_and_lwm2m_cbor() {
     use bootstrap_model::client::{Input, PackAnswer};
     let mut n = 0;
     for v in vectors() {
@@ -212,7 +212,7 @@ fn every_pack_round_trips_in_senml_json_and_cbor() {
             let Input::PackAnswer(PackAnswer::Pack(pack)) = step.stimulus.input() else {
                 continue;
             };
-            for format in [110u16, 112] {
+            for format in [110u16, 112, 11544] {
                 let bytes = coap::encode_pack_as(&pack, &v.uris, format).unwrap();
                 let back = coap::decode_pack_as(format.into(), &bytes, &v.uris)
                     .unwrap_or_else(|e| panic!("{} {format}: {e}", v.name));
@@ -222,7 +222,8 @@ fn every_pack_round_trips_in_senml_json_and_cbor() {
                 assert_eq!(back, json, "{} {format}", v.name);
                 n += 1;
             }
-            assert!(coap::encode_pack_as(&pack, &v.uris, 11544).is_none());
+            assert!(coap::encode_pack_as(&pack, &v.uris, 11542).is_none());
+            assert!(coap::decode_pack_as(11542, b"", &v.uris).is_err());
             assert!(coap::decode_pack_as(11544, b"", &v.uris).is_err());
         }
     }
@@ -257,8 +258,15 @@ fn responses_follow_the_accept_and_the_clients_formats() {
     assert_eq!(format(None, &[112, 0, 42]), ("2.05".into(), Some(112)));
     assert_eq!(format(Some(11542), &[112, 0, 42]), ("4.06".into(), None));
     assert_eq!(format(Some(11544), &all), ("4.06".into(), None));
+    let with_lwm2m_cbor = [11542, 110, 112, 11544, 0, 42];
+    assert_eq!(
+        format(Some(11544), &with_lwm2m_cbor),
+        ("2.05".into(), Some(11544))
+    );
+    assert_eq!(format(None, &[11544, 0, 42]), ("2.05".into(), Some(11544)));
     // What comes back decodes to the same content whatever the format.
-    for accept in [11542u16, 110, 112] {
+    let all = with_lwm2m_cbor;
+    for accept in [11542u16, 110, 112, 11544] {
         let req = conformance::wire::CoapRequest {
             method: "GET".into(),
             path: "/1".into(),
@@ -288,6 +296,10 @@ fn the_wire_prefers_the_profiles_formats_and_the_pct() {
     assert_eq!(read_accept(11542, &cbor_only), 112);
     assert_eq!(read_accept(11542, &preferred_formats(&all, Some(110))), 110);
     assert_eq!(read_accept(11542, &[0, 42]), 11542);
+    // LwM2M CBOR (1.2) when the profile lists it before the others.
+    let lwm2m_cbor_only = [11544, 0, 42, 40];
+    assert_eq!(read_accept(11542, &lwm2m_cbor_only), 11544);
+    assert_eq!(read_accept(11542, &[112, 11544]), 112);
     // Discover's link-format stays.
     assert_eq!(read_accept(40, &cbor_only), 40);
 }

@@ -2,7 +2,8 @@
 //! CI for a bounded number of cases: the CoAP decoders (`harness::coap::decode_response`,
 //! `decode_request`, `decode_client_message`), TLV (`conformance::tlv::decode`),
 //! link-format (`harness::coap::parse_links`), SenML JSON (`conformance::senml::decode`),
-//! SenML CBOR (`conformance::senml_cbor::decode`) and the block-wise transfer state machines
+//! SenML CBOR (`conformance::senml_cbor::decode`), LwM2M CBOR
+//! (`conformance::lwm2m_cbor::decode`) and the block-wise transfer state machines
 //! (`harness::blockwise`, RFC 7959).
 //!
 //! Each target feeds arbitrary bytes and, three times as often, structure-aware mutations
@@ -22,8 +23,8 @@ use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use conformance::load::Loader;
 use conformance::tlv::{self, IdentifierType, RawTlv};
 use conformance::wire::{
-    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_TLV, SENML_CBOR, SENML_JSON,
-    UNDECODABLE_SENML_CBOR, UNDECODABLE_SENML_JSON, UNDECODABLE_TLV,
+    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON,
+    UNDECODABLE_LWM2M_CBOR, UNDECODABLE_SENML_CBOR, UNDECODABLE_SENML_JSON, UNDECODABLE_TLV,
 };
 use harness::coap;
 use proptest::prelude::*;
@@ -51,6 +52,7 @@ struct Corpus {
     links: Vec<(Vec<u8>, usize)>,
     senml: Vec<(Vec<u8>, usize)>,
     senml_cbor: Vec<(Vec<u8>, usize)>,
+    lwm2m_cbor: Vec<(Vec<u8>, usize)>,
 }
 
 fn response_packet(code: bootstrap_model::code::ResponseCode, e: &Encoded) -> Vec<u8> {
@@ -79,12 +81,14 @@ fn corpus() -> &'static Corpus {
         let mut messages = BTreeSet::new();
         let (mut tlv, mut links, mut senml) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         let mut senml_cbor = BTreeSet::new();
+        let mut lwm2m_cbor = BTreeSet::new();
         let mut payload = |e: &Encoded| {
             let set = match e.content_format {
                 LWM2M_TLV => &mut tlv,
                 LINK_FORMAT => &mut links,
                 SENML_JSON => &mut senml,
                 SENML_CBOR => &mut senml_cbor,
+                LWM2M_CBOR => &mut lwm2m_cbor,
                 _ => return,
             };
             set.insert((e.bytes().unwrap(), 0));
@@ -161,6 +165,7 @@ fn corpus() -> &'static Corpus {
             links: links.into_iter().collect(),
             senml: senml.into_iter().collect(),
             senml_cbor: senml_cbor.into_iter().collect(),
+            lwm2m_cbor: lwm2m_cbor.into_iter().collect(),
         };
         for (name, seeds) in [
             ("responses", &c.responses),
@@ -170,6 +175,7 @@ fn corpus() -> &'static Corpus {
             ("links", &c.links),
             ("senml", &c.senml),
             ("senml-cbor", &c.senml_cbor),
+            ("lwm2m-cbor", &c.lwm2m_cbor),
         ] {
             assert!(seeds.len() >= 10, "only {} {name} seeds", seeds.len());
         }
@@ -379,6 +385,7 @@ enum Format {
     Tlv,
     Senml,
     SenmlCbor,
+    Lwm2mCbor,
     Links,
 }
 
@@ -760,6 +767,94 @@ fn senml_cbor_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// LwM2M CBOR keys: path components (small, the largest, beyond 16 bits, negative), array
+/// keys (a chain, empty, too long, with a bad element) and keys that are not integers.
+fn lwm2m_cbor_keys() -> Vec<ciborium::Value> {
+    use ciborium::Value;
+    let int = |i: i64| Value::Integer(i.into());
+    let mut keys: Vec<Value> = [0i64, 1, 2, 3, 5, 10, 65535, 65536, -1]
+        .into_iter()
+        .map(int)
+        .collect();
+    keys.extend([
+        Value::Array(vec![int(1), int(0)]),
+        Value::Array(vec![int(0), int(1), int(5)]),
+        Value::Array(vec![int(2), int(0), int(2), int(1)]),
+        Value::Array(vec![int(1), int(0), int(0), int(0), int(0)]),
+        Value::Array(vec![]),
+        Value::Array(vec![int(1), Value::Text("0".into())]),
+        Value::Text("1".into()),
+        Value::Null,
+        Value::Bytes(vec![0]),
+        Value::Integer(u64::MAX.into()),
+    ]);
+    keys
+}
+
+/// LwM2M CBOR edits on the CBOR value: at a map somewhere in the tree (the path chosen by
+/// the edit), a key set to any key and value (a SenML CBOR value or a nested map), a pair
+/// removed or re-keyed, duplicated under another key; the whole payload replaced by a value.
+fn lwm2m_cbor_edit(bytes: &[u8], e: &Edit) -> Option<Vec<u8>> {
+    use ciborium::Value;
+    let mut top: Value = ciborium::from_reader(bytes).ok()?;
+    let keys = lwm2m_cbor_keys();
+    let mut values = senml_cbor_values();
+    values.push(Value::Map(vec![]));
+    values.push(Value::Map(vec![(
+        Value::Integer(0.into()),
+        Value::Integer(1.into()),
+    )]));
+    // Walk down a few levels, each step into the value of one pair that is a map: the
+    // indices first, then the same way down mutably.
+    let mut way = Vec::new();
+    let mut look = &top;
+    for depth in 0..e.b.index(5) {
+        let Value::Map(pairs) = look else { break };
+        let i = e.a.index(pairs.len().max(1) + depth);
+        match pairs.get(i) {
+            Some((_, v @ Value::Map(_))) => {
+                way.push(i);
+                look = v;
+            }
+            _ => break,
+        }
+    }
+    let mut node = &mut top;
+    for i in way {
+        node = match node {
+            Value::Map(pairs) => &mut pairs[i].1,
+            _ => return None,
+        };
+    }
+    match node {
+        Value::Map(pairs) => {
+            let k = pick(&keys, &e.b).clone();
+            let v = pick(&values, &e.c).clone();
+            match e.op % 5 {
+                0 | 1 => match pairs.iter_mut().find(|(x, _)| *x == k) {
+                    Some(slot) => slot.1 = v,
+                    None => pairs.push((k, v)),
+                },
+                2 if !pairs.is_empty() => {
+                    let (_, old) = pairs.remove(e.c.index(pairs.len()));
+                    if e.op % 2 == 0 {
+                        pairs.push((k, old));
+                    }
+                }
+                3 if !pairs.is_empty() => {
+                    let copy = pairs[e.c.index(pairs.len())].1.clone();
+                    pairs.push((k, copy));
+                }
+                _ => *node = v,
+            }
+        }
+        other => *other = pick(&values, &e.c).clone(),
+    }
+    let mut out = Vec::new();
+    ciborium::into_writer(&top, &mut out).ok()?;
+    Some(out)
+}
+
 const LINK_ELEMENTS: &[&str] = &[
     "lwm2m=\"1.0\"",
     "lwm2m=1.0",
@@ -892,6 +987,7 @@ fn coap_edit(bytes: &[u8], e: &Edit, seeds: &[(Vec<u8>, usize)]) -> Option<Vec<u
                 Some(f) if f == u32::from(LWM2M_TLV) => tlv_edit(&p.payload, e),
                 Some(f) if f == u32::from(SENML_JSON) => senml_edit(&p.payload, e),
                 Some(f) if f == u32::from(SENML_CBOR) => senml_cbor_edit(&p.payload, e),
+                Some(f) if f == u32::from(LWM2M_CBOR) => lwm2m_cbor_edit(&p.payload, e),
                 Some(f) if f == u32::from(LINK_FORMAT) => links_edit(&p.payload, e),
                 _ => None,
             };
@@ -1005,6 +1101,7 @@ fn input(
                                 Format::Tlv => tlv_edit(&bytes, e),
                                 Format::Senml => senml_edit(&bytes, e),
                                 Format::SenmlCbor => senml_cbor_edit(&bytes, e),
+                                Format::Lwm2mCbor => lwm2m_cbor_edit(&bytes, e),
                                 Format::Links => links_edit(&bytes, e),
                             })
                             .ok()
@@ -1186,6 +1283,14 @@ fn fuzz_senml_cbor_decode() {
     });
 }
 
+#[test]
+fn fuzz_lwm2m_cbor_decode() {
+    let c = corpus();
+    fuzz("lwm2m-cbor", &c.lwm2m_cbor, 1, Format::Lwm2mCbor, |b, _| {
+        let _ = conformance::lwm2m_cbor::decode(b);
+    });
+}
+
 /// The seeds are valid: each decodes without error (otherwise the mutations would start
 /// from the wrong place and never reach the deep code).
 #[test]
@@ -1213,6 +1318,13 @@ fn the_seeds_decode() {
         .filter(|(b, _)| *b != UNDECODABLE_SENML_CBOR)
     {
         conformance::senml_cbor::decode(b).unwrap();
+    }
+    for (b, _) in c
+        .lwm2m_cbor
+        .iter()
+        .filter(|(b, _)| *b != UNDECODABLE_LWM2M_CBOR)
+    {
+        conformance::lwm2m_cbor::decode(b).unwrap();
     }
     let discover: Vec<_> = c
         .links

@@ -1,14 +1,17 @@
-//! SenML JSON (Content-Format 110) and SenML CBOR (112) on the wire, against every
-//! committed vector: each expected Bootstrap-Read answer's SenML encodings, carried in a
-//! CoAP response, decode to the vector's abstract content, and each Bootstrap-Write's SenML
-//! payloads decode to the same input as its TLV payload.
+//! SenML JSON (Content-Format 110), SenML CBOR (112) and LwM2M CBOR (11544) on the wire,
+//! against every committed vector: each expected Bootstrap-Read answer's record-based
+//! encodings, carried in a CoAP response, decode to the vector's abstract content, and each
+//! Bootstrap-Write's record-based payloads decode to the same input as its TLV payload.
 
 use bootstrap_model::client::{Input, Peer, Response};
 use bootstrap_model::code::ResponseCode;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use conformance::load::Loader;
 use conformance::vector::Vector;
-use conformance::wire::{CoapRequest, Encoded, LWM2M_TLV, SENML_CBOR, SENML_JSON};
+use conformance::wire::{CoapRequest, Encoded, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON};
+
+/// The record-based formats: SenML JSON, SenML CBOR, LwM2M CBOR.
+const RECORD_FORMATS: [u16; 3] = [SENML_JSON, SENML_CBOR, LWM2M_CBOR];
 use harness::coap;
 use std::path::Path;
 
@@ -64,7 +67,7 @@ fn every_senml_read_answer_decodes_to_the_expected_content() {
             for e in content
                 .encodings
                 .iter()
-                .filter(|e| [SENML_JSON, SENML_CBOR].contains(&e.content_format))
+                .filter(|e| RECORD_FORMATS.contains(&e.content_format))
             {
                 let bytes = response_packet(code(&expected.codes[0]), e);
                 let back = coap::decode_response(&bytes, req, &v.uris)
@@ -78,7 +81,10 @@ fn every_senml_read_answer_decodes_to_the_expected_content() {
             }
         }
     }
-    assert!(n > 300, "only {n} SenML answers in the vectors");
+    assert!(
+        n > 450,
+        "only {n} SenML and LwM2M CBOR answers in the vectors"
+    );
     println!("{n} SenML answers decoded");
 }
 
@@ -91,15 +97,15 @@ fn every_senml_write_decodes_like_its_tlv_payload() {
             let senml: Vec<&Encoded> = req
                 .payloads
                 .iter()
-                .filter(|e| [SENML_JSON, SENML_CBOR].contains(&e.content_format))
+                .filter(|e| RECORD_FORMATS.contains(&e.content_format))
                 .collect();
             if senml.is_empty() {
                 continue;
             }
             assert_eq!(
                 senml.len(),
-                2,
-                "{} step {}: SenML JSON and CBOR",
+                3,
+                "{} step {}: SenML JSON, SenML CBOR and LwM2M CBOR",
                 v.name,
                 i + 1
             );
@@ -181,6 +187,26 @@ fn senml_in_other_shapes_decodes_the_same() {
     let cbor =
         coap::decode_response(&response_packet(ResponseCode::Content, &e), &req, &v.uris).unwrap();
     assert_eq!(cbor, canonical);
+    // The same records in LwM2M CBOR with array keys (compressed paths), answering a read
+    // that asked for it: {[2, 0]: {0: 1, 1: 0, 2: {1: 31, 2: 1}, 3: 1}, [2, 1]: {0: 1, 1: 1,
+    // 3: 2}}, written out by hand.
+    let lwm2m_cbor_bytes = [
+        0xa2, 0x82, 0x02, 0x00, 0xa4, 0x00, 0x01, 0x01, 0x00, 0x02, 0xa2, 0x01, 0x18, 0x1f, 0x02,
+        0x01, 0x03, 0x01, 0x82, 0x02, 0x01, 0xa3, 0x00, 0x01, 0x01, 0x01, 0x03, 0x02,
+    ];
+    let req = CoapRequest {
+        accept: Some(LWM2M_CBOR),
+        ..req
+    };
+    let e = Encoded::new(LWM2M_CBOR, &lwm2m_cbor_bytes);
+    let lcbor =
+        coap::decode_response(&response_packet(ResponseCode::Content, &e), &req, &v.uris).unwrap();
+    assert_eq!(lcbor, canonical);
+    // A record outside the path read is an error there too ({[1, 0, 0]: 1} answering /2).
+    let e = Encoded::new(LWM2M_CBOR, &[0xa1, 0x83, 0x01, 0x00, 0x00, 0x01]);
+    assert!(
+        coap::decode_response(&response_packet(ResponseCode::Content, &e), &req, &v.uris).is_err()
+    );
     // One instance read at its own path.
     let one = read(
         "/1/0",

@@ -83,8 +83,9 @@ struct Wire {
     #[arg(long)]
     block_size: Option<usize>,
     /// The Content-Formats the client takes and answers in, comma-separated, the preferred
-    /// first (default: 11542,110,112,0,42). `112,0,42` makes a SenML-CBOR-only client:
-    /// other write formats get 4.15, a read asking for another gets 4.06.
+    /// first (default: 11542,110,112,11544,0,42). `112,0,42` makes a SenML-CBOR-only
+    /// client, `11544,0,42` an LwM2M-CBOR-only one: other write formats get 4.15, a read
+    /// asking for another gets 4.06.
     #[arg(long, value_delimiter = ',')]
     content_formats: Vec<u16>,
 }
