@@ -16,11 +16,11 @@
 //! - A resource value is a CBOR integer, boolean, text string or byte string (opaque); a
 //!   multiple-instance resource is a nested map from Resource Instance IDs to values.
 //!
-//! Sources: the LwM2M TS 1.2 Core (OMA-TS-LightweightM2M_Core-V1_2-20201110-A, "LwM2M
-//! CBOR" data format, Content-Format 11544 in its CoAP Content-Format table;
-//! <https://openmobilealliance.org/RELEASE/LightweightM2M/V1_2-20201110-A/HTML-Version/OMA-TS-LightweightM2M_Core-V1_2-20201110-A.html>)
-//! and the IANA registration of `application/vnd.oma.lwm2m+cbor`, which names that TS. The
-//! details above (absolute paths, array keys for any chain, the nested and the compressed
+//! Sources: the LwM2M TS 1.2 Core (OMA-TS-LightweightM2M_Core-V1_2-20201110-A, which
+//! defines the "LwM2M CBOR" data format;
+//! <https://openmobilealliance.org/RELEASE/LightweightM2M/V1_2-20201110-A/HTML-Version/OMA-TS-LightweightM2M_Core-V1_2-20201110-A.html>;
+//! its section text was not at hand when this was written) and the IANA registration of
+//! `application/vnd.oma.lwm2m+cbor`, which names that TS. The details above (absolute paths, array keys for any chain, the nested and the compressed
 //! forms of the same payload accepted alike, the multi-instance map) are as AVSystem's
 //! Anjay Lite decoder tests exercise them (`lwm2m_cbor_in_resource`: `{[13, 26, 1]: 42}`,
 //! `{13: {26: {1: 42}}}`, `{[13]: {[26]: {[1]: 42}}}`, `{[13, 26]: {1: 42, 2: 21}}`,
@@ -351,10 +351,11 @@ mod tests {
             .collect()
     }
 
-    /// The bytes written out by hand (RFC 8949 major types) for a Server instance and an
-    /// Access Control instance with a multiple-instance ACL, shaped as the TS's nested-map
-    /// examples: `{1: {0: {0: 1, 1: 300, 6: false, 7: "U"}}, 2: {0: {2: {1: 31}, 3: 1}},
-    /// 0: {1: {5: h'dead'}}}` — and a negative integer.
+    /// The bytes written out by hand (RFC 8949 major types) for a Server instance, an
+    /// Access Control instance with a multiple-instance ACL and a Security key, in the plain
+    /// nested-map form (one level per path component, as in the decoder tests cited in the
+    /// module doc): `{1: {0: {0: 1, 1: 300, 6: false, 7: "U"}}, 2: {0: {2: {1: 31},
+    /// 3: -86400}}, 0: {1: {5: h'dead'}}}`.
     #[test]
     fn known_bytes() {
         let records = vec![
