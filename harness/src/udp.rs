@@ -1425,6 +1425,10 @@ impl Adapter for UdpAdapter {
                 };
                 let expiry = self.clock.deadline(t).unwrap_or(now).max(now);
                 shadow_at = expiry;
+                // A correct client sends what the timer triggers no earlier than the shadow's
+                // expiry (an earlier message breaks `not_before`), so a request that comes in
+                // this step was sent after it: its lost-request clock cannot start sooner.
+                self.window = self.window.max(expiry);
                 self.clock.clear(t);
                 if step.expect.sends.is_empty() && step.expect.or_sends.is_empty() {
                     at_least = Some(expiry + TIMER_MARGIN);
