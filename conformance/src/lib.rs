@@ -18,6 +18,8 @@ pub mod observe;
 pub mod replay;
 pub mod senml;
 pub mod senml_cbor;
+#[cfg(test)]
+mod test_support;
 pub mod tlv;
 pub mod vector;
 pub mod wire;

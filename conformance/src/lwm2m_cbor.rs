@@ -339,17 +339,7 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    fn rec(path: &str, v: SenmlValue) -> (String, SenmlValue) {
-        (path.to_string(), v)
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::{hex, rec};
 
     /// The bytes written out by hand (RFC 8949 major types) for a Server instance, an
     /// Access Control instance with a multiple-instance ACL and a Security key, in the plain

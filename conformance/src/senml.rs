@@ -273,9 +273,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, SenmlValue)>, String> {
 mod tests {
     use super::*;
 
-    fn rec(path: &str, v: SenmlValue) -> (String, SenmlValue) {
-        (path.to_string(), v)
-    }
+    use crate::test_support::rec;
 
     #[test]
     fn base64url_rfc4648_vectors() {
@@ -355,9 +353,7 @@ mod decode_tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn rec(path: &str, v: SenmlValue) -> (String, SenmlValue) {
-        (path.to_string(), v)
-    }
+    use crate::test_support::rec;
 
     /// Record lists shaped like the suite's payloads: several instances (so `bn` comes
     /// back), resource instances, every value type, extreme integers, empty values.

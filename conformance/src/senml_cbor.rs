@@ -240,17 +240,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn rec(path: &str, v: SenmlValue) -> (String, SenmlValue) {
-        (path.to_string(), v)
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_support::{hex, rec};
 
     /// The bytes written out by hand from RFC 8949 major types and the RFC 8428 §6 labels.
     #[test]

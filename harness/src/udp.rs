@@ -490,12 +490,9 @@ impl UdpAdapter {
                         Ok(Assembled::Continue(b)) => {
                             let mut reply = reply_to(&p, ResponseType::Continue, &mut self.ids);
                             blockwise::set_block(&mut reply, CoapOption::Block1, &b);
-                            let bytes = encode(&reply)?;
-                            self.answered.insert(key, bytes.clone());
-                            self.send(
-                                d.server,
-                                d.from,
-                                &bytes,
+                            self.reply_now(
+                                key,
+                                &reply,
                                 "2.31 Continue: the next Block1 block, please (RFC 7959 §2.3)",
                             )?;
                             return Ok(Ingested::Nothing);
@@ -509,14 +506,7 @@ impl UdpAdapter {
                             self.block1.remove(&(d.server, d.from));
                             let reply =
                                 reply_to(&p, ResponseType::RequestEntityIncomplete, &mut self.ids);
-                            let bytes = encode(&reply)?;
-                            self.answered.insert(key, bytes.clone());
-                            self.send(
-                                d.server,
-                                d.from,
-                                &bytes,
-                                "4.08: block-wise transfer broken",
-                            )?;
+                            self.reply_now(key, &reply, "4.08: block-wise transfer broken")?;
                             return Err(protocol(
                                 format!("the client's request to {server_name}: {e}; answered 4.08 Request Entity Incomplete (RFC 7959 §2.9.2)"),
                                 &d.bytes,
@@ -555,12 +545,9 @@ impl UdpAdapter {
                     reply.header.code = served.whole.header.code;
                     reply.set_token(p.get_token().to_vec());
                     blockwise::set_block(&mut reply, CoapOption::Block2, &v);
-                    let bytes = encode(&reply)?;
-                    self.answered.insert(key, bytes.clone());
-                    self.send(
-                        d.server,
-                        d.from,
-                        &bytes,
+                    self.reply_now(
+                        key,
+                        &reply,
                         "a later Block2 block, from the stored answer (RFC 7959 §2.4)",
                     )?;
                     return Ok(Ingested::Nothing);
@@ -599,6 +586,19 @@ impl UdpAdapter {
                 Ok(Ingested::Answer(p, d.server, d.from))
             }
         }
+    }
+
+    /// Sends `reply` to the client's request `key` (server, peer, Message ID) at once, below
+    /// the vector's steps, and keeps it for the request's retransmissions (RFC 7252 §4.5).
+    fn reply_now(
+        &mut self,
+        key: (usize, SocketAddr, u16),
+        reply: &Packet,
+        note: &str,
+    ) -> Result<(), AdapterError> {
+        let bytes = encode(reply)?;
+        self.answered.insert(key, bytes.clone());
+        self.send(key.0, key.1, &bytes, note)
     }
 
     /// The address to send server `server`'s requests to.
