@@ -42,12 +42,14 @@ use std::collections::BTreeSet;
 /// The LwM2M CBOR Content-Format number (LwM2M TS 1.2; CoRE Parameters registry).
 pub const CONTENT_FORMAT: u16 = 11544;
 
-/// The longest payload [`decode`] reads (as [`crate::senml_cbor::MAX_PACK_BYTES`]).
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The longest payload [`decode`] reads: the bound the CBOR decoders share
+/// ([`crate::senml_cbor::read_bounded`]).
+pub const MAX_PAYLOAD_BYTES: usize = crate::senml_cbor::MAX_PACK_BYTES;
 
-/// The deepest nesting [`decode`] lets ciborium read: four map levels, an array key inside
-/// one of them and a tag make 6; anything deeper is refused without recursing further.
-pub const MAX_DEPTH: usize = 8;
+/// The deepest nesting [`decode`] lets ciborium read (shared, as above): four map levels, an
+/// array key inside one of them and a tag make 6; anything deeper is refused without
+/// recursing further.
+pub const MAX_DEPTH: usize = crate::senml_cbor::MAX_DEPTH;
 
 /// The path components of a record's full path `/o/i/r` or `/o/i/r/ri` (each a `u16`).
 fn components(path: &str) -> Option<Vec<u16>> {
@@ -294,21 +296,12 @@ fn walk(map: &[(Value, Value)], at: &mut Vec<u16>, out: &mut Found) -> Result<()
 /// the same path twice (a resource both with a value and with instances included).
 /// Never panics.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, SenmlValue)>, String> {
-    if bytes.len() > MAX_PAYLOAD_BYTES {
-        return Err(format!(
-            "an LwM2M CBOR payload of {} bytes is longer than the {MAX_PAYLOAD_BYTES} this decoder reads",
-            bytes.len()
-        ));
-    }
-    let mut rest = bytes;
-    let top: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
-        .map_err(|e| format!("not LwM2M CBOR: {e:?}"))?;
-    if !rest.is_empty() {
-        return Err(format!(
-            "not LwM2M CBOR: {} bytes after the payload",
-            rest.len()
-        ));
-    }
+    let top = crate::senml_cbor::read_bounded(
+        bytes,
+        "LwM2M CBOR",
+        "an LwM2M CBOR payload",
+        "the payload",
+    )?;
     let Value::Map(map) = top else {
         return Err(format!(
             "an LwM2M CBOR payload must be a CBOR map, not {}",

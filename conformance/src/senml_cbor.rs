@@ -137,6 +137,32 @@ fn record_value(label: i128, value: &Value) -> Result<SenmlValue, String> {
     }
 }
 
+/// One CBOR data item read with the guards every CBOR decoder here shares: at most
+/// [`MAX_PACK_BYTES`] of input, nesting at most [`MAX_DEPTH`] (ciborium's recursion limit,
+/// so deeper input is refused without recursing further), nothing after the item.
+/// `format` names the format in errors, `whole` the payload ("a SenML CBOR pack") and
+/// `item` the item ("the pack"). Used by this module and [`crate::lwm2m_cbor`].
+pub(crate) fn read_bounded(
+    bytes: &[u8],
+    format: &str,
+    whole: &str,
+    item: &str,
+) -> Result<Value, String> {
+    if bytes.len() > MAX_PACK_BYTES {
+        return Err(format!(
+            "{whole} of {} bytes is longer than the {MAX_PACK_BYTES} this decoder reads",
+            bytes.len()
+        ));
+    }
+    let mut rest = bytes;
+    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
+        .map_err(|e| format!("not {format}: {e:?}"))?;
+    if !rest.is_empty() {
+        return Err(format!("not {format}: {} bytes after {item}", rest.len()));
+    }
+    Ok(value)
+}
+
 /// Decodes a SenML CBOR pack (RFC 8428 §6) into (full name, value) pairs in record order,
 /// the reverse of [`encode`] and the CBOR twin of [`crate::senml::decode`]: the full name of
 /// a record is the base name in force (the last `bn` seen, this record's included, RFC 8428
@@ -152,21 +178,7 @@ fn record_value(label: i128, value: &Value) -> Result<SenmlValue, String> {
 /// (must-understand, RFC 8428 §4.4). Other labels (times, units, `bver`) are ignored.
 /// Never panics.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, SenmlValue)>, String> {
-    if bytes.len() > MAX_PACK_BYTES {
-        return Err(format!(
-            "a SenML CBOR pack of {} bytes is longer than the {MAX_PACK_BYTES} this decoder reads",
-            bytes.len()
-        ));
-    }
-    let mut rest = bytes;
-    let pack: Value = ciborium::de::from_reader_with_recursion_limit(&mut rest, MAX_DEPTH)
-        .map_err(|e| format!("not SenML CBOR: {e:?}"))?;
-    if !rest.is_empty() {
-        return Err(format!(
-            "not SenML CBOR: {} bytes after the pack",
-            rest.len()
-        ));
-    }
+    let pack = read_bounded(bytes, "SenML CBOR", "a SenML CBOR pack", "the pack")?;
     let Value::Array(records) = pack else {
         return Err(format!(
             "a SenML pack must be a CBOR array, not {}",
