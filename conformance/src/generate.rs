@@ -10,10 +10,11 @@
 //! the same every time and with any number of threads.
 
 use crate::catalogue::{Catalogue, Tier};
+use crate::expectation::SendRule;
 use crate::observe::{self, History};
+use crate::oracle::{self, Knowledge};
 use crate::vector::{
-    Expectation, ExpectedContent, ExpectedResponse, ExpectedSend, Features, GeneratorConfig,
-    Provenance, Step, Vector, FORMAT_VERSION,
+    Expectation, Features, GeneratorConfig, Provenance, Step, Vector, FORMAT_VERSION,
 };
 use crate::wire::{self, UriMap};
 use bootstrap_model::client::{Choices, Client, Outgoing, Output, Phase};
@@ -134,8 +135,9 @@ pub struct Alternatives {
     pub codes: Vec<bootstrap_model::code::ResponseCode>,
     /// Allowed clients end in different states or send different messages.
     pub divergent: bool,
-    /// Other acceptable sets of messages.
-    pub or_sends: Vec<Vec<Outgoing>>,
+    /// Other acceptable sets of messages, each with the state the client that sends it is
+    /// in afterwards.
+    pub or_sends: Vec<(Vec<Outgoing>, SystemState)>,
     /// Why.
     pub note: Option<String>,
 }
@@ -156,13 +158,19 @@ pub fn alternatives(
     if let Some(r) = &out.response {
         codes.push(r.code);
     }
-    let spec: CodeSet = expected_codes(profile, &pre.client, &action.input()).unwrap_or_default();
+    let observable = bootstrap_model::spec::Observable {
+        store: &pre.client.store,
+        in_session: pre.ghost.in_session,
+    };
+    let spec: CodeSet = expected_codes(profile, observable, &action.input()).unwrap_or_default();
     let mut divergent = false;
-    let mut or_sends: Vec<Vec<Outgoing>> = Vec::new();
+    let mut or_sends: Vec<(Vec<Outgoing>, SystemState)> = Vec::new();
     let mut notes = Vec::new();
     let choice_dependent = matches!(
         action,
-        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+        Action::BootstrapFinish
+            | Action::BootstrapFinishDuplicated
+            | Action::ExchangeLifetimeExpired
     ) || action.is_bootstrap_command()
         && pre.client.phase != Phase::Bootstrapping;
     if choice_dependent {
@@ -180,22 +188,31 @@ pub fn alternatives(
                 == out.response.as_ref().map(|r| &r.content);
             if t2.client != post.client || !same_content || out2.send != out.send {
                 divergent = true;
-                if out2.send != out.send && !or_sends.contains(&out2.send) {
-                    or_sends.push(out2.send.clone());
+                if out2.send != out.send && !or_sends.iter().any(|(o, _)| *o == out2.send) {
+                    or_sends.push((out2.send.clone(), t2));
                 }
             }
         }
+        if matches!(action, Action::ExchangeLifetimeExpired) && pre.ghost.session_changed {
+            // a client that rolls everything back ends elsewhere than the reference,
+            // which restores only the BS account (BS-CI-04); the snapshot it would need is
+            // not in the reference's state, so the divergence is read from the ghost.
+            divergent = true;
+        }
         if divergent {
-            notes.push("allowed clients part ways here (A-03 pruning, A-04 strict pairing, A-10 legacy push): the vector ends at this step");
+            notes.push("allowed clients part ways here (A-03 pruning, A-04 strict pairing, A-10 legacy push, A-20 full rollback): the vector ends at this step");
         }
     }
     if matches!(action, Action::BootstrapPackLost) {
         if let Some(Outgoing::BootstrapRequest { to, .. }) = out.send.first() {
             divergent = true;
-            or_sends.push(vec![Outgoing::BootstrapPackRequest {
-                to: *to,
-                endpoint: Some(model.spec.endpoint.to_string()),
-            }]);
+            or_sends.push((
+                vec![Outgoing::BootstrapPackRequest {
+                    to: *to,
+                    endpoint: Some(model.spec.endpoint.to_string()),
+                }],
+                post.clone(),
+            ));
             notes.push("BS-PACK-05: after silence the client may ask for the pack again instead of falling back");
         }
     }
@@ -316,6 +333,7 @@ fn explore(
         let s = e.states[head].clone();
         actions.clear();
         stateright::Model::actions(model, &s, &mut actions);
+        actions.retain(|a| sent_in_vectors(profile, a));
         for a in actions.drain(..) {
             let (t, out) = model.step(&s, &a);
             if t.ghost.violations != 0 {
@@ -332,6 +350,11 @@ fn explore(
             let stimulus = format!("{a} [{class}]");
             if stimuli.insert(stimulus.clone()) && reasons.is_empty() {
                 reasons.push(Reason::Stimulus(stimulus));
+            }
+            if let Some(scenario) = observe::scenario(&s, &a) {
+                if stimuli.insert(scenario.to_string()) {
+                    reasons.push(Reason::Stimulus(scenario.to_string()));
+                }
             }
             for id in observe::exercised(profile, e.history[head], &s, &a, &out, &t) {
                 if observable(catalogue, id, profile) && covered.insert(id) {
@@ -371,6 +394,19 @@ struct Seen {
     stimuli: BTreeSet<String>,
 }
 
+/// Whether the vectors of `profile` may send `a`. The seed's `keepServerInfo` goes to seed
+/// clients only: no published version has the parameter and a client may refuse an unknown
+/// one (issue #9), so BS-KEEP-03 is left to the model checker.
+fn sent_in_vectors(profile: Profile, a: &Action) -> bool {
+    !matches!(
+        a,
+        Action::BootstrapWrite {
+            keep_server_info: true,
+            ..
+        }
+    ) || profile.supports(Operation::KeepServerInfo)
+}
+
 /// Keeps of `pushed`'s selections only the reasons `first` did not cover: what only a
 /// bootstrap command outside a session reaches.
 fn only_new(first: &Seen, pushed: &mut Explored) {
@@ -399,8 +435,11 @@ fn path_to(e: &Explored, mut i: u32) -> Vec<Action> {
     v
 }
 
-/// Builds the vector for a path from a factory configuration; `None` if a step of it breaks
-/// a property of the model (never for the reference client).
+/// Builds the vector for a path from a factory configuration. Each step's rules come from
+/// the oracle ([`oracle`]): the codes the specification allows, the content rules from the
+/// store before the step, the message rules from the store after it. Fails where the
+/// reference client and the oracle disagree (which server to register with, where to ask
+/// for bootstrap, which resources an instance holds): a bug in one of them.
 #[allow(clippy::too_many_arguments)]
 fn build(
     model: &BootstrapSystem,
@@ -412,25 +451,32 @@ fn build(
     actions: &[Action],
     primary: Option<&'static str>,
     method: String,
-) -> Vector {
+) -> Result<Vector, String> {
     let profile = model.config.profile;
     let uris = UriMap::canonical(model.config.servers as usize);
     let factory = model.config.factories[factory_index];
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot_out) = Client::boot(&model.spec, factory.store(), state.client.choices);
+    let mut know = Knowledge::factory(&state.client.store, profile, &uris);
     let boot = Expectation {
-        response: None,
-        sends: sends(&boot_out.send, &uris),
-        or_sends: Vec::new(),
-        note: None,
+        sends: send_rules(profile, &state, &know, &boot_out.send)?,
+        ..Expectation::default()
     };
     let mut requirements: BTreeSet<&'static str> = observe::at_boot(&boot_out.send)
         .into_iter()
         .filter(|id| catalogue.applies(id, profile))
         .collect();
+    let mut features = Features {
+        bootstrap_pack: pack,
+        access_control: !factory.store().access_control.is_empty(),
+        ..Features::default()
+    };
     let mut history = History::default();
     let mut steps = Vec::new();
     let mut all: Vec<Action> = actions.to_vec();
+    // Registers the client may send again while its registration retry procedure runs
+    // (Core 1.2 §6.2.1.1), from a refused or lost Register until it asks for bootstrap.
+    let mut retrying_registers: Vec<SendRule> = Vec::new();
     let mut i = 0;
     while i < all.len() {
         let a = all[i].clone();
@@ -441,20 +487,77 @@ fn build(
             .filter(|id| catalogue.applies(id, profile))
             .collect();
         requirements.extend(ex.iter().copied());
+        let code = out.response.as_ref().map(|r| r.code);
+        let response = match out.response {
+            None => None,
+            Some(_) => Some(oracle::response_rule(
+                profile,
+                codes_of(&a, &alt, &state),
+                &a,
+                &state.client.store,
+                &know,
+            )?),
+        };
+        let mut after = know.clone();
+        after.after(profile, &a, code, &state.client.store, &next.client.store);
+        if let Action::RegisterRejected { server } | Action::RegisterLost { server } = &a {
+            retrying_registers.extend(register_again(profile, &state, &know, *server)?);
+        }
+        let sends = send_rules(profile, &next, &after, &out.send)?;
+        let mut or_sends = Vec::new();
+        for (o, other) in &alt.or_sends {
+            or_sends.push(send_rules(profile, other, &after, o)?);
+        }
+        let asks = out.send.iter().any(|o| {
+            matches!(
+                o,
+                Outgoing::BootstrapRequest { .. } | Outgoing::BootstrapPackRequest { .. }
+            )
+        });
+        let if_absent = match a {
+            Action::ClientHoldOffExpired if asks && history.falling_back() => {
+                Some(oracle::fallback_may_be_late())
+            }
+            Action::ClientHoldOffExpired if asks && history.retrying() => {
+                Some(oracle::retry_is_open())
+            }
+            _ => None,
+        };
+        let tolerated = retrying_registers.clone();
+        if asks || next.client.phase == Phase::Bootstrapping {
+            retrying_registers.clear();
+        }
+        note_features(profile, &mut features, &state, &a, &response);
         steps.push(Step {
             stimulus: a.clone(),
-            request: wire::stimulus(&a, &uris),
-            expect: expectation(&out, &alt, &uris),
+            request: wire::stimulus(&a, profile, &uris),
+            expect: Expectation {
+                response,
+                sends,
+                or_sends,
+                tolerated,
+                if_absent,
+                note: alt.note.clone(),
+            },
             requirements: ex.into_iter().map(str::to_string).collect(),
         });
         history = history.after(&state, &a, &out, &next);
         state = next;
+        know = after;
         i += 1;
         if alt.divergent {
             break;
         }
         if i == actions.len() {
             all.extend(observation(profile, &a, &state));
+        }
+    }
+    // After the last step the client is as it was then: a Register its retry procedure
+    // may send again stays allowed.
+    let mut after_last = quiet_closure(model, &state, &know)?;
+    for r in retrying_registers {
+        if !after_last.contains(&r) {
+            after_last.push(r);
         }
     }
     // The rule the vector checks: the requirement it was selected for, else the strongest
@@ -486,10 +589,7 @@ fn build(
             .map(|s| s.to_string()),
     );
     let tier = primary.map_or(Tier::May, |p| catalogue.tier(p));
-    let features = Features {
-        bootstrap_pack: pack,
-    };
-    Vector {
+    Ok(Vector {
         format_version: FORMAT_VERSION,
         id: String::new(),
         name: String::new(),
@@ -505,13 +605,176 @@ fn build(
         uris,
         boot,
         steps,
+        after_last,
         provenance: Provenance {
             model_version: env!("CARGO_PKG_VERSION").to_string(),
             generator_version: env!("CARGO_PKG_VERSION").to_string(),
             config: cfg.clone(),
             method,
         },
+    })
+}
+
+/// The codes a step's response may carry: every code an allowed client answers with and
+/// every code the specification accepts ([`alternatives`]), the reference's first; a Read
+/// of an Access Control object with no instance may also be answered 4.04 by a client
+/// without that optional object (LwM2M-OBJ-003-C-O, BS-OBJ-05).
+fn codes_of(a: &Action, alt: &Alternatives, pre: &SystemState) -> Vec<String> {
+    let mut codes: Vec<String> = alt.codes.iter().map(|c| c.dotted().to_string()).collect();
+    if let Action::BootstrapRead { path } = a {
+        if path.object() == Some(bootstrap_model::path::ACCESS_CONTROL)
+            && pre.client.store.access_control.is_empty()
+            && !codes.iter().any(|c| c == "4.04")
+        {
+            codes.push("4.04".to_string());
+        }
     }
+    codes
+}
+
+/// The optional client features step `a` needs (see [`Features`]): a bootstrap command
+/// accepted without a preceding request in 1.0 (BS-RB-04), an Access Control instance
+/// written or read, a Finish that must be refused.
+fn note_features(
+    profile: Profile,
+    f: &mut Features,
+    pre: &SystemState,
+    a: &Action,
+    response: &Option<crate::expectation::ResponseRule>,
+) {
+    let codes: Vec<&str> = response
+        .iter()
+        .flat_map(|r| r.codes.iter().map(String::as_str))
+        .collect();
+    let pushed = a.is_bootstrap_command() && !pre.ghost.in_session;
+    if pushed
+        && profile.push_acceptance() == bootstrap_model::profile::PushAcceptance::Required
+        && codes.iter().any(|c| c.starts_with("2."))
+    {
+        f.server_initiated_bootstrap = true;
+    }
+    match a {
+        Action::BootstrapWrite { path, .. }
+            if path.object() == Some(bootstrap_model::path::ACCESS_CONTROL) =>
+        {
+            f.access_control = true
+        }
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+            if !codes.is_empty() && !codes.contains(&"2.04") =>
+        {
+            f.finish_consistency_check = true
+        }
+        _ => {}
+    }
+    if !pre.client.store.access_control.is_empty() {
+        f.access_control = true;
+    }
+}
+
+/// The rules of the messages `sends` a client sends, from the state `post` it is in when
+/// it sends them.
+fn send_rules(
+    profile: Profile,
+    post: &SystemState,
+    know: &Knowledge,
+    sends: &[Outgoing],
+) -> Result<Vec<SendRule>, String> {
+    let target = post.ghost.request_target.or_else(|| {
+        post.client
+            .store
+            .bootstrap_account()
+            .and_then(|(_, s)| s.uri)
+    });
+    sends
+        .iter()
+        .map(|o| oracle::send_rule(profile, &post.client.store, target, know, o))
+        .collect()
+}
+
+/// The Register to `server` a client may send again after it was refused or lost.
+fn register_again(
+    profile: Profile,
+    pre: &SystemState,
+    know: &Knowledge,
+    server: u8,
+) -> Result<Vec<SendRule>, String> {
+    let to = bootstrap_model::objects::ServerUri::Server(server);
+    let Some(a) = oracle::accounts(&pre.client.store)
+        .into_iter()
+        .find(|a| a.uri == to)
+    else {
+        return Ok(Vec::new());
+    };
+    let again = Outgoing::Register {
+        to,
+        endpoint: String::new(),
+        lifetime: a.lifetime,
+        version: None,
+        objects: Vec::new(),
+    };
+    Ok(vec![oracle::send_rule(
+        profile,
+        &pre.client.store,
+        None,
+        know,
+        &again,
+    )?])
+}
+
+/// What a conforming client may still send after the vector's last step when nobody
+/// answers it: what its timers and the loss of its pending requests lead to, two steps
+/// deep (a lost Register, then the hold-off, then a Bootstrap-Request), and the Registers
+/// its retry procedure may send again. The environment is enumerated here the way the
+/// model does it, whatever its budgets (on the wire, silence needs none).
+fn quiet_closure(
+    model: &BootstrapSystem,
+    end: &SystemState,
+    know: &Knowledge,
+) -> Result<Vec<SendRule>, String> {
+    let profile = model.config.profile;
+    let mut out: Vec<SendRule> = Vec::new();
+    let mut frontier = vec![(end.clone(), know.clone())];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for (s, k) in frontier {
+            let mut silence = Vec::new();
+            match s.client.phase {
+                Phase::HoldOff { .. } => silence.push(Action::ClientHoldOffExpired),
+                Phase::Requested { .. } => silence.push(Action::BootstrapRequestLost),
+                Phase::PackRequested { .. } => silence.push(Action::BootstrapPackLost),
+                Phase::Bootstrapping => silence.push(Action::ExchangeLifetimeExpired),
+                Phase::Operating => {}
+            }
+            for server in 0..model.config.servers {
+                if s.client.registrations[server as usize]
+                    == bootstrap_model::client::Registration::Pending
+                {
+                    silence.push(Action::RegisterLost { server });
+                    for r in register_again(profile, &s, &k, server)? {
+                        if !out.contains(&r) {
+                            out.push(r);
+                        }
+                    }
+                }
+            }
+            if s.client.account_timeout_armed {
+                silence.push(Action::BootstrapAccountTimeoutExpired);
+            }
+            for a in silence {
+                let (t, o) = model.step(&s, &a);
+                let mut k2 = k.clone();
+                k2.after(profile, &a, None, &s.client.store, &t.client.store);
+                for r in send_rules(profile, &t, &k2, &o.send)? {
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+                next.push((t, k2));
+            }
+        }
+        frontier = next;
+    }
+    Ok(out)
 }
 
 /// Steps appended after a selected path so that its effect shows: the configuration while
@@ -537,6 +800,17 @@ fn observation(profile: Profile, last: &Action, state: &SystemState) -> Vec<Acti
             v
         }
         Phase::HoldOff { .. } => vec![Action::ClientHoldOffExpired],
+        // A registration failed and the client, rightly, does not fall back (/1/y/16 =
+        // false, BS-RB-05; or other servers still registered): the time a fallback would
+        // take passes, and nothing may come.
+        Phase::Operating
+            if matches!(
+                last,
+                Action::RegisterRejected { .. } | Action::RegisterLost { .. }
+            ) && state.client.store.bootstrap_account().is_some() =>
+        {
+            vec![Action::ClientHoldOffExpired]
+        }
         Phase::Operating if matches!(last, Action::BootstrapAccountTimeoutExpired) => {
             if profile.supports(Operation::BootstrapRequestTrigger) {
                 let accounts = state.client.store.server_accounts();
@@ -562,37 +836,13 @@ fn observation(profile: Profile, last: &Action, state: &SystemState) -> Vec<Acti
     }
 }
 
-fn sends(out: &[Outgoing], uris: &UriMap) -> Vec<ExpectedSend> {
-    out.iter()
-        .map(|o| ExpectedSend {
-            message: o.clone(),
-            coap: wire::outgoing(o, uris),
-        })
-        .collect()
-}
-
-fn expectation(out: &Output, alt: &Alternatives, uris: &UriMap) -> Expectation {
-    Expectation {
-        response: out.response.as_ref().map(|r| ExpectedResponse {
-            codes: alt.codes.iter().map(|c| c.dotted().to_string()).collect(),
-            content: r.content.as_ref().map(|c| ExpectedContent {
-                value: c.clone(),
-                encodings: wire::content(c, uris),
-            }),
-        }),
-        sends: sends(&out.send, uris),
-        or_sends: alt.or_sends.iter().map(|s| sends(s, uris)).collect(),
-        note: alt.note.clone(),
-    }
-}
-
 fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
     let mut t: BTreeSet<&str> = BTreeSet::new();
     if factory != Factory::BootstrapOnly
         && boot
             .sends
             .iter()
-            .any(|s| matches!(s.message, Outgoing::Register { .. }))
+            .any(|s| matches!(s, SendRule::Register { .. }))
     {
         t.insert("bootstrap.factory");
     }
@@ -620,7 +870,9 @@ fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
             Action::BootstrapRequestTrigger { .. } | Action::ReBootstrapNotification { .. } => {
                 "bootstrap.server-initiated"
             }
-            Action::ServerWritesSecurity { .. } => "access.security-object",
+            Action::ServerWritesSecurity { .. }
+            | Action::ServerReadsSecurity { .. }
+            | Action::ServerDiscoversSecurity { .. } => "access.security-object",
             Action::ClientHoldOffExpired => "timer.hold-off",
             Action::ExchangeLifetimeExpired => "timer.exchange-lifetime",
             Action::BootstrapAccountTimeoutExpired => "timer.account-timeout",
@@ -661,7 +913,7 @@ fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
 }
 
 /// The content-derived ID of a vector: SHA-256 over the canonical JSON of its profile,
-/// features, factory and steps.
+/// features, factory, steps and what may follow them.
 pub fn content_id(v: &Vector) -> String {
     #[derive(Serialize)]
     struct Key<'a> {
@@ -670,6 +922,7 @@ pub fn content_id(v: &Vector) -> String {
         factory: Factory,
         boot: &'a Expectation,
         steps: &'a [Step],
+        after_last: &'a [SendRule],
     }
     let key = Key {
         profile: &v.profile,
@@ -677,6 +930,7 @@ pub fn content_id(v: &Vector) -> String {
         factory: v.factory,
         boot: &v.boot,
         steps: &v.steps,
+        after_last: &v.after_last,
     };
     let bytes = serde_json::to_vec(&key).expect("serialisable");
     let digest = Sha256::digest(&bytes);
@@ -749,7 +1003,7 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
         // One exploration in memory at a time: the first's vectors are built, then only what
         // it covered is kept.
         let first = explore(&asked, &allowed, &catalogue)?;
-        select(&asked, &allowed, &catalogue, cfg, pack, &first, &mut raw);
+        select(&asked, &allowed, &catalogue, cfg, pack, &first, &mut raw)?;
         explored += first.states.len();
         // Destructured so that the states and paths are freed here.
         let Explored {
@@ -765,7 +1019,7 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
         };
         let mut pushed = explore(&model, &allowed, &catalogue)?;
         only_new(&seen, &mut pushed);
-        select(&model, &allowed, &catalogue, cfg, pack, &pushed, &mut raw);
+        select(&model, &allowed, &catalogue, cfg, pack, &pushed, &mut raw)?;
         explored += pushed.states.len();
         reachable.extend(seen.reachable);
         reachable.extend(pushed.reachable.iter().cloned());
@@ -783,7 +1037,8 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
                 &path,
                 None,
                 format!("random walk, seed {seed}"),
-            );
+            )
+            .map_err(|e| format!("profile {profile}, random walk {seed}: {e}"))?;
             raw.push((v, format!("random walk {seed}")));
         }
     }
@@ -807,7 +1062,7 @@ fn select(
     pack: Option<bool>,
     e: &Explored,
     raw: &mut Vec<(Vector, String)>,
-) {
+) -> Result<(), String> {
     for (from, action, reasons) in &e.selections {
         let mut path = path_to(e, *from);
         path.push(action.clone());
@@ -833,10 +1088,12 @@ fn select(
             e.root[*from as usize] as usize,
             &path,
             primary,
-            method,
-        );
+            method.clone(),
+        )
+        .map_err(|e| format!("profile {}, {method}: {e}", model.config.profile))?;
         raw.push((v, label));
     }
+    Ok(())
 }
 
 fn class_of_step(model: &BootstrapSystem, e: &Explored, from: u32, action: &Action) -> String {
@@ -919,6 +1176,7 @@ fn random_walk(
     for p in &picks[1..] {
         actions.clear();
         stateright::Model::actions(model, &s, &mut actions);
+        actions.retain(|a| sent_in_vectors(model.config.profile, a));
         if actions.is_empty() {
             break;
         }
@@ -1009,7 +1267,11 @@ pub fn step_class(s: &Step) -> String {
         .expect
         .sends
         .iter()
-        .map(|x| send_kind(&x.message))
+        .map(|x| match x {
+            SendRule::BootstrapRequest { .. } => "bootstrap-request",
+            SendRule::BootstrapPackRequest { .. } => "pack-request",
+            SendRule::Register { .. } => "register",
+        })
         .collect();
     sends.dedup();
     let sends = if sends.is_empty() {

@@ -90,6 +90,12 @@ impl Loader {
         match value.get("format_version") {
             None => return Err(err("$.format_version".into(), "missing".into())),
             Some(v) if v.as_u64() == Some(FORMAT_VERSION as u64) => {}
+            Some(v) if v.as_u64() == Some(1) => {
+                return Err(err(
+                    "$.format_version".into(),
+                    format!("format_version 1 is no longer read: version 1 copied the reference client's answers, version {FORMAT_VERSION} states rules; regenerate the vectors (lwm2m-bootstrap generate)"),
+                ))
+            }
             Some(v) if v.is_u64() => {
                 return Err(err(
                     "$.format_version".into(),

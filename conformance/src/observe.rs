@@ -15,11 +15,18 @@ use bootstrap_model::store::Inconsistency;
 use bootstrap_model::system::{Action, SystemState};
 
 /// Requirements that no vector can exercise in some profiles, the profiles, and why.
-pub const UNOBSERVABLE_IN: &[(&str, &[Profile], &str)] = &[(
-    "BS-WRITE-04",
-    &[Profile::Seed, Profile::V1_0],
-    "without Bootstrap-Read (1.1+) nothing shows which resources an instance holds: Discover lists instances only",
-)];
+pub const UNOBSERVABLE_IN: &[(&str, &[Profile], &str)] = &[
+    (
+        "BS-WRITE-04",
+        &[Profile::Seed, Profile::V1_0],
+        "without Bootstrap-Read (1.1+) nothing shows which resources an instance holds: Discover lists instances only",
+    ),
+    (
+        "BS-KEEP-03",
+        &[Profile::V1_0, Profile::V1_1, Profile::V1_2],
+        "not exercised by decision: the vectors do not send the seed's keepServerInfo to a 1.x client (no published version has the parameter, and a client may refuse an unknown query parameter); BS-KEEP-02 covers what a 1.x write must and must not change",
+    ),
+];
 
 /// Whether `id` cannot be observed in `profile`, and why.
 pub fn unobservable(id: &str, profile: Profile) -> Option<&'static str> {
@@ -92,6 +99,17 @@ const SESSION_MASK: u32 = 0xffff;
 impl History {
     fn has(self, f: u32) -> bool {
         self.flags & f != 0
+    }
+
+    /// Whether a bootstrap attempt failed (a refused or lost Bootstrap-Request, a session
+    /// that ran out) and no new attempt has been made since: the next one is a retry.
+    pub fn retrying(self) -> bool {
+        self.has(REFUSED | EXPIRED)
+    }
+
+    /// Whether a registration failed and the client has not asked for bootstrap since.
+    pub fn falling_back(self) -> bool {
+        self.has(FALLBACK)
     }
 
     /// The history after `action` moved the system from `pre` to `post`.
@@ -210,6 +228,23 @@ impl History {
     }
 }
 
+/// A situation the vectors must show besides their transition classes and requirements,
+/// because its outcome differs from a look-alike only in what the client must not do: a
+/// Register refused by a server whose /1/y/16 (Bootstrap on Registration Failure) is false,
+/// after which no Bootstrap-Request may come (BS-RB-05).
+pub fn scenario(pre: &SystemState, action: &Action) -> Option<&'static str> {
+    let Action::RegisterRejected { server } = action else {
+        return None;
+    };
+    let to = bootstrap_model::objects::ServerUri::Server(*server);
+    pre.client
+        .store
+        .server_accounts()
+        .iter()
+        .any(|a| a.uri == to && !a.bootstrap_on_failure)
+        .then_some("a Register refused by a server whose /1/y/16 is false: no fallback (BS-RB-05)")
+}
+
 /// The requirements a factory configuration's power-on exercises (BS-FACT-01/03).
 pub fn at_boot(sends: &[Outgoing]) -> Vec<&'static str> {
     if sends.iter().any(|o| matches!(o, Outgoing::Register { .. })) {
@@ -291,6 +326,15 @@ pub fn exercised(
     }
     if packed {
         r.extend(["BS-PACK-01", "BS-CI-01", "BS-ACCT-08"]);
+    }
+    if requested.is_none()
+        && !packed
+        && matches!(action, Action::ClientHoldOffExpired)
+        && h.has(FALLBACK)
+        && published
+    {
+        // No fallback where none is due: /1/y/16 = false (BS-RB-05).
+        r.push("BS-RB-05");
     }
     if (requested.is_some() || packed) && matches!(action, Action::ClientHoldOffExpired) {
         r.push("BS-FACT-05");
@@ -387,6 +431,9 @@ pub fn exercised(
             }
         }
         Action::ServerWritesSecurity { .. } => r.extend(["BS-OBJ-02", "BS-SEC-04"]),
+        Action::ServerReadsSecurity { .. } | Action::ServerDiscoversSecurity { .. } => {
+            r.push("BS-OBJ-02")
+        }
         Action::BootstrapRead { path } if in_session => {
             r.push("BS-READ-04");
             match code {

@@ -1,21 +1,27 @@
 //! The test-vector format: versioned JSON, one file per vector, with a JSON Schema generated
 //! from these types (`vectors/schema/vector.schema.json`). A vector is a factory
 //! configuration of the client and a sequence of steps; each step is a stimulus (what a
-//! server sends, or a condition the environment creates) and the client behaviour expected:
-//! the acceptable response codes, the payload, and the messages the client sends next.
-//! Payloads are given abstractly (the model's values) and in wire encodings (TLV, SenML
-//! JSON, plain text, link-format) so that one file serves every adapter.
+//! server sends, or a condition the environment creates) and the client behaviour expected
+//! ([`crate::expectation`]): constraints derived from the model's state and the
+//! specification (the codes allowed, what a payload must and must not hold, the messages
+//! the client must send next), never the reference client's bytes. Stimulus payloads are
+//! given abstractly (the model's values) and in wire encodings (TLV, SenML JSON, SenML
+//! CBOR, LwM2M CBOR, plain text) so that one file serves every adapter.
+//!
+//! Version 2 replaced version 1's copies of the reference client's answers with rules
+//! (issue #9); a version 1 file is refused with a one-line message.
 
 use crate::catalogue::Tier;
-use crate::wire::{CoapMessage, CoapRequest, Encoded, UriMap};
-use bootstrap_model::client::{Content, Outgoing};
+pub use crate::expectation::Expectation;
+use crate::expectation::SendRule;
+use crate::wire::{CoapRequest, UriMap};
 use bootstrap_model::store::ObjectStore;
 use bootstrap_model::system::{Action, Factory};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The format version this crate writes and reads. A reader refuses other versions.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One test vector.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -52,17 +58,32 @@ pub struct Vector {
     pub boot: Expectation,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// After the last step the harness keeps listening for a while (on the wire: the Client
+    /// Hold Off Time plus ACK_TIMEOUT); anything new the client sends then must be one of
+    /// these, the messages a conforming client may send when nobody answers it (a request
+    /// after its hold-off, a fallback when a request goes unanswered). Empty: nothing.
+    pub after_last: Vec<SendRule>,
     /// Where the vector comes from.
     pub provenance: Provenance,
 }
 
-/// Optional client features a vector depends on.
+/// Optional client features a vector depends on. A client profile that declares it lacks
+/// one gets the vector skipped, the feature named.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// `Some(true)`: the client must use Bootstrap-Pack-Request (1.2, BS-PACK-01);
     /// `Some(false)`: it must not; `None`: irrelevant to this vector.
     pub bootstrap_pack: Option<bool>,
+    /// The vector needs the client to accept bootstrap commands that no Bootstrap-Request
+    /// preceded (1.0 Server Initiated Bootstrap, BS-RB-04; optional for a 1.0 client:
+    /// LwM2M-BOOT-005-C-O).
+    pub server_initiated_bootstrap: bool,
+    /// The vector needs the Access Control object (optional: LwM2M-OBJ-003-C-O; BS-OBJ-05).
+    pub access_control: bool,
+    /// The vector needs Bootstrap-Finish to refuse an inconsistent configuration (4.06,
+    /// BS-FIN-02/03; optional for a 1.0 client: LwM2M-BOOT-016-C-O).
+    pub finish_consistency_check: bool,
 }
 
 /// One step.
@@ -77,50 +98,6 @@ pub struct Step {
     pub expect: Expectation,
     /// Requirement IDs this step exercises.
     pub requirements: Vec<String>,
-}
-
-/// The client behaviour a step expects.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Expectation {
-    /// The response to the stimulus; `None` when the stimulus is not a request to the client.
-    pub response: Option<ExpectedResponse>,
-    /// The messages the client sends next, in any order; empty: none.
-    pub sends: Vec<ExpectedSend>,
-    /// Other acceptable sets of messages, where the specification allows several.
-    pub or_sends: Vec<Vec<ExpectedSend>>,
-    /// Why several outcomes are acceptable, with the ambiguity or requirement ID.
-    pub note: Option<String>,
-}
-
-/// An expected response.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedResponse {
-    /// Every acceptable code, dotted (`2.04`); the first is the reference client's.
-    pub codes: Vec<String>,
-    /// The expected payload, when the response has one.
-    pub content: Option<ExpectedContent>,
-}
-
-/// An expected payload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedContent {
-    /// Abstractly. Links compare as a set, after the version element.
-    pub value: Content,
-    /// In wire encodings, the first the preferred one.
-    pub encodings: Vec<Encoded>,
-}
-
-/// A message the client must send.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpectedSend {
-    /// Abstractly.
-    pub message: Outgoing,
-    /// As CoAP.
-    pub coap: CoapMessage,
 }
 
 /// How the vector was made.

@@ -17,6 +17,7 @@ use bootstrap_model::objects::{
     AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
 };
 use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
+use bootstrap_model::profile::Profile;
 use bootstrap_model::seed_ext;
 use bootstrap_model::system::Action;
 use schemars::JsonSchema;
@@ -57,6 +58,19 @@ pub const UNDECODABLE_LWM2M_CBOR: [u8; 1] = [0xa1];
 /// The binding the Server instances carry in /1/y/7 and Register carries in `b=`
 /// (UDP; BS-REG-03).
 pub const BINDING: &str = "U";
+
+/// The registration retry resources the bootstrap server writes into every Server instance
+/// in 1.1+, with the smallest values (Core 1.2 §6.2.1.1): 17 Communication Retry Count 1
+/// (one attempt per sequence), 18 Communication Retry Timer 1 s, 19 Communication Sequence
+/// Delay Timer 1 s, 20 Communication Sequence Retry Count 1 (one sequence). A client that
+/// supports them deems registration failed after the first refused attempt, as the vectors
+/// need; their defaults (5 attempts, 1 min, 24 h) would take minutes.
+pub const REGISTRATION_RETRY: [(u16, i64); 4] = [(17, 1), (18, 1), (19, 1), (20, 1)];
+
+/// Bytes as lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 
 /// The concrete URIs of the model's abstract servers. These are the URIs written into
 /// payloads (Security /0/x/0, Discover `uri=`, the seed's Step 0) and the ones the client's
@@ -131,7 +145,7 @@ impl Encoded {
         let textual = matches!(content_format, TEXT_PLAIN | LINK_FORMAT | SENML_JSON);
         Encoded {
             content_format,
-            hex: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            hex: hex(bytes),
             text: textual
                 .then(|| String::from_utf8(bytes.to_vec()).ok())
                 .flatten(),
@@ -188,6 +202,8 @@ pub struct CoapMessage {
     pub path: String,
     /// Uri-Query options in order, each one option value, not percent-encoded.
     pub query: Vec<String>,
+    /// The Accept option, if any (a Bootstrap-Pack-Request names the pack's format).
+    pub accept: Option<u16>,
     /// The payload, if any.
     pub payload: Option<Encoded>,
 }
@@ -219,10 +235,13 @@ fn res(id: u16, value: TlvValue) -> Tlv {
 
 /// The resources of a Security instance (BS-OBJ-01), in resource-ID order, only those the
 /// model holds (`Some`): 0 URI (string, from `uris`), 1 Bootstrap-Server (bool), 2 Security
-/// Mode (integer, [`security_mode_number`]), 3 PSK identity and 5 secret key (opaque, from
-/// the `KeyId`, [`psk_identity`], [`secret_key`]), 10 Short Server ID, 11 Client Hold Off
-/// Time, 12 Bootstrap-Server Account Timeout (integers). Resource 4 (server public key) is
-/// not sent: the model's modes are PSK-like and its `KeyId` stands for 3..5 together.
+/// Mode (integer), 3 PSK identity and 5 secret key (opaque, from the `KeyId`,
+/// [`psk_identity`], [`secret_key`]), 10 Short Server ID, 11 Client Hold Off Time, 12
+/// Bootstrap-Server Account Timeout (integers). Resource 4 (server public key) is not sent:
+/// its `KeyId` stands for 3..5 together.
+///
+/// The model's accounts are NoSec (3), the mode a `coap://` URI is used in (Transport 1.2
+/// §6.8.1 "The UDP binding is used in NoSec (no security) mode"; 1.0 §8.6.1).
 pub fn security_resources(s: &SecurityInstance, uris: &UriMap) -> Vec<Tlv> {
     let mut r = Vec::new();
     if let Some(u) = s.uri {
@@ -250,11 +269,14 @@ pub fn security_resources(s: &SecurityInstance, uris: &UriMap) -> Vec<Tlv> {
     r
 }
 
-/// The resources of a Server instance (BS-OBJ-03), in resource-ID order: 0 Short Server ID
-/// and 1 Lifetime when present; 6 Notification Storing = false and 7 Binding = `"U"`
-/// always, because the object makes them mandatory and the model does not track them;
-/// 16 Bootstrap on Registration Failure when present (1.1+, BS-RB-05).
-pub fn server_resources(s: &ServerInstance) -> Vec<Tlv> {
+/// The resources of a Server instance (BS-OBJ-03), in resource-ID order. An instance the
+/// bootstrap server writes whole (it has a Short Server ID; the model's only partial
+/// instances come from a write of /1/y/1 alone) carries 0 Short Server ID, 1 Lifetime, 6
+/// Notification Storing = false and 7 Binding = `"U"` (mandatory resources the model does
+/// not track), and in 1.1+ 16 Bootstrap on Registration Failure (true unless the model says
+/// false, BS-RB-05) and the registration retry resources [`REGISTRATION_RETRY`]. A partial
+/// instance carries what it holds.
+pub fn server_resources(s: &ServerInstance, profile: Profile) -> Vec<Tlv> {
     let mut r = Vec::new();
     if let Some(id) = s.ssid {
         r.push(res(0, TlvValue::Integer(id.into())));
@@ -262,10 +284,22 @@ pub fn server_resources(s: &ServerInstance) -> Vec<Tlv> {
     if let Some(l) = s.lifetime {
         r.push(res(1, TlvValue::Integer(l.into())));
     }
-    r.push(res(6, TlvValue::Bool(false)));
-    r.push(res(7, TlvValue::String(BINDING.to_string())));
-    if let Some(b) = s.bootstrap_on_failure {
-        r.push(res(16, TlvValue::Bool(b)));
+    let whole = s.ssid.is_some();
+    if whole {
+        r.push(res(6, TlvValue::Bool(false)));
+        r.push(res(7, TlvValue::String(BINDING.to_string())));
+    }
+    let retry = profile.has_registration_procedure_resources();
+    if retry && (whole || s.bootstrap_on_failure.is_some()) {
+        r.push(res(
+            16,
+            TlvValue::Bool(s.bootstrap_on_failure.unwrap_or(true)),
+        ));
+    }
+    if retry && whole {
+        for (id, v) in REGISTRATION_RETRY {
+            r.push(res(id, TlvValue::Integer(v)));
+        }
     }
     r
 }
@@ -416,15 +450,23 @@ fn single_resource(
 /// [`UNDECODABLE_SENML_JSON`] and [`UNDECODABLE_SENML_CBOR`] for clients without TLV
 /// (BS-WRITE-06: 4.00); an unsupported format as one byte `00` in
 /// [`UNSUPPORTED_CONTENT_FORMAT`] (4.15).
-pub fn write_payloads(path: Path, value: &WriteValue, uris: &UriMap) -> Vec<Encoded> {
+pub fn write_payloads(
+    path: Path,
+    value: &WriteValue,
+    profile: Profile,
+    uris: &UriMap,
+) -> Vec<Encoded> {
     match value {
         WriteValue::Security(s) => whole_instance(path, SECURITY, security_resources(s, uris)),
-        WriteValue::Server(s) => whole_instance(path, SERVER, server_resources(s)),
+        WriteValue::Server(s) => whole_instance(path, SERVER, server_resources(s, profile)),
         WriteValue::AccessControl(a) => {
             whole_instance(path, ACCESS_CONTROL, access_control_resources(a))
         }
         WriteValue::ServerObject(v) => {
-            let inst: Vec<_> = v.iter().map(|(i, s)| (i, server_resources(s))).collect();
+            let inst: Vec<_> = v
+                .iter()
+                .map(|(i, s)| (i, server_resources(s, profile)))
+                .collect();
             instances_payloads(path.object().unwrap_or(SERVER), &inst)
         }
         WriteValue::SecretKey(k) => {
@@ -476,7 +518,7 @@ fn request(method: &str, path: String) -> CoapRequest {
 /// - The seed's Step 0: `POST /rbs` with the URI as text/plain (BS-RB-02, [`seed_ext`]).
 /// - A management server writing Security: `PUT <path>` with the payloads of the Security
 ///   instance [`Action::input`] carries (BS-OBJ-02).
-pub fn stimulus(action: &Action, uris: &UriMap) -> Option<CoapRequest> {
+pub fn stimulus(action: &Action, profile: Profile, uris: &UriMap) -> Option<CoapRequest> {
     match action {
         Action::BootstrapWrite { .. } | Action::ServerWritesSecurity { .. } => {
             let Input::Write {
@@ -494,18 +536,22 @@ pub fn stimulus(action: &Action, uris: &UriMap) -> Option<CoapRequest> {
                 } else {
                     Vec::new()
                 },
-                payloads: write_payloads(path, &value, uris),
+                payloads: write_payloads(path, &value, profile, uris),
                 ..request("PUT", path.to_string())
             })
         }
-        Action::BootstrapRead { path } => Some(CoapRequest {
-            accept: Some(LWM2M_TLV),
-            ..request("GET", path.to_string())
-        }),
-        Action::BootstrapDiscover { path } => Some(CoapRequest {
-            accept: Some(LINK_FORMAT),
-            ..request("GET", path.to_string())
-        }),
+        Action::BootstrapRead { path } | Action::ServerReadsSecurity { path, .. } => {
+            Some(CoapRequest {
+                accept: Some(LWM2M_TLV),
+                ..request("GET", path.to_string())
+            })
+        }
+        Action::BootstrapDiscover { path } | Action::ServerDiscoversSecurity { path, .. } => {
+            Some(CoapRequest {
+                accept: Some(LINK_FORMAT),
+                ..request("GET", path.to_string())
+            })
+        }
         Action::BootstrapDelete { path } => Some(request("DELETE", path.to_string())),
         Action::BootstrapFinish | Action::BootstrapFinishDuplicated => {
             Some(request("POST", "/bs".to_string()))
@@ -565,6 +611,7 @@ pub fn outgoing(o: &Outgoing, uris: &UriMap) -> CoapMessage {
         uri: uris.uri(*to),
         path: path.to_string(),
         query: o.query(),
+        accept: None,
         payload,
     }
 }
@@ -578,17 +625,73 @@ pub fn link_format(c: &Content, uris: &UriMap) -> Option<String> {
 }
 
 /// The encodings of a response payload: a Discover answer as one link-format (40) payload
-/// ([`link_format`]); Bootstrap-Read results (Servers, Access Control, and the Security
-/// instances a buggy client exposes) as TLV with one object-instance wrapper per instance,
-/// then SenML JSON, then SenML CBOR, then LwM2M CBOR (BS-READ-01).
-pub fn content(c: &Content, uris: &UriMap) -> Vec<Encoded> {
+/// ([`link_format`]); Bootstrap-Read results as [`read_content`] gives them.
+pub fn content(c: &Content, profile: Profile, uris: &UriMap) -> Vec<Encoded> {
     match c {
         Content::Links { .. } => vec![Encoded::new(
             LINK_FORMAT,
             link_format(c, uris).unwrap_or_default().as_bytes(),
         )],
+        _ => read_content(c, profile, uris, false),
+    }
+}
+
+/// Server object resources with a default (Core 1.2 §6.2.1.1 table, Server object
+/// definition) that a client may return in a Bootstrap-Read answer without anyone writing
+/// them: 2 Default Minimum Period 0, 5 Disable Timeout 86400, and in 1.1+ 14 Initial
+/// Registration Delay Timer 0, 15 Registration Failure Block false, 16 Bootstrap on
+/// Registration Failure true, 21 Trigger false.
+fn server_defaults(profile: Profile) -> Vec<Tlv> {
+    let mut d = vec![
+        res(2, TlvValue::Integer(0)),
+        res(5, TlvValue::Integer(86400)),
+    ];
+    if profile.has_registration_procedure_resources() {
+        d.extend([
+            res(14, TlvValue::Integer(0)),
+            res(15, TlvValue::Bool(false)),
+            res(16, TlvValue::Bool(true)),
+            res(21, TlvValue::Bool(false)),
+        ]);
+    }
+    d
+}
+
+/// The encodings of a Bootstrap-Read result (Servers, Access Control, and the Security
+/// instances a buggy client exposes): TLV with one object-instance wrapper per instance,
+/// then SenML JSON, then SenML CBOR, then LwM2M CBOR (BS-READ-01). With `defaults`, Server
+/// instances also carry the resources with a default that they lack ([`server_defaults`]),
+/// as a conforming client may.
+pub fn read_content(c: &Content, profile: Profile, uris: &UriMap, defaults: bool) -> Vec<Encoded> {
+    match c {
+        Content::Links { .. } => content(c, profile, uris),
         Content::Servers(v) => {
-            let inst: Vec<_> = v.iter().map(|(i, s)| (*i, server_resources(s))).collect();
+            let inst: Vec<_> = v
+                .iter()
+                .map(|(i, s)| {
+                    let mut r = server_resources(s, profile);
+                    if defaults {
+                        for d in server_defaults(profile) {
+                            let id = match &d {
+                                Tlv::Resource { id, .. } => *id,
+                                _ => continue,
+                            };
+                            if !r
+                                .iter()
+                                .any(|t| matches!(t, Tlv::Resource { id: x, .. } if *x == id))
+                            {
+                                r.push(d);
+                            }
+                        }
+                        r.sort_by_key(|t| match t {
+                            Tlv::Resource { id, .. }
+                            | Tlv::MultipleResource { id, .. }
+                            | Tlv::ObjectInstance { id, .. } => *id,
+                        });
+                    }
+                    (*i, r)
+                })
+                .collect();
             instances_payloads(SERVER, &inst)
         }
         Content::AccessControl(v) => {
@@ -706,15 +809,15 @@ mod tests {
             "c80015",
             "636f61703a2f2f3132372e302e302e313a35363933",
             "c10100",
-            "c10200",
+            "c10203",
             "c5036b65792d30",
             "c80510",
             "00000000000000000000000000000000",
             "c10a01"
         );
-        let senml = r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTA"},{"n":"5","vd":"AAAAAAAAAAAAAAAAAAAAAA"},{"n":"10","v":1}]"#;
+        let senml = r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":3},{"n":"3","vd":"a2V5LTA"},{"n":"5","vd":"AAAAAAAAAAAAAAAAAAAAAA"},{"n":"10","v":1}]"#;
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put(
                 "/0/1",
                 &[],
@@ -739,16 +842,16 @@ mod tests {
             "c80015",
             "636f61703a2f2f3132372e302e302e313a35373833",
             "c10101",
-            "c10200",
+            "c10203",
             "c7036b65792d313032",
             "c80510",
             "66666666666666666666666666666666",
             "c10b01",
             "c10c1e"
         );
-        let senml = r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMg"},{"n":"5","vd":"ZmZmZmZmZmZmZmZmZmZmZg"},{"n":"11","v":1},{"n":"12","v":30}]"#;
+        let senml = r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":3},{"n":"3","vd":"a2V5LTEwMg"},{"n":"5","vd":"ZmZmZmZmZmZmZmZmZmZmZg"},{"n":"11","v":1},{"n":"12","v":30}]"#;
         assert_eq!(
-            stimulus(&a, &uris()).unwrap().payloads,
+            stimulus(&a, Profile::V1_0, &uris()).unwrap().payloads,
             vec![
                 bin(LWM2M_TLV, tlv),
                 text(SENML_JSON, senml),
@@ -765,12 +868,12 @@ mod tests {
             WriteValue::Security(account(0, KeyId(10))),
             true,
         );
-        let r = stimulus(&a, &uris()).unwrap();
+        let r = stimulus(&a, Profile::V1_0, &uris()).unwrap();
         assert_eq!(r.query, ["keepServerInfo"]);
         assert_eq!(
             r.payloads[1].text.as_deref(),
             Some(
-                r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEw"},{"n":"5","vd":"CgoKCgoKCgoKCgoKCgoKCg"},{"n":"10","v":1}]"#
+                r#"[{"bn":"/0/1/","n":"0","vs":"coap://127.0.0.1:5693"},{"n":"1","vb":false},{"n":"2","v":3},{"n":"3","vd":"a2V5LTEw"},{"n":"5","vd":"CgoKCgoKCgoKCgoKCgoKCg"},{"n":"10","v":1}]"#
             )
         );
     }
@@ -783,7 +886,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put(
                 "/1/0",
                 &[],
@@ -806,20 +909,24 @@ mod tests {
             bootstrap_on_failure: Some(false),
             ..ServerInstance::new(9, 86400)
         };
+        // 1.1 and later: 16 Bootstrap on Registration Failure and the retry resources.
         let a = write(Path::Instance(1, 2), WriteValue::Server(s), false);
         assert_eq!(
-            stimulus(&a, &uris()).unwrap().payloads,
+            stimulus(&a, Profile::V1_1, &uris()).unwrap().payloads,
             vec![
-                bin(LWM2M_TLV, "c10009 c40100015180 c10600 c10755 c11000"),
+                bin(
+                    LWM2M_TLV,
+                    "c10009 c40100015180 c10600 c10755 c11000 c11101 c11201 c11301 c11401"
+                ),
                 text(
                     SENML_JSON,
-                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 ),
                 cbor_of(
-                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 ),
                 lcbor_of(
-                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false}]"#
+                    r#"[{"bn":"/1/2/","n":"0","v":9},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":false},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 )
             ]
         );
@@ -835,7 +942,7 @@ mod tests {
         };
         let a = write(Path::Instance(2, 0), WriteValue::AccessControl(a), false);
         assert_eq!(
-            stimulus(&a, &uris()).unwrap().payloads,
+            stimulus(&a, Profile::V1_0, &uris()).unwrap().payloads,
             vec![
                 bin(
                     LWM2M_TLV,
@@ -862,7 +969,7 @@ mod tests {
         all.put(1, server_instance(1));
         let a = write(Path::Object(1), WriteValue::ServerObject(all), false);
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put(
                 "/1",
                 &[],
@@ -895,7 +1002,7 @@ mod tests {
         );
         let key = "14141414141414141414141414141414";
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put(
                 "/0/1/5",
                 &[],
@@ -919,7 +1026,7 @@ mod tests {
     fn write_lifetime() {
         let a = write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600), false);
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put(
                 "/1/0/1",
                 &[],
@@ -939,7 +1046,7 @@ mod tests {
     #[test]
     fn invalid_payloads() {
         let a = write(Path::Instance(0, 1), WriteValue::Undecodable, false);
-        let r = stimulus(&a, &uris()).unwrap();
+        let r = stimulus(&a, Profile::V1_0, &uris()).unwrap();
         assert_eq!(
             r.payloads,
             vec![
@@ -959,7 +1066,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(put("/0/1", &[], vec![bin(9999, "00")]))
         );
     }
@@ -973,12 +1080,12 @@ mod tests {
             false,
         );
         assert_eq!(
-            stimulus(&a, &uris()).unwrap().payloads[0],
+            stimulus(&a, Profile::V1_0, &uris()).unwrap().payloads[0],
             bin(LWM2M_TLV, "08000d c10001 c201012c c10600 c10755")
         );
         let a = write(Path::Instance(1, 3), WriteValue::Lifetime(5), false);
         assert_eq!(
-            stimulus(&a, &uris()).unwrap().payloads[2],
+            stimulus(&a, Profile::V1_0, &uris()).unwrap().payloads[2],
             text(SENML_JSON, r#"[{"bn":"/1/3/","n":"1","v":5}]"#)
         );
     }
@@ -1021,7 +1128,7 @@ mod tests {
             ),
         ];
         for (a, want) in cases {
-            assert_eq!(stimulus(&a, &u), Some(want), "{a}");
+            assert_eq!(stimulus(&a, Profile::V1_0, &u), Some(want), "{a}");
         }
     }
 
@@ -1032,7 +1139,7 @@ mod tests {
             uri: ServerUri::BootstrapAlternate,
         };
         assert_eq!(
-            stimulus(&a, &uris()),
+            stimulus(&a, Profile::V1_0, &uris()),
             Some(CoapRequest {
                 method: "POST".to_string(),
                 path: "/rbs".to_string(),
@@ -1049,12 +1156,12 @@ mod tests {
             server: 1,
             path: Path::Instance(0, 2),
         };
-        let r = stimulus(&a, &uris()).unwrap();
+        let r = stimulus(&a, Profile::V1_0, &uris()).unwrap();
         assert_eq!((r.method.as_str(), r.path.as_str()), ("PUT", "/0/2"));
         assert_eq!(
             r.payloads[1].text.as_deref(),
             Some(
-                r#"[{"bn":"/0/2/","n":"0","vs":"coap://127.0.0.1:5694"},{"n":"1","vb":false},{"n":"2","v":0},{"n":"3","vd":"a2V5LTY2"},{"n":"5","vd":"QkJCQkJCQkJCQkJCQkJCQg"},{"n":"10","v":2}]"#
+                r#"[{"bn":"/0/2/","n":"0","vs":"coap://127.0.0.1:5694"},{"n":"1","vb":false},{"n":"2","v":3},{"n":"3","vd":"a2V5LTY2"},{"n":"5","vd":"QkJCQkJCQkJCQkJCQkJCQg"},{"n":"10","v":2}]"#
             )
         );
         let same = write(
@@ -1062,7 +1169,7 @@ mod tests {
             WriteValue::Security(account(1, KeyId(66))),
             false,
         );
-        assert_eq!(Some(r), stimulus(&same, &uris()));
+        assert_eq!(Some(r), stimulus(&same, Profile::V1_0, &uris()));
     }
 
     #[test]
@@ -1082,7 +1189,7 @@ mod tests {
             Action::BootstrapAccountTimeoutExpired,
         ];
         for a in none {
-            assert_eq!(stimulus(&a, &uris()), None, "{a}");
+            assert_eq!(stimulus(&a, Profile::V1_0, &uris()), None, "{a}");
         }
     }
 
@@ -1096,7 +1203,8 @@ mod tests {
                 };
                 let u = UriMap::canonical(servers.into());
                 for a in catalogue(&cfg) {
-                    let r = stimulus(&a, &u).unwrap_or_else(|| panic!("no request for {a}"));
+                    let r = stimulus(&a, Profile::V1_0, &u)
+                        .unwrap_or_else(|| panic!("no request for {a}"));
                     let valid = !matches!(
                         a,
                         Action::BootstrapWrite {
@@ -1164,6 +1272,7 @@ mod tests {
                     "dev=lwm2m-bootstrap-model reference".to_string(),
                     "sm=0,3".to_string(),
                 ],
+                accept: None,
                 payload: None,
             }
         );
@@ -1191,6 +1300,7 @@ mod tests {
                 uri: "coap://127.0.0.1:5783".to_string(),
                 path: "/bspack".to_string(),
                 query: vec!["ep=urn:dev:ref-1".to_string()],
+                accept: None,
                 payload: None,
             }
         );
@@ -1221,6 +1331,7 @@ mod tests {
                     "lwm2m=1.1".to_string(),
                     "b=U".to_string(),
                 ],
+                accept: None,
                 payload: Some(text(LINK_FORMAT, "</1/0>,</2/0>,</3/0>")),
             }
         );
@@ -1254,7 +1365,10 @@ mod tests {
         let c = discover_answer(VersionForm::Root11);
         let want = r#"</>;lwm2m=1.1,</0/0>,</0/1>;ssid=1;uri="coap://127.0.0.1:5693",</1/0>;ssid=1,</3/0>"#;
         assert_eq!(link_format(&c, &uris()).as_deref(), Some(want));
-        assert_eq!(content(&c, &uris()), vec![text(LINK_FORMAT, want)]);
+        assert_eq!(
+            content(&c, Profile::V1_0, &uris()),
+            vec![text(LINK_FORMAT, want)]
+        );
         assert_eq!(link_format(&Content::Servers(vec![]), &uris()), None);
     }
 
@@ -1283,27 +1397,27 @@ mod tests {
         };
         let c = Content::Servers(vec![(0, server_instance(0)), (1, s1)]);
         assert_eq!(
-            content(&c, &uris()),
+            content(&c, Profile::V1_1, &uris()),
             vec![
                 bin(
                     LWM2M_TLV,
-                    "08000d c10001c201012cc10600c10755 080112 c10002c40100015180c10600c10755c11001"
+                    "08001c c10001c201012cc10600c10755c11001c11101c11201c11301c11401 08011e c10002c40100015180c10600c10755c11001c11101c11201c11301c11401"
                 ),
                 text(
                     SENML_JSON,
-                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 ),
                 cbor_of(
-                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 ),
                 lcbor_of(
-                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true}]"#
+                    r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1},{"bn":"/1/1/","n":"0","v":2},{"n":"1","v":86400},{"n":"6","vb":false},{"n":"7","vs":"U"},{"n":"16","vb":true},{"n":"17","v":1},{"n":"18","v":1},{"n":"19","v":1},{"n":"20","v":1}]"#
                 )
             ]
         );
         let c = Content::AccessControl(vec![(0, acl(0))]);
         assert_eq!(
-            content(&c, &uris()),
+            content(&c, Profile::V1_0, &uris()),
             vec![
                 bin(LWM2M_TLV, "08000e c10001c10100830241011fc10301"),
                 text(
@@ -1319,7 +1433,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            content(&Content::Servers(vec![]), &uris()),
+            content(&Content::Servers(vec![]), Profile::V1_0, &uris()),
             vec![
                 bin(LWM2M_TLV, ""),
                 text(SENML_JSON, "[]"),
@@ -1333,7 +1447,7 @@ mod tests {
     fn security_read_answer() {
         let bs = SecurityInstance::bootstrap_account(ServerUri::Bootstrap, KeyId(100));
         let c = Content::Security(vec![(0, bs)]);
-        let got = content(&c, &uris());
+        let got = content(&c, Profile::V1_0, &uris());
         let items = tlv::decode(&got[0].bytes().unwrap()).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(
@@ -1349,7 +1463,7 @@ mod tests {
         assert_eq!(
             got[1].text.as_deref(),
             Some(
-                r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":0},{"n":"3","vd":"a2V5LTEwMA"},{"n":"5","vd":"ZGRkZGRkZGRkZGRkZGRkZA"},{"n":"11","v":1}]"#
+                r#"[{"bn":"/0/0/","n":"0","vs":"coap://127.0.0.1:5783"},{"n":"1","vb":true},{"n":"2","v":3},{"n":"3","vd":"a2V5LTEwMA"},{"n":"5","vd":"ZGRkZGRkZGRkZGRkZGRkZA"},{"n":"11","v":1}]"#
             )
         );
     }
@@ -1380,7 +1494,7 @@ mod tests {
 
     #[test]
     fn serde_and_schema() {
-        let r = stimulus(&Action::BootstrapFinish, &uris()).unwrap();
+        let r = stimulus(&Action::BootstrapFinish, Profile::V1_0, &uris()).unwrap();
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(
             json,

@@ -62,15 +62,33 @@ fn unknown_format_version() {
     let (_, text) = a_committed_vector();
     let e = load(
         "version",
-        &text.replacen("\"format_version\": 1", "\"format_version\": 2", 1),
+        &text.replacen("\"format_version\": 2", "\"format_version\": 3", 1),
     );
     assert_eq!(e.json_path, "$.format_version");
-    assert!(e.message.contains("unsupported format_version 2"), "{e}");
+    assert!(e.message.contains("unsupported format_version 3"), "{e}");
     let e = load(
         "version-type",
-        &text.replacen("\"format_version\": 1", "\"format_version\": \"one\"", 1),
+        &text.replacen("\"format_version\": 2", "\"format_version\": \"one\"", 1),
     );
     assert_eq!(e.json_path, "$.format_version");
+}
+
+/// Version 1 files copied the reference client's answers; they are refused in one line
+/// that says what to do.
+#[test]
+fn format_version_1_is_refused_in_one_line() {
+    let (_, text) = a_committed_vector();
+    let e = load(
+        "v1",
+        &text.replacen("\"format_version\": 2", "\"format_version\": 1", 1),
+    );
+    assert_eq!(e.json_path, "$.format_version");
+    assert!(
+        e.message.contains("format_version 1 is no longer read"),
+        "{e}"
+    );
+    assert!(e.message.contains("regenerate"), "{e}");
+    assert_eq!(e.to_string().lines().count(), 1, "{e}");
 }
 
 #[test]

@@ -20,6 +20,7 @@ fn main() {
         .collect();
     let inprocess = InProcessFactory {
         bugs: bootstrap_model::bugs::BugSet::NONE,
+        vary: Default::default(),
     };
     let subprocess = SubprocessFactory::new(env!("CARGO_BIN_EXE_lwm2m-reference-client"))
         .expect("reference client binary");

@@ -170,6 +170,7 @@ fn main() {
     );
     let inprocess = InProcessFactory {
         bugs: bootstrap_model::bugs::BugSet::NONE,
+        vary: Default::default(),
     };
     let every: Vec<&Vector> = all.iter().collect();
     println!(

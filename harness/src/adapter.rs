@@ -3,18 +3,21 @@
 //! the adapter returns what the client answered and what it sent next, within a timeout.
 //! Each vector gets a fresh adapter (a factory-reset client).
 
-use bootstrap_model::client::{Outgoing, Response};
+use conformance::observation::ObservedResponse;
 use conformance::vector::{Step, Vector};
+use conformance::wire::{CoapMessage, UriMap};
+
 use std::fmt;
 use std::time::Duration;
 
-/// What a client did in answer to a stimulus (or at power-on).
+/// What a client did in answer to a stimulus (or at power-on), as it did it: the response
+/// code and payload, and its own requests with their real URIs, query and payload.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
     /// The response to the stimulus, when the stimulus was a request to the client.
-    pub response: Option<Response>,
+    pub response: Option<ObservedResponse>,
     /// The messages the client sent next.
-    pub sends: Vec<Outgoing>,
+    pub sends: Vec<CoapMessage>,
     /// A timing rule the client broke while doing so (a message sent before the timer that
     /// allows it expired), seen only on the wire.
     pub violation: Option<String>,
@@ -87,6 +90,24 @@ pub trait Adapter {
     fn start(&mut self, vector: &Vector, timeout: Duration) -> Result<Observed, AdapterError>;
     /// Delivers one step's stimulus; returns the client's answer and next messages.
     fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError>;
+    /// After the last step: what the client sends within `window` while nobody answers it,
+    /// and a rule it broke meanwhile (adapters without time, in process or over the
+    /// JSON-lines protocol, see nothing).
+    fn drain(&mut self, window: Duration) -> Result<Observed, AdapterError> {
+        let _ = window;
+        Ok(Observed::default())
+    }
+    /// The real URIs of the servers the client talks to, when the adapter has its own (on
+    /// the wire: its ports); `None`: the vector's.
+    fn uris(&self) -> Option<UriMap> {
+        None
+    }
+    /// How long after the last step the client is listened to ([`Adapter::drain`]), for a
+    /// vector: zero for adapters without time.
+    fn drain_window(&self, vector: &Vector) -> Duration {
+        let _ = vector;
+        Duration::ZERO
+    }
     /// Stops the client (also done on drop by adapters that own a process).
     fn stop(&mut self) {}
     /// The datagrams exchanged so far (adapters on the wire).

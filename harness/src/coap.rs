@@ -8,19 +8,17 @@
 //! SenML CBOR and LwM2M CBOR through their TLV equivalent) are decoded here, and no input
 //! can make a decoder panic.
 
-use bootstrap_model::client::{
-    BootstrapPack, Content, DeviceInfo, Input, Link, Outgoing, Peer, Response, WriteValue,
-};
+use bootstrap_model::client::{BootstrapPack, Input, Peer, WriteValue};
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::{
     AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
 };
 use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
-use bootstrap_model::profile::VersionForm;
 use bootstrap_model::seed_ext;
 use bootstrap_model::store::Instances;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::lwm2m_cbor;
+use conformance::observation::ObservedResponse;
 use conformance::senml::{self, SenmlValue};
 use conformance::senml_cbor;
 use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
@@ -100,7 +98,7 @@ pub fn encode_request(req: &CoapRequest, message_id: u16, token: &[u8]) -> Resul
 }
 
 /// A CoAP uint option value (RFC 7252 §3.2: shortest big-endian form).
-pub(crate) fn uint(v: u32) -> Vec<u8> {
+pub fn uint(v: u32) -> Vec<u8> {
     let b = v.to_be_bytes();
     let skip = b.iter().take_while(|x| **x == 0).count();
     b[skip..].to_vec()
@@ -125,123 +123,65 @@ fn strings(p: &Packet, o: CoapOption) -> Result<Vec<String>, String> {
         .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// Decodes a client's response to `req` into the model's response, payload included
-/// (link-format for Discover, TLV, SenML JSON, SenML CBOR or LwM2M CBOR for Bootstrap-Read of /1 and /2,
-/// whatever the Accept asked: the content is judged, not its format).
-pub fn decode_response(bytes: &[u8], req: &CoapRequest, uris: &UriMap) -> Result<Response, String> {
-    let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
-    decode_response_packet(&p, req, uris)
+/// The code of a CoAP message, dotted (`2.05`), whatever its class.
+pub fn dotted(p: &Packet) -> String {
+    let b: u8 = p.header.code.into();
+    format!("{}.{:02}", b >> 5, b & 0x1f)
 }
 
-/// [`decode_response`] of a message already parsed (a block-wise response put back
-/// together, RFC 7959 §2.4, whose body no single datagram holds).
-pub fn decode_response_packet(
-    p: &Packet,
-    req: &CoapRequest,
-    uris: &UriMap,
-) -> Result<Response, String> {
-    let MessageClass::Response(t) = p.header.code else {
-        return Err(format!("expected a response, got {}", p.header.code));
-    };
-    let code = response_code(t).ok_or_else(|| {
-        format!(
-            "response code {} is not one the bootstrap interface uses",
-            p.header.code
-        )
-    })?;
-    // Finish and Execute target `/bs` and `/1/y/9`-style paths; only a Read needs the path.
-    let path = || req.path.parse::<Path>().map_err(|e| format!("{e}"));
+/// The Content-Format a payload without the option is reported with: none is not a format,
+/// and the judge says so when it needs one.
+pub const NO_CONTENT_FORMAT: u16 = u16::MAX;
+
+fn payload_of(p: &Packet) -> Option<Encoded> {
     if p.payload.is_empty() {
-        // A Bootstrap-Read of an object with no instance is a 2.05 with an empty TLV.
-        let empty_read = code == ResponseCode::Content && req.accept == Some(LWM2M_TLV);
-        let content = if empty_read {
-            Some(decode_read(&[], path()?)?)
-        } else {
-            None
-        };
-        return Ok(Response { code, content });
+        return None;
     }
-    if req.accept.is_none() {
-        // Write, Delete, Finish and Execute answers carry no content; a payload there is
-        // diagnostic text at most (RFC 7252 §5.5.2) and is not judged.
-        return Ok(Response {
-            code,
-            content: None,
-        });
-    }
-    let format = p
+    let cf = p
         .get_first_option(CoapOption::ContentFormat)
         .and_then(|v| read_uint(v))
-        .ok_or("a payload without a valid Content-Format option")?;
-    let content = match format {
-        f if f == LINK_FORMAT as u32 => {
-            let text =
-                std::str::from_utf8(&p.payload).map_err(|_| "link-format payload is not UTF-8")?;
-            parse_links(text, uris)?
-        }
-        f if f == LWM2M_TLV as u32 => decode_read(&p.payload, path()?)?,
-        f => match senml_decode(f, &p.payload) {
-            Some(records) => {
-                let tlv = senml_as_tlv(records?, path()?)?;
-                decode_read(&tlv, path()?)?
-            }
-            None => return Err(format!("unsupported Content-Format {f} in a response")),
-        },
-    };
-    Ok(Response {
-        code,
-        content: Some(content),
+        .and_then(|v| u16::try_from(v).ok())
+        .unwrap_or(NO_CONTENT_FORMAT);
+    Some(Encoded::new(cf, &p.payload))
+}
+
+/// A client's response as it sent it: its code (any code) and its payload with the
+/// Content-Format (a block-wise answer put back together first, RFC 7959 §2.4).
+pub fn observed_response(p: &Packet) -> Result<ObservedResponse, String> {
+    if !matches!(p.header.code, MessageClass::Response(_)) {
+        return Err(format!("expected a response, got {}", p.header.code));
+    }
+    Ok(ObservedResponse {
+        code: dotted(p),
+        payload: payload_of(p),
     })
 }
 
-/// Parses a Bootstrap-Discover payload (BS-DISC-02..04) into the model's links.
-pub fn parse_links(text: &str, uris: &UriMap) -> Result<Content, String> {
-    let mut elems = split_outside_quotes(text, ',').into_iter();
-    let first = elems.next().ok_or("empty link-format payload")?;
-    let version = match first.trim() {
-        "lwm2m=\"1.0\"" | "lwm2m=1.0" => VersionForm::Quoted10,
-        "</>;lwm2m=1.1" | "</>;lwm2m=\"1.1\"" => VersionForm::Root11,
-        "</>;lwm2m=1.2" | "</>;lwm2m=\"1.2\"" => VersionForm::Root12,
-        other => {
-            return Err(format!(
-                "the first element must state the version (BS-DISC-03), got {other:?}"
-            ))
-        }
+/// A request the client sent on its own to the server at `uri`, as it sent it: method,
+/// Uri-Path, Uri-Query, Accept, payload. Only options that are not UTF-8 are refused.
+pub fn client_request(p: &Packet, uri: &str) -> Result<CoapMessage, String> {
+    let MessageClass::Request(method) = p.header.code else {
+        return Err(format!("expected a request, got {}", p.header.code));
     };
-    let mut links = Vec::new();
-    for e in elems {
-        let mut parts = split_outside_quotes(&e, ';').into_iter();
-        let target = parts.next().unwrap_or_default();
-        let inner = target
-            .trim()
-            .strip_prefix('<')
-            .and_then(|t| t.strip_suffix('>'))
-            .ok_or_else(|| format!("not a link: {target:?}"))?;
-        let path: Path = inner.parse().map_err(|e| format!("{e}"))?;
-        let (mut ssid, mut uri) = (None, None);
-        for attr in parts {
-            let (k, v) = attr.split_once('=').unwrap_or((attr.as_str(), ""));
-            match k.trim() {
-                "ssid" => {
-                    ssid = Some(
-                        v.trim()
-                            .parse::<u16>()
-                            .map_err(|_| format!("bad ssid {v:?}"))?,
-                    )
-                }
-                "uri" => {
-                    let u = v.trim().trim_matches('"');
-                    uri = Some(
-                        reverse_uri(u, uris)
-                            .ok_or_else(|| format!("uri {u:?} names no server of this vector"))?,
-                    );
-                }
-                _ => {}
-            }
-        }
-        links.push(Link { path, ssid, uri });
-    }
-    Ok(Content::Links { version, links })
+    let method = match method {
+        RequestType::Get => "GET".to_string(),
+        RequestType::Post => "POST".to_string(),
+        RequestType::Put => "PUT".to_string(),
+        RequestType::Delete => "DELETE".to_string(),
+        other => format!("{other:?}").to_uppercase(),
+    };
+    let path = strings(p, CoapOption::UriPath)?;
+    Ok(CoapMessage {
+        method,
+        uri: uri.to_string(),
+        path: format!("/{}", path.join("/")),
+        query: strings(p, CoapOption::UriQuery)?,
+        accept: p
+            .get_first_option(CoapOption::Accept)
+            .and_then(|v| read_uint(v))
+            .and_then(|v| u16::try_from(v).ok()),
+        payload: payload_of(p),
+    })
 }
 
 fn reverse_uri(u: &str, uris: &UriMap) -> Option<ServerUri> {
@@ -255,58 +195,6 @@ fn reverse_uri(u: &str, uris: &UriMap) -> Option<ServerUri> {
         .iter()
         .position(|s| s == u)
         .map(|k| ServerUri::Server(k as u8))
-}
-
-fn split_outside_quotes(s: &str, sep: char) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut quoted = false;
-    for c in s.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                out.last_mut().expect("never empty").push(c);
-            }
-            c if c == sep && !quoted => out.push(String::new()),
-            c => out.last_mut().expect("never empty").push(c),
-        }
-    }
-    out
-}
-
-/// Decodes a TLV Bootstrap-Read answer for /1, /1/y, /2 or /2/z.
-fn decode_read(bytes: &[u8], path: Path) -> Result<Content, String> {
-    let items = tlv::decode(bytes).map_err(|e| e.to_string())?;
-    let instances: Vec<(u16, Vec<RawTlv>)> = match path {
-        Path::Instance(_, i)
-            if items
-                .iter()
-                .all(|t| t.kind != IdentifierType::ObjectInstance) =>
-        {
-            vec![(i, items)]
-        }
-        _ => items
-            .into_iter()
-            .map(|t| {
-                if t.kind == IdentifierType::ObjectInstance {
-                    Ok((t.id, t.children))
-                } else {
-                    Err("expected object instances".to_string())
-                }
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    match path.object() {
-        Some(SERVER) => Ok(Content::Servers(
-            instances
-                .iter()
-                .map(|(i, r)| (*i, server_from(r)))
-                .collect(),
-        )),
-        Some(ACCESS_CONTROL) => Ok(Content::AccessControl(
-            instances.iter().map(|(i, r)| (*i, acl_from(r))).collect(),
-        )),
-        _ => Err(format!("no Bootstrap-Read decoding for {path}")),
-    }
 }
 
 fn int(r: &[RawTlv], id: u16) -> Option<i64> {
@@ -330,7 +218,14 @@ fn server_from(r: &[RawTlv]) -> ServerInstance {
     ServerInstance {
         ssid: int16(r, 0),
         lifetime: int(r, 1).and_then(|v| u32::try_from(v).ok()),
-        bootstrap_on_failure: r.iter().find(|t| t.id == 16).and_then(|t| t.boolean()),
+        // /1/y/16 = true is what an absent resource means (BS-RB-05), and what the
+        // bootstrap server writes for the model's "absent" (`conformance::wire`): the model
+        // keeps it as absent.
+        bootstrap_on_failure: r
+            .iter()
+            .find(|t| t.id == 16)
+            .and_then(|t| t.boolean())
+            .filter(|b| !b),
     }
 }
 
@@ -521,7 +416,12 @@ fn pack_records(p: &BootstrapPack, uris: &UriMap) -> Vec<(String, SenmlValue)> {
         records.extend(senml_records(SECURITY, i, &security_resources(x, uris)));
     }
     for (i, x) in p.server.iter().flat_map(|s| s.iter()) {
-        records.extend(senml_records(SERVER, i, &server_resources(x)));
+        records.extend(senml_records(
+            SERVER,
+            i,
+            // Bootstrap-Pack exists in 1.2 only (BS-PACK-01).
+            &server_resources(x, bootstrap_model::profile::Profile::V1_2),
+        ));
     }
     for (i, x) in p.access_control.iter().flat_map(|s| s.iter()) {
         records.extend(senml_records(
@@ -712,135 +612,25 @@ fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -
     }
 }
 
-/// Decodes a request the client sends on its own (Bootstrap-Request, Bootstrap-Pack-Request,
-/// Register) to the server at `to` into the model's message.
-pub fn decode_client_message(
-    bytes: &[u8],
-    to: ServerUri,
-    endpoint_default: &str,
-) -> Result<Outgoing, String> {
-    let p = Packet::from_bytes(bytes).map_err(|e| format!("malformed CoAP message: {e:?}"))?;
-    decode_client_packet(&p, to, endpoint_default)
-}
-
-/// [`decode_client_message`] of a message already parsed (a Block1 request put back
-/// together, RFC 7959 §2.3).
-pub fn decode_client_packet(
-    p: &Packet,
-    to: ServerUri,
-    endpoint_default: &str,
-) -> Result<Outgoing, String> {
-    let MessageClass::Request(method) = p.header.code else {
-        return Err(format!("expected a request, got {}", p.header.code));
-    };
-    let path = strings(p, CoapOption::UriPath)?;
-    let query = strings(p, CoapOption::UriQuery)?;
-    let get = |k: &str| {
-        query
-            .iter()
-            .find_map(|q| q.strip_prefix(&format!("{k}=")).map(str::to_string))
-    };
-    match (
-        method,
-        path.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    ) {
-        (RequestType::Post, ["bs"]) => {
-            let sm = get(seed_ext::SECURITY_MODES_QUERY);
-            let device_info = match (get(seed_ext::DEVICE_INFO_QUERY), sm) {
-                (None, None) => None,
-                (device, sm) => Some(DeviceInfo {
-                    device: device.unwrap_or_default(),
-                    security_modes: sm
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter(|m| !m.is_empty())
-                        .map(|m| {
-                            m.parse::<u8>()
-                                .map_err(|_| format!("bad security mode {m:?}"))
-                        })
-                        .collect::<Result<_, _>>()?,
-                }),
-            };
-            Ok(Outgoing::BootstrapRequest {
-                to,
-                endpoint: get("ep"),
-                pct: get("pct")
-                    .map(|v| v.parse::<u16>().map_err(|_| format!("bad pct {v:?}")))
-                    .transpose()?,
-                device_info,
-            })
-        }
-        (RequestType::Get, ["bspack"]) => Ok(Outgoing::BootstrapPackRequest {
-            to,
-            endpoint: get("ep"),
-        }),
-        (RequestType::Post, ["rd"]) => {
-            let text =
-                std::str::from_utf8(&p.payload).map_err(|_| "Register payload is not UTF-8")?;
-            let objects = split_outside_quotes(text, ',')
-                .iter()
-                .filter(|s| !s.trim().is_empty())
-                .map(|l| {
-                    let target = l.split(';').next().unwrap_or_default().trim();
-                    target
-                        .strip_prefix('<')
-                        .and_then(|t| t.strip_suffix('>'))
-                        .ok_or_else(|| format!("not a link: {target:?}"))?
-                        .parse::<Path>()
-                        .map_err(|e| e.to_string())
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Outgoing::Register {
-                to,
-                endpoint: get("ep").unwrap_or_else(|| endpoint_default.to_string()),
-                lifetime: get("lt")
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("Register without a valid lt=")?,
-                version: get("lwm2m"),
-                objects,
-            })
-        }
-        (m, p) => Err(format!("unexpected request {m:?} /{}", p.join("/"))),
-    }
-}
-
-/// Encodes a client's response as CoAP (piggy-backed ACK, the first wire encoding of its
-/// payload): what a client on the wire sends, and what the decoders are tested against.
-pub fn encode_response(
-    r: &Response,
-    uris: &UriMap,
-    message_id: u16,
-    token: &[u8],
-) -> Result<Vec<u8>, String> {
-    let payload = r
-        .content
-        .as_ref()
-        .and_then(|c| conformance::wire::content(c, uris).into_iter().next());
-    response_packet(response_type(r.code), payload, message_id, token)
-}
-
-/// Encodes a client's response as [`encode_response`] does, in the format the request's
-/// `accept` asks for, for a client that takes `formats`: with an Accept, the payload in that
-/// format, or 4.06 Not Acceptable (RFC 7252 §5.10.4) when the format is not one of
-/// `formats` or has no encoding of the content; without one, the first of `formats` the
-/// content has an encoding in (then the first encoding). A Discover answer is link-format
-/// whatever `formats` says.
+/// Encodes a client's response as CoAP (a piggy-backed ACK): code `code` and, when the
+/// content has `encodings` (Discover: one link-format payload, `links`; Read: one per
+/// format), the one the request's `accept` asks for, or 4.06 Not Acceptable (RFC 7252
+/// §5.10.4) when it is not one of the client's `formats` or has no encoding; without an
+/// Accept, the first of `formats` the content has (then the first encoding). What a client
+/// on the wire sends, and what the decoders are tested against.
+#[allow(clippy::too_many_arguments)]
 pub fn encode_response_for(
-    r: &Response,
-    uris: &UriMap,
+    code: ResponseType,
+    encodings: &[Encoded],
+    links: bool,
     message_id: u16,
     token: &[u8],
     accept: Option<u32>,
     formats: &[u16],
 ) -> Result<Vec<u8>, String> {
-    let Some(c) = r.content.as_ref() else {
-        return encode_response(r, uris, message_id, token);
-    };
-    let encodings = conformance::wire::content(c, uris);
-    let links = matches!(c, Content::Links { .. });
+    if encodings.is_empty() {
+        return response_packet(code, None, message_id, token);
+    }
     let find = |f: u16| encodings.iter().find(|e| e.content_format == f).cloned();
     let chosen = match accept {
         Some(a) if links => encodings
@@ -858,7 +648,7 @@ pub fn encode_response_for(
             .or_else(|| encodings.first().cloned()),
     };
     match chosen {
-        Some(e) => response_packet(response_type(r.code), Some(e), message_id, token),
+        Some(e) => response_packet(code, Some(e), message_id, token),
         None => response_packet(ResponseType::NotAcceptable, None, message_id, token),
     }
 }
@@ -902,7 +692,7 @@ pub fn encode_client_message_accepting(
         method: m.method.clone(),
         path: m.path.clone(),
         query: m.query.clone(),
-        accept,
+        accept: accept.or(m.accept),
         payloads: m.payload.iter().cloned().collect(),
     };
     encode_request(&req, message_id, token)

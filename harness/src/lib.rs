@@ -4,7 +4,7 @@
 //! bounded); [`inprocess`] and [`subprocess`] are the adapters; [`profile`] is the vendor's
 //! client profile; [`run`] replays one vector; [`report`] writes the human, JSON and JUnit
 //! reports with message sequence charts; [`mutants`] measures the suite's strength against
-//! the injected bugs.
+//! the injected bugs and the independent misbehaviours of [`misbehave`].
 
 #![warn(missing_docs)]
 
@@ -13,6 +13,7 @@ pub mod blockwise;
 pub mod coap;
 pub mod inprocess;
 pub mod launch;
+pub mod misbehave;
 pub mod mutants;
 pub mod profile;
 pub mod report;

@@ -6,10 +6,12 @@
 use bootstrap_model::profile::Profile;
 use clap::Parser;
 use conformance::load::Loader;
+use conformance::observation::Variations;
 use conformance::vector::Vector;
 use harness::adapter::AdapterFactory;
 use harness::inprocess::InProcessFactory;
 use harness::launch::Launcher;
+use harness::misbehave::{MisbehavingFactory, Misbehaviour};
 use harness::profile::ClientProfile;
 use harness::report::{self, ClientInfo, VectorResult};
 use harness::run::{run_vector_with, Run, Verdict};
@@ -29,13 +31,21 @@ use std::time::Duration;
     about = "Certify an LwM2M client's bootstrap against the suite's vectors"
 )]
 struct Cli {
-    /// The client: `ref` or `mutant:NAME` (the reference client in process, with an injected
-    /// bug); `wire-ref` or `wire-mutant:NAME` (the same over CoAP/UDP); a client program
+    /// The client: `ref`, `mutant:NAME` or `misbehave:NAME` (the reference client in process,
+    /// with an injected bug or an independent misbehaviour); `wire-ref`, `wire-mutant:NAME` or
+    /// `wire-misbehave:NAME` (the same over CoAP/UDP); a client program
     /// launched on the wire for each vector, whose command line holds placeholders such as
     /// `{bs_uri}` and `{endpoint}` (see --list-placeholders); or a command line speaking the
     /// JSON-lines protocol (harness/PROTOCOL.md).
     #[arg(long, default_value = "ref")]
     client: String,
+    /// Conforming variations of the bundled reference client (`ref`, `wire-ref`),
+    /// comma-separated, or `all`: extra-objects, root-link-and-ver, reverse-order,
+    /// bootstrap-uri, other-version-style, read-defaults, alternate-path, pct-senml-cbor,
+    /// no-retry, register-attempts, no-access-control, no-server-push. Each is a way real
+    /// clients differ where the specification allows it; the suite must still pass.
+    #[arg(long, default_value = "", value_name = "LIST")]
+    variations: String,
     /// On the wire, wait for a client the user starts, on the vectors' canonical ports
     /// (bootstrap server 127.0.0.1:5783); vectors run one at a time, and --client is not
     /// used.
@@ -123,13 +133,18 @@ fn vectors_dir(given: Option<PathBuf>) -> PathBuf {
 /// Vectors run at once on the wire (each mostly waits for timers).
 const WIRE_THREADS: usize = 128;
 
-/// The bundled reference client on the wire, as a launcher command line.
-fn wire_reference_cmdline(bug: Option<&str>) -> String {
+/// The bundled reference client on the wire, as a launcher command line, with the
+/// conforming variations `vary` (names as `--variations` takes them).
+fn wire_reference_cmdline(bug: Option<&str>, vary: &str) -> String {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("lwm2m-reference-client")))
         .unwrap_or_else(|| PathBuf::from("lwm2m-reference-client"));
-    harness::launch::reference_cmdline(&exe, bug)
+    let mut line = harness::launch::reference_cmdline(&exe, bug);
+    if !vary.is_empty() {
+        line.push_str(&format!(" --variations {vary}"));
+    }
+    line
 }
 
 /// What `--client` (with `--attach`) names.
@@ -148,7 +163,8 @@ struct ClientChoice {
 impl ClientChoice {
     fn parse(cli: &Cli) -> Result<ClientChoice, String> {
         let c = cli.client.as_str();
-        let wire_ref = c == "wire-ref" || c.starts_with("wire-mutant:");
+        let wire_ref =
+            c == "wire-ref" || c.starts_with("wire-mutant:") || c.starts_with("wire-misbehave:");
         let launched = !cli.attach && (wire_ref || c.contains('{'));
         if !(cli.attach || launched) {
             if cli.pcap.is_some() || cli.coap_time_scale.is_some() {
@@ -156,9 +172,39 @@ impl ClientChoice {
                     "--client {c:?}: --pcap and --coap-time-scale need a client on the wire"
                 ));
             }
+            if let Some(name) = c.strip_prefix("misbehave:") {
+                let m = Misbehaviour::from_name(name).ok_or_else(|| {
+                    format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
+                })?;
+                return Ok(ClientChoice {
+                    factory: Arc::new(MisbehavingFactory {
+                        inner: Box::new(InProcessFactory {
+                            bugs: bootstrap_model::bugs::BugSet::NONE,
+                            vary: Variations::default(),
+                        }),
+                        m,
+                    }),
+                    reference: true,
+                    wire: None,
+                    runs_slow: true,
+                    launcher: None,
+                });
+            }
             let (factory, reference): (Arc<dyn AdapterFactory>, bool) =
                 match InProcessFactory::parse(c) {
-                    Some(f) => (Arc::new(f?), true),
+                    Some(f) => (
+                        Arc::new(InProcessFactory {
+                            vary: Variations::parse(&cli.variations)
+                                .map_err(|e| format!("--variations: {e}"))?,
+                            ..f?
+                        }),
+                        true,
+                    ),
+                    None if !cli.variations.is_empty() => {
+                        return Err(format!(
+                            "--variations applies to the bundled reference client (ref, wire-ref), not to --client {c:?}"
+                        ))
+                    }
                     None => (Arc::new(SubprocessFactory::new(c)?), false),
                 };
             return Ok(ClientChoice {
@@ -196,7 +242,19 @@ impl ClientChoice {
                 ),
                 None => None,
             };
-            Some(Launcher::new(&wire_reference_cmdline(bug))?)
+            Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
+            let mut line = wire_reference_cmdline(bug, &cli.variations);
+            if let Some(name) = c.strip_prefix("wire-misbehave:") {
+                let m = Misbehaviour::from_name(name).ok_or_else(|| {
+                    format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
+                })?;
+                line.push_str(&format!(" --misbehave {}", m.name()));
+            }
+            Some(Launcher::new(&line)?)
+        } else if !cli.variations.is_empty() {
+            return Err(format!(
+                "--variations applies to the bundled reference client (ref, wire-ref), not to --client {c:?}"
+            ));
         } else {
             Some(Launcher::new(c)?)
         };
@@ -219,6 +277,23 @@ impl ClientChoice {
             return Some("slow: it waits for a built-in RFC 7252 constant (MAX_TRANSMIT_WAIT or EXCHANGE_LIFETIME); run with --slow, or with --coap-time-scale if the client honours it".into());
         }
         None
+    }
+}
+
+/// Prints both kill tables; success when each kills at least 95 %.
+fn mutants_outcome(
+    rows: &[harness::mutants::Row],
+    bad: &[harness::mutants::MisbehaviourRow],
+) -> ExitCode {
+    print!("{}", harness::mutants::render(rows));
+    println!();
+    print!("{}", harness::mutants::render_misbehaviours(bad));
+    let (killed, of) = harness::mutants::kills(rows);
+    let (bad_killed, bad_of) = harness::mutants::misbehaviour_kills(bad);
+    if killed * 100 >= of * 95 && bad_killed * 100 >= bad_of * 95 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -249,12 +324,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let client = ClientChoice::parse(&cli)?;
     if cli.mutants && client.wire.is_some() {
         let opts = client.wire.clone().unwrap_or_default();
-        let reference = cli.client == "wire-ref";
-        if !reference {
+        if cli.client != "wire-ref" {
             return Err("--mutants on the wire needs --client wire-ref".into());
         }
         let make = |bug: bootstrap_model::bugs::Bug| -> Box<dyn AdapterFactory> {
-            let l = Launcher::new(&wire_reference_cmdline(Some(bug.name())))
+            let l = Launcher::new(&wire_reference_cmdline(Some(bug.name()), ""))
                 .expect("the bundled client's command line is valid");
             Box::new(UdpFactory::new(Some(l), opts.clone()))
         };
@@ -264,31 +338,34 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .cloned()
             .collect();
         let rows = harness::mutants::kill_table_with(&fast, timeout, &make);
-        print!("{}", harness::mutants::render(&rows));
-        let killed = rows.iter().filter(|r| r.killed_by.is_some()).count();
-        return Ok(if killed * 100 >= rows.len() * 95 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        let misbehave = |m: harness::misbehave::Misbehaviour| -> Option<Box<dyn AdapterFactory>> {
+            let line = format!(
+                "{} --misbehave {}",
+                wire_reference_cmdline(None, ""),
+                m.name()
+            );
+            let l = Launcher::new(&line).expect("the bundled client's command line is valid");
+            Some(Box::new(UdpFactory::new(Some(l), opts.clone())))
+        };
+        let bad = harness::mutants::misbehaviour_table(&fast, timeout, &misbehave);
+        return Ok(mutants_outcome(&rows, &bad));
     }
     if cli.mutants {
         let rows = harness::mutants::kill_table(&vectors, timeout);
-        print!("{}", harness::mutants::render(&rows));
-        let killed = rows.iter().filter(|r| r.killed_by.is_some()).count();
-        return Ok(if killed * 100 >= rows.len() * 95 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        let bad = harness::mutants::misbehaviour_table_in_process(&vectors, timeout);
+        return Ok(mutants_outcome(&rows, &bad));
     }
     let mut client = client;
     let profiles: Vec<ClientProfile> = match &cli.client_profile {
         Some(f) => vec![ClientProfile::load(f, &vectors)?],
-        None if client.reference => Profile::ALL
-            .iter()
-            .map(|p| ClientProfile::reference(*p))
-            .collect(),
+        None if client.reference => {
+            let vary =
+                Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
+            Profile::ALL
+                .iter()
+                .map(|p| ClientProfile::reference_with(*p, &vary))
+                .collect()
+        }
         None if cli.attach => {
             return Err(
                 "--attach: the client needs --client-profile FILE (which profile it claims)".into(),
@@ -382,7 +459,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let verdict = match (verdict, xfail) {
                     (Verdict::Pass, Some(reason)) => Verdict::Xpass { reason },
                     (
-                        Verdict::Fail { step, detail } | Verdict::Error { step, detail },
+                        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail },
                         Some(reason),
                     ) => Verdict::Xfail {
                         reason,
@@ -391,7 +468,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     (v, _) => v,
                 };
                 let outcome: Result<(), Failed> = match &verdict {
-                    Verdict::Fail { step, detail } | Verdict::Error { step, detail } => {
+                    Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
                         Err(format!("step {step}: {detail}").into())
                     }
                     Verdict::Xpass { reason } => {
@@ -400,7 +477,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     _ => Ok(()),
                 };
                 let failing = match &verdict {
-                    Verdict::Fail { step, detail } | Verdict::Error { step, detail } => {
+                    Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
                         Some((*step, detail.clone()))
                     }
                     Verdict::Xfail { detail, .. } => Some((usize::MAX, detail.clone())),

@@ -16,6 +16,9 @@
 //!
 //! [features]
 //! bootstrap_pack = false
+//! access_control = true               # the Access Control object (optional, LwM2M-OBJ-003-C-O)
+//! server_initiated_bootstrap = true   # 1.0: accepts pushes without a request (LwM2M-BOOT-005-C-O)
+//! finish_consistency_check = true     # 1.0: Finish answers 4.06 when inconsistent (LwM2M-BOOT-016-C-O)
 //!
 //! [[expected_failures]]
 //! vector = "bsv-86081e60da88"          # ID or file name of the vector
@@ -64,13 +67,41 @@ pub struct ClientProfile {
     pub expected_failures: Vec<ExpectedFailure>,
 }
 
-/// Optional features a client may have.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+/// Optional features a client may have. A vector that needs one the client lacks is
+/// skipped, the feature named.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// Whether the client uses Bootstrap-Pack-Request (1.2, BS-PACK-01). Absent: the
     /// adapter follows each vector's assumption (only the in-process reference can).
     pub bootstrap_pack: Option<bool>,
+    /// Whether the client has the Access Control object (default true; optional in every
+    /// version: LwM2M-OBJ-003-C-O, BS-OBJ-05).
+    #[serde(default = "yes")]
+    pub access_control: bool,
+    /// Whether a 1.0 client accepts bootstrap commands no Bootstrap-Request preceded
+    /// (Server Initiated Bootstrap; default true; optional in 1.0: LwM2M-BOOT-005-C-O).
+    #[serde(default = "yes")]
+    pub server_initiated_bootstrap: bool,
+    /// Whether a 1.0 client refuses an inconsistent configuration at Finish with 4.06
+    /// (default true; optional in 1.0: LwM2M-BOOT-016-C-O; required in 1.1+).
+    #[serde(default = "yes")]
+    pub finish_consistency_check: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Features {
+    fn default() -> Features {
+        Features {
+            bootstrap_pack: None,
+            access_control: true,
+            server_initiated_bootstrap: true,
+            finish_consistency_check: true,
+        }
+    }
 }
 
 /// One expected failure.
@@ -108,6 +139,18 @@ impl ClientProfile {
         }
     }
 
+    /// The built-in profile of the bundled reference client with the conforming variations
+    /// `vary`: the optional features they drop are declared absent.
+    pub fn reference_with(
+        profile: Profile,
+        vary: &conformance::observation::Variations,
+    ) -> ClientProfile {
+        let mut p = ClientProfile::reference(profile);
+        p.features.access_control = !vary.no_access_control;
+        p.features.server_initiated_bootstrap = !vary.no_server_push;
+        p
+    }
+
     /// Reads and checks a profile file against the loaded vectors; the error names the file
     /// and the unknown key, bad value or unknown vector.
     pub fn load(file: &Path, vectors: &[Vector]) -> Result<ClientProfile, String> {
@@ -139,6 +182,14 @@ impl ClientProfile {
                 ));
             }
         }
+        let v1_0 = matches!(p.profile.as_str(), "1.0" | "seed");
+        if !p.features.finish_consistency_check && !v1_0 {
+            return Err(format!(
+                "{}: features.finish_consistency_check = false: only a 1.0 client may lack the check (LwM2M-BOOT-016-C-O); in {} Finish must answer 4.06 to an inconsistent configuration (BS-FIN-02)",
+                file.display(),
+                p.profile
+            ));
+        }
         for x in &p.expected_failures {
             if !vectors
                 .iter()
@@ -156,6 +207,16 @@ impl ClientProfile {
 
     /// Why the client cannot run `v`, if it cannot.
     pub fn skip_reason(&self, v: &Vector) -> Option<String> {
+        let f = &v.features;
+        if f.access_control && !self.features.access_control {
+            return Some("needs the Access Control object (the client profile says it has none: optional, LwM2M-OBJ-003-C-O)".into());
+        }
+        if f.server_initiated_bootstrap && !self.features.server_initiated_bootstrap {
+            return Some("needs 1.0 Server Initiated Bootstrap, commands without a Bootstrap-Request (the client profile says it has none: optional, LwM2M-BOOT-005-C-O)".into());
+        }
+        if f.finish_consistency_check && !self.features.finish_consistency_check {
+            return Some("needs Finish to refuse an inconsistent configuration (the client profile says it does not check: optional in 1.0, LwM2M-BOOT-016-C-O)".into());
+        }
         if let (Some(want), Some(has)) = (v.features.bootstrap_pack, self.features.bootstrap_pack) {
             if want != has {
                 return Some(if want {

@@ -125,6 +125,15 @@ fn evidence(v: &VectorResult, indent: &str) -> String {
     s
 }
 
+/// The tier a result counts at: the vector's, or lower where it failed at a step whose
+/// timing the specification leaves to the client (a late message, a SHOULD failure).
+pub fn counted_tier(r: &VectorResult) -> Tier {
+    match &r.verdict {
+        Verdict::Fail { tier: Some(t), .. } => r.tier.max(*t),
+        _ => r.tier,
+    }
+}
+
 /// Counts, outcome and exit code from the results.
 pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) -> RunReport {
     let mut tiers: BTreeMap<Tier, TierSummary> = BTreeMap::new();
@@ -135,8 +144,9 @@ pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) 
         .filter(|r| r.tier == Tier::Must && matches!(r.verdict, Verdict::Xfail { .. }))
         .count();
     for r in &results {
-        let t = tiers.entry(r.tier).or_insert_with(|| TierSummary {
-            tier: tier_name(r.tier).into(),
+        let tier = counted_tier(r);
+        let t = tiers.entry(tier).or_insert_with(|| TierSummary {
+            tier: tier_name(tier).into(),
             ..TierSummary::default()
         });
         match &r.verdict {
@@ -148,7 +158,7 @@ pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) 
             Verdict::Xpass { .. } => t.xpass += 1,
         }
         if matches!(r.verdict, Verdict::Xpass { .. })
-            || (r.tier == Tier::Must && r.verdict.is_failure())
+            || (tier == Tier::Must && r.verdict.is_failure())
         {
             certified = false;
         }
@@ -236,7 +246,7 @@ pub fn summary_text(r: &RunReport) -> String {
         .filter(|v| !matches!(v.verdict, Verdict::Pass | Verdict::Skip { .. }))
     {
         let (what, step, detail) = match &v.verdict {
-            Verdict::Fail { step, detail } => ("FAIL", Some(*step), detail.clone()),
+            Verdict::Fail { step, detail, .. } => ("FAIL", Some(*step), detail.clone()),
             Verdict::Error { step, detail } => ("ERROR", Some(*step), detail.clone()),
             Verdict::Xfail { reason, detail } => {
                 ("XFAIL", None, format!("{detail} (expected: {reason})"))
@@ -399,7 +409,7 @@ pub fn junit_xml(r: &RunReport) -> String {
             let chart = || esc(&(msc_text(&v.exchange, None) + &evidence(v, "")));
             match &v.verdict {
                 Verdict::Pass => s.push_str("/>\n"),
-                Verdict::Fail { step, detail } => {
+                Verdict::Fail { step, detail, .. } => {
                     let _ = writeln!(s, ">\n      <failure message=\"step {step}: {}\">{}</failure>\n    </testcase>", esc(detail), chart());
                 }
                 Verdict::Error { step, detail } => {
@@ -501,6 +511,7 @@ mod tests {
         let fail = || Verdict::Fail {
             step: 1,
             detail: "d".into(),
+            tier: None,
         };
         assert_eq!(code(vec![result(Tier::Must, Verdict::Pass)]), 0);
         assert_eq!(code(vec![result(Tier::Must, fail())]), 1, "a MUST failure");
@@ -565,6 +576,7 @@ mod tests {
                 Verdict::Fail {
                     step: 2,
                     detail: "expected \"2.04\" <x>".into(),
+                    tier: None,
                 },
             )],
         );

@@ -1,13 +1,15 @@
 //! Running one vector through an adapter: the exchange as it happened (for the message
-//! sequence chart) and the verdict, judged with `conformance::replay::judge`.
+//! sequence chart) and the verdict, judged with `conformance::judge` (the judge the model's
+//! own replay uses), step by step and after the last step.
 
 use crate::adapter::{AdapterError, AdapterFactory, Observed};
-use bootstrap_model::client::{Outgoing, Peer};
-use bootstrap_model::objects::ServerUri;
-use bootstrap_model::profile::Profile;
+use bootstrap_model::client::Peer;
 use bootstrap_model::system::Action;
-use conformance::replay::judge;
+use conformance::catalogue::Tier;
+use conformance::expectation::Expectation;
+use conformance::judge::{judge, problems, Context, Finding};
 use conformance::vector::Vector;
+use conformance::wire::UriMap;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -32,10 +34,14 @@ pub enum Verdict {
     Pass,
     /// The client departed from the vector.
     Fail {
-        /// Step (0 = power-on).
+        /// Step (0 = power-on; one past the last step: after it).
         step: usize,
         /// Expected vs actual.
         detail: String,
+        /// The tier the failure counts at when lower than the vector's (a step on behaviour
+        /// whose timing the specification leaves to the client).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tier: Option<Tier>,
     },
     /// The client hung, crashed or broke the protocol.
     Error {
@@ -147,20 +153,29 @@ pub fn run_vector_with(
 /// The verdict of an observation: the expectation, then the timing rules (a violation of
 /// a declared deviation is noted in `seen` instead).
 fn check(
-    profile: Profile,
-    expect: &conformance::vector::Expectation,
+    ctx: Context<'_>,
+    expect: &Expectation,
     o: &Observed,
     step: usize,
     deviations: &[String],
     seen: &mut Vec<(usize, String)>,
-) -> Result<(), String> {
-    judge(profile, expect, o.response.as_ref(), &o.sends)?;
+) -> Result<(), Verdict> {
+    judge(ctx, expect, o.response.as_ref(), &o.sends).map_err(|f| match f {
+        Finding::NotObserved(why) => Verdict::Skip {
+            reason: format!("step {step}: not observed: {why}"),
+        },
+        Finding::Fail { detail, tier } => Verdict::Fail { step, detail, tier },
+    })?;
     match &o.violation {
         Some(v) if deviations.iter().any(|id| v.contains(id.as_str())) => {
             seen.push((step, v.clone()));
             Ok(())
         }
-        Some(v) => Err(v.clone()),
+        Some(v) => Err(Verdict::Fail {
+            step,
+            detail: v.clone(),
+            tier: None,
+        }),
         None => Ok(()),
     }
 }
@@ -182,22 +197,18 @@ fn run(
             detail: e.to_string(),
         },
     };
-    let profile: Profile = match v.profile.parse() {
-        Ok(p) => p,
-        Err(e) => {
-            return Verdict::Error {
-                step: 0,
-                detail: format!("{e}"),
-            }
-        }
-    };
     let boot = match adapter.start(v, timeout) {
         Ok(o) => o,
         Err(e) => return error(0, e),
     };
-    record(arrows, 0, None, &boot);
-    if let Err(d) = check(profile, &v.boot, &boot, 0, deviations, seen) {
-        return Verdict::Fail { step: 0, detail: d };
+    let uris = adapter.uris().unwrap_or_else(|| v.uris.clone());
+    let ctx = Context {
+        uris: &uris,
+        endpoint: &v.endpoint,
+    };
+    record(arrows, 0, None, &boot, &uris);
+    if let Err(verdict) = check(ctx, &v.boot, &boot, 0, deviations, seen) {
+        return verdict;
     }
     for (i, step) in v.steps.iter().enumerate() {
         let n = i + 1;
@@ -212,10 +223,55 @@ fn run(
             Ok(o) => o,
             Err(e) => return error(n, e),
         };
-        record(arrows, n, Some(&from), &observed);
-        if let Err(d) = check(profile, &step.expect, &observed, n, deviations, seen) {
-            return Verdict::Fail { step: n, detail: d };
+        record(arrows, n, Some(&from), &observed, &uris);
+        if let Err(verdict) = check(ctx, &step.expect, &observed, n, deviations, seen) {
+            return verdict;
         }
+    }
+    // Judged to the end: what the client sends while nobody answers it after the last
+    // step must be something a conforming client may send then.
+    let after = v.steps.len() + 1;
+    let window = adapter.drain_window(v);
+    if window.is_zero() {
+        return Verdict::Pass;
+    }
+    let observed = match adapter.drain(window) {
+        Ok(o) => o,
+        Err(e) => return error(after, e),
+    };
+    record(arrows, after, None, &observed, &uris);
+    if let Some(v) = &observed.violation {
+        return Verdict::Fail {
+            step: after,
+            detail: v.clone(),
+            tier: None,
+        };
+    }
+    if let Some(m) = observed
+        .sends
+        .iter()
+        .find(|m| !v.after_last.iter().any(|r| problems(ctx, r, m).is_empty()))
+    {
+        return Verdict::Fail {
+            step: after,
+            detail: format!(
+                "after the last step, within {:.2} s of silence, the client sent {m}, which a conforming client does not send then{}",
+                window.as_secs_f64(),
+                if v.after_last.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (it may send only: {})",
+                        v.after_last
+                            .iter()
+                            .map(|r| conformance::judge::describe(ctx, r))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                }
+            ),
+            tier: None,
+        };
     }
     Verdict::Pass
 }
@@ -227,11 +283,18 @@ fn peer_name(p: Peer) -> String {
     }
 }
 
-fn uri_name(u: ServerUri) -> String {
-    match u {
-        ServerUri::Bootstrap | ServerUri::BootstrapAlternate => "BS".into(),
-        ServerUri::Server(k) => format!("DM{k}"),
+/// The name of the server at `uri` in the charts: `BS`, `BS-alt`, `DMk`, or the URI.
+fn uri_name(uri: &str, uris: &UriMap) -> String {
+    if uri == uris.bootstrap {
+        return "BS".into();
     }
+    if uri == uris.bootstrap_alternate {
+        return "BS-alt".into();
+    }
+    uris.servers
+        .iter()
+        .position(|s| s == uri)
+        .map_or_else(|| uri.to_string(), |k| format!("DM{k}"))
 }
 
 /// Who sends the stimulus, to whom, and what it is.
@@ -273,7 +336,13 @@ fn stimulus_arrow(
     }
 }
 
-fn record(arrows: &mut Vec<Arrow>, step: usize, answer_to: Option<&str>, o: &Observed) {
+fn record(
+    arrows: &mut Vec<Arrow>,
+    step: usize,
+    answer_to: Option<&str>,
+    o: &Observed,
+    uris: &UriMap,
+) {
     if let Some(r) = &o.response {
         arrows.push(Arrow {
             step,
@@ -283,15 +352,10 @@ fn record(arrows: &mut Vec<Arrow>, step: usize, answer_to: Option<&str>, o: &Obs
         });
     }
     for s in &o.sends {
-        let to = match s {
-            Outgoing::BootstrapRequest { to, .. }
-            | Outgoing::BootstrapPackRequest { to, .. }
-            | Outgoing::Register { to, .. } => uri_name(*to),
-        };
         arrows.push(Arrow {
             step,
             from: "Client".into(),
-            to,
+            to: uri_name(&s.uri, uris),
             message: s.to_string(),
         });
     }

@@ -18,12 +18,13 @@
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::client::{Choices, Client, ClientSpec, Content, Input, Outgoing, Response};
-use bootstrap_model::code::ResponseCode;
+use bootstrap_model::client::{Choices, Client, ClientSpec, Input};
 use bootstrap_model::profile::Profile;
 use bootstrap_model::store::ObjectStore;
 use bootstrap_model::system::Action;
+use conformance::observation::{render_message, render_response, ObservedResponse, Variations};
 use conformance::vector::{Features, Step, Vector};
+use conformance::wire::{CoapMessage, Encoded};
 use conformance::wire::{CoapRequest, UriMap};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,7 @@ use std::time::{Duration, Instant};
 
 /// The protocol version this harness speaks. Every message carries it; a client answers with
 /// the version it was sent or exits, and the harness refuses an answer in any other version.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// How much of the client's stderr is kept for the report (the end of it).
 pub const STDERR_TAIL_BYTES: usize = 2048;
@@ -95,7 +96,7 @@ pub enum StopOp {
 /// before any stimulus.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StartMessage {
-    /// The protocol version: always 1 ([`PROTOCOL_VERSION`]).
+    /// The protocol version: always 2 ([`PROTOCOL_VERSION`]).
     #[schemars(schema_with = "protocol_version_schema")]
     pub protocol: u32,
     /// `"start"`.
@@ -119,7 +120,7 @@ pub struct StartMessage {
 /// a request to it) and the messages it sends next.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StepMessage {
-    /// The protocol version: always 1 ([`PROTOCOL_VERSION`]).
+    /// The protocol version: always 2 ([`PROTOCOL_VERSION`]).
     #[schemars(schema_with = "protocol_version_schema")]
     pub protocol: u32,
     /// `"step"`.
@@ -140,7 +141,7 @@ pub struct StepMessage {
 /// still running one second later.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StopMessage {
-    /// The protocol version: always 1 ([`PROTOCOL_VERSION`]).
+    /// The protocol version: always 2 ([`PROTOCOL_VERSION`]).
     #[schemars(schema_with = "protocol_version_schema")]
     pub protocol: u32,
     /// `"stop"`.
@@ -160,36 +161,39 @@ pub enum HarnessMessage {
     Stop(StopMessage),
 }
 
-/// The client's response to the stimulus, when the stimulus was a request to it.
+/// The client's response to the stimulus, when the stimulus was a request to it, as the
+/// client sent it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerResponse {
-    /// The CoAP response code, dotted (`"2.04"`).
+    /// The CoAP response code, dotted (`"2.04"`), any `c.dd`.
     #[schemars(schema_with = "code_schema")]
     pub code: String,
-    /// The payload, abstractly, where the operation has one (Read, Discover); else null.
-    pub content: Option<Content>,
+    /// The payload as sent, with its Content-Format (`{"content_format":40,"hex":"...",
+    /// "text":"</>;lwm2m=1.1,..."}`), or null.
+    pub payload: Option<Encoded>,
 }
 
 /// Client → harness: the one line that answers a `start` or a `step`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerMessage {
-    /// The version of the message answered: 1 ([`PROTOCOL_VERSION`]).
+    /// The version of the message answered: 2 ([`PROTOCOL_VERSION`]).
     #[schemars(schema_with = "protocol_version_schema")]
     pub protocol: u32,
     /// The response to the stimulus; null when the stimulus was not a request to the client
     /// (an answer to the client's own request, a timer) and in the answer to `start`.
     pub response: Option<AnswerResponse>,
-    /// The messages the client sends next, in any order; empty when none.
-    pub sends: Vec<Outgoing>,
+    /// The requests the client sends next on its own, as sent (method, the server's URI,
+    /// path, query, Accept, payload), in any order; empty when none.
+    pub sends: Vec<CoapMessage>,
 }
 
 /// Any line of the protocol, either direction: the root of [`protocol_schema`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(
-    title = "LwM2M bootstrap harness protocol, version 1",
+    title = "LwM2M bootstrap harness protocol, version 2",
     description = "One JSON object per line. Harness to client: a HarnessMessage (start, step, stop). Client to harness: one AnswerMessage for every start and step. See harness/PROTOCOL.md."
 )]
 pub enum ProtocolMessage {
@@ -204,8 +208,7 @@ fn protocol_version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schem
 }
 
 fn code_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let codes: Vec<&str> = ResponseCode::ALL.iter().map(|c| c.dotted()).collect();
-    schemars::json_schema!({ "type": "string", "enum": codes })
+    schemars::json_schema!({ "type": "string", "pattern": "^[245]\\.[0-9][0-9]$" })
 }
 
 impl StartMessage {
@@ -260,23 +263,40 @@ impl AnswerMessage {
         AnswerMessage {
             protocol: PROTOCOL_VERSION,
             response: o.response.as_ref().map(|r| AnswerResponse {
-                code: r.code.dotted().to_string(),
-                content: r.content.clone(),
+                code: r.code.clone(),
+                payload: r.payload.clone(),
             }),
             sends: o.sends.clone(),
         }
     }
 
-    /// What the answer reports; `Err` names an unknown response code.
+    /// What the answer reports; `Err` names a code that is not a CoAP response code or a
+    /// payload whose hex does not decode.
     pub fn into_observed(self) -> Result<Observed, String> {
         let response = match self.response {
             None => None,
-            Some(r) => Some(Response {
-                code: code_from_dotted(&r.code)
-                    .ok_or_else(|| format!("unknown response code {:?}", r.code))?,
-                content: r.content,
-            }),
+            Some(r) => {
+                if !is_response_code(&r.code) {
+                    return Err(format!(
+                        "{:?} is not a CoAP response code (c.dd, class 2, 4 or 5)",
+                        r.code
+                    ));
+                }
+                if let Some(p) = &r.payload {
+                    p.bytes().map_err(|e| format!("response payload: {e}"))?;
+                }
+                Some(ObservedResponse {
+                    code: r.code,
+                    payload: r.payload,
+                })
+            }
         };
+        for m in &self.sends {
+            if let Some(p) = &m.payload {
+                p.bytes()
+                    .map_err(|e| format!("payload of {} {}: {e}", m.method, m.path))?;
+            }
+        }
         Ok(Observed {
             response,
             sends: self.sends,
@@ -285,9 +305,14 @@ impl AnswerMessage {
     }
 }
 
-/// The response code written `dotted` (`"4.06"`), if the bootstrap interface has it.
-pub fn code_from_dotted(dotted: &str) -> Option<ResponseCode> {
-    ResponseCode::ALL.into_iter().find(|c| c.dotted() == dotted)
+/// Whether `dotted` is a CoAP response code: class 2, 4 or 5, two detail digits.
+pub fn is_response_code(dotted: &str) -> bool {
+    let b = dotted.as_bytes();
+    b.len() == 4
+        && matches!(b[0], b'2' | b'4' | b'5')
+        && b[1] == b'.'
+        && b[2].is_ascii_digit()
+        && b[3].is_ascii_digit()
 }
 
 /// The JSON Schema of every protocol line, both directions (root: [`ProtocolMessage`]),
@@ -858,7 +883,7 @@ fn static_endpoint(endpoint: &str) -> &'static str {
 /// protocol version 1, a step before start, an unknown profile, an I/O error); per the
 /// versioning rule it does not answer such a line.
 pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Result<(), String> {
-    let mut running: Option<(Client, ClientSpec)> = None;
+    let mut running: Option<(Client, ClientSpec, conformance::wire::UriMap)> = None;
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
         if line.trim().is_empty() {
@@ -892,13 +917,13 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
                     choices.pack = pack;
                 }
                 let (client, out) = Client::boot(&spec, m.factory_objects, choices);
-                running = Some((client, spec));
+                running = Some((client, spec, m.uris));
                 out
             }
             "step" => {
                 let m: StepMessage =
                     serde_json::from_value(value).map_err(|e| at(format!("bad step ({e})")))?;
-                let (client, spec) = running
+                let (client, spec, _) = running
                     .as_mut()
                     .ok_or_else(|| at("step before start".into()))?;
                 client.handle(spec, &m.stimulus.input())
@@ -906,9 +931,20 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
             "stop" => return Ok(()),
             other => return Err(at(format!("unknown op {other:?}"))),
         };
+        let Some((_, spec, uris)) = &running else {
+            return Err(at("step before start".into()));
+        };
+        let plain = Variations::default();
         let answer = AnswerMessage::from_observed(&Observed {
-            response: out.response,
-            sends: out.send,
+            response: out
+                .response
+                .as_ref()
+                .map(|r| render_response(r, spec.profile, uris, &plain)),
+            sends: out
+                .send
+                .iter()
+                .map(|o| render_message(o, uris, &plain))
+                .collect(),
             violation: None,
         });
         let text = to_line(&answer)?;
@@ -974,9 +1010,14 @@ mod tests {
     #[test]
     fn answers_parse_or_say_why_not() {
         let ok =
-            parse_answer(r#"{"protocol":1,"response":{"code":"4.06","content":null},"sends":[]}"#)
+            parse_answer(r#"{"protocol":2,"response":{"code":"4.06","payload":null},"sends":[]}"#)
                 .unwrap();
-        assert_eq!(ok.response.unwrap().code, ResponseCode::NotAcceptable);
+        assert_eq!(ok.response.unwrap().code, "4.06");
+        // Any CoAP response code is an observation (the judge names the wrong ones).
+        let bad_option =
+            parse_answer(r#"{"protocol":2,"response":{"code":"4.02","payload":null},"sends":[]}"#)
+                .unwrap();
+        assert_eq!(bad_option.response.unwrap().code, "4.02");
         let why = |l: &str| match parse_answer(l) {
             Err(AdapterError::Protocol { why, line }) => {
                 assert_eq!(line, l);
@@ -987,12 +1028,13 @@ mod tests {
         assert!(why("nope").contains("not a JSON line"));
         assert!(why("[1]").contains("not a JSON object"));
         assert!(why(r#"{"response":null,"sends":[]}"#).contains("no \"protocol\""));
-        assert!(why(r#"{"protocol":2,"response":null,"sends":[]}"#).contains("version 2"));
+        assert!(why(r#"{"protocol":1,"response":null,"sends":[]}"#).contains("version 1"));
         assert!(
-            why(r#"{"protocol":1,"response":{"code":"2.99","content":null},"sends":[]}"#)
-                .contains("unknown response code \"2.99\"")
+            why(r#"{"protocol":2,"response":{"code":"2.9","payload":null},"sends":[]}"#)
+                .contains("\"2.9\" is not a CoAP response code")
         );
-        assert!(why(r#"{"protocol":1,"response":null,"sends":[],"extra":1}"#).contains("extra"));
+        assert!(why(r#"{"protocol":2,"response":{"code":"2.05","payload":{"content_format":40,"hex":"zz","text":null}},"sends":[]}"#).contains("hex"));
+        assert!(why(r#"{"protocol":2,"response":null,"sends":[],"extra":1}"#).contains("extra"));
     }
 
     #[test]

@@ -38,7 +38,10 @@
 //! address a datagram comes from.
 
 use crate::blockwise::{self, Block2Fetch, Fetched};
-use crate::coap::{decode_request, encode_client_message_accepting, encode_response_for};
+use crate::coap::{
+    decode_request, encode_client_message_accepting, encode_response_for, response_type,
+};
+use crate::misbehave::{rewrite_message, rewrite_reply, Memory, Misbehaviour, RequestView};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use bootstrap_model::bugs::BugSet;
@@ -52,7 +55,8 @@ use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Factory;
 use coap_lite::block_handler::BlockValue;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
-use conformance::wire::{outgoing, UriMap};
+use conformance::observation::{render_message, render_response, Variations};
+use conformance::wire::UriMap;
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -84,6 +88,12 @@ pub struct WireClientConfig {
     /// The Content-Formats it takes and answers in, the preferred first
     /// ([`WireClientConfig::ALL_FORMATS`] unless narrowed).
     pub content_formats: Vec<u16>,
+    /// Conforming variations (`--variations`): how its answers and messages look, and the
+    /// behaviours the specification leaves open ([`Variations`]).
+    pub vary: Variations,
+    /// A misbehaviour applied to the datagrams it sends (`--misbehave`,
+    /// [`crate::misbehave`]), for showing that the harness catches it on the wire.
+    pub misbehave: Option<Misbehaviour>,
 }
 
 impl WireClientConfig {
@@ -129,6 +139,19 @@ pub struct WireClient {
     assembling: HashMap<(SocketAddr, Vec<Vec<u8>>), blockwise::Block1Assembly>,
     /// Answers sent as Block2, whole, by peer and Uri-Path: the later blocks come from here.
     served: HashMap<(SocketAddr, Vec<Vec<u8>>), Packet>,
+    /// A bootstrap attempt failed: the next Bootstrap-Request is a retry.
+    failed: bool,
+    /// Gave up bootstrapping ([`Variations::no_retry`]).
+    gave_up: bool,
+    /// Register attempts left per server before a refusal reaches the model
+    /// ([`Variations::register_attempts`]).
+    attempts: HashMap<ServerUri, u8>,
+    /// What the misbehaviour remembers.
+    memory: Memory,
+    /// The Message ID of the last request it sent ([`Misbehaviour::ReusesMessageId`]).
+    last_mid: Option<u16>,
+    /// A Register to send again unasked, and when ([`Misbehaviour::RegistersAfterLastStep`]).
+    again: Option<(Instant, Outgoing)>,
 }
 
 fn leak(endpoint: &str) -> &'static str {
@@ -197,6 +220,12 @@ impl WireClient {
             peers,
             served: HashMap::new(),
             assembling: HashMap::new(),
+            failed: false,
+            gave_up: false,
+            attempts: HashMap::new(),
+            memory: Memory::default(),
+            last_mid: None,
+            again: None,
             cfg,
         };
         // Power-on arms what the boot state arms (BS-FACT-05: the hold-off runs first).
@@ -248,10 +277,37 @@ impl WireClient {
     /// request with an early Block2, §2.4).
     fn emit(&mut self, out: Output) -> Result<(), String> {
         for m in out.send {
+            match &m {
+                Outgoing::BootstrapRequest { .. } | Outgoing::BootstrapPackRequest { .. }
+                    if self.cfg.vary.no_retry && (self.failed || self.gave_up) =>
+                {
+                    self.gave_up = true;
+                    self.log(&format!("not retrying: {m} (--variations no-retry)"));
+                    continue;
+                }
+                Outgoing::Register { to, .. } => {
+                    let n = self.cfg.vary.register_attempts.max(1) - 1;
+                    self.attempts.insert(*to, n);
+                }
+                _ => {}
+            }
             let m = self.my_pct(m);
-            let coap = outgoing(&m, &self.cfg.uris);
+            let mut coap = render_message(
+                &m,
+                &self.cfg.uris,
+                &Variations {
+                    format: None,
+                    ..self.cfg.vary.clone()
+                },
+            );
+            if let Some(bad) = self.cfg.misbehave {
+                rewrite_message(bad, &mut coap, &mut self.memory);
+            }
             let to = transport::socket_addr(&coap.uri)?;
-            let (mid, token) = (self.ids.mid(), self.ids.token());
+            let (mut mid, token) = (self.ids.mid(), self.ids.token());
+            if self.cfg.misbehave == Some(Misbehaviour::ReusesMessageId) {
+                mid = *self.last_mid.get_or_insert(mid);
+            }
             // A Bootstrap-Pack-Request asks for the first pack format the client lists.
             let accept = matches!(m, Outgoing::BootstrapPackRequest { .. })
                 .then(|| {
@@ -386,12 +442,26 @@ impl WireClient {
 
     /// Fires expired timers and retransmits or gives up on unanswered requests.
     fn fire_due(&mut self, now: Instant) -> Result<(), String> {
+        if let Some((at, register)) = self.again.take() {
+            if at <= now {
+                self.log("registering again, unasked (--misbehave registers-after-last-step)");
+                self.emit(Output {
+                    response: None,
+                    send: vec![register],
+                })?;
+            } else {
+                self.again = Some((at, register));
+            }
+        }
         while let Some((t, at)) = self.clock.next() {
             if at > now {
                 break;
             }
             self.clock.clear(t);
             self.log(&format!("timer {t:?} expired"));
+            if t == bootstrap_model::client::Timer::ExchangeLifetime {
+                self.failed = true;
+            }
             self.handle(&Input::TimerExpired(t))?;
         }
         let mut i = 0;
@@ -427,6 +497,27 @@ impl WireClient {
 
     /// The model's input for the answer `code` (`None`: none came) to `m`.
     fn answer(&mut self, m: &Outgoing, code: Option<ResponseCode>) -> Result<(), String> {
+        match (m, code) {
+            (Outgoing::BootstrapRequest { .. }, Some(ResponseCode::Changed)) => self.failed = false,
+            // A refused or unanswered Bootstrap-Request is a failed attempt; a failed
+            // Bootstrap-Pack-Request is not (its fallback is part of the attempt, BS-PACK-04).
+            (Outgoing::BootstrapRequest { .. }, _) => self.failed = true,
+            (Outgoing::BootstrapPackRequest { .. }, _) => {}
+            (Outgoing::Register { to, .. }, _) => {
+                // Its own retry procedure: the same Register again while attempts are left.
+                let left = self.attempts.get(to).copied().unwrap_or(0);
+                if left > 0 {
+                    self.log(&format!("Register to {to} failed; trying again"));
+                    let again = Output {
+                        response: None,
+                        send: vec![m.clone()],
+                    };
+                    self.emit(again)?;
+                    self.attempts.insert(*to, left - 1);
+                    return Ok(());
+                }
+            }
+        }
         let input = match m {
             Outgoing::BootstrapRequest { .. } => Input::BootstrapRequestAnswer(code),
             Outgoing::BootstrapPackRequest { .. } => Input::PackAnswer(match code {
@@ -498,6 +589,15 @@ impl WireClient {
                     && p.get_option(coap_lite::CoapOption::UriPath)
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
                 let reply = match decode_request(bytes, peer, &self.cfg.uris) {
+                    Ok(input)
+                        if self.cfg.vary.no_server_push
+                            && pushed(&input)
+                            && self.client.phase
+                                != bootstrap_model::client::Phase::Bootstrapping =>
+                    {
+                        self.log("refused a bootstrap command outside a session (--variations no-server-push)");
+                        bad_request(mid, p.get_token())
+                    }
                     Ok(input) => {
                         let input = self.only_my_formats(input, &p);
                         self.log(&format!("received {input:?} from {from}"));
@@ -510,6 +610,37 @@ impl WireClient {
                         self.log(&format!("cannot decode a request from {from}: {e}"));
                         bad_request(mid, p.get_token())
                     }
+                };
+                let reply = match self.cfg.misbehave {
+                    Some(bad) => {
+                        let path = format!(
+                            "/{}",
+                            uri_path(&p)
+                                .iter()
+                                .map(|s| String::from_utf8_lossy(s).into_owned())
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        );
+                        let method = match method {
+                            RequestType::Get => "GET",
+                            RequestType::Put => "PUT",
+                            RequestType::Post => "POST",
+                            RequestType::Delete => "DELETE",
+                            _ => "?",
+                        };
+                        let accept = p
+                            .get_first_option(CoapOption::Accept)
+                            .and_then(|v| crate::coap::read_uint(v))
+                            .and_then(|v| u16::try_from(v).ok());
+                        let view = RequestView {
+                            method,
+                            path: &path,
+                            from_bootstrap_server: peer == Peer::BootstrapServer,
+                            accept,
+                        };
+                        rewrite_reply(bad, view, reply, &mut self.memory)
+                    }
+                    None => reply,
                 };
                 let reply = match echo {
                     // RFC 7959 §2.3: the answer to a Block1 request echoes its last block.
@@ -635,6 +766,16 @@ impl WireClient {
                 let e = self.exchanges.remove(i);
                 self.log(&format!("answer {t:?} to {}", e.message));
                 let code = crate::coap::response_code(t);
+                if matches!(e.message, Outgoing::Register { .. })
+                    && self.cfg.misbehave == Some(Misbehaviour::RegistersAfterLastStep)
+                    && self.again.is_none()
+                {
+                    // Once answered, whatever the answer, as in process.
+                    self.again = Some((
+                        Instant::now() + Duration::from_millis(300),
+                        e.message.clone(),
+                    ));
+                }
                 match (&e.message, code) {
                     (Outgoing::Register { to, .. }, _) if t == ResponseType::Created => {
                         let ServerUri::Server(server) = to else {
@@ -830,7 +971,7 @@ impl WireClient {
     /// BS-REQ-02 allows (SenML CBOR for a SenML-CBOR-only client), where the model says an
     /// allowed one (TLV); a `pct` outside the set (an injected bug) stays.
     fn my_pct(&self, m: Outgoing) -> Outgoing {
-        let allowed = conformance::replay::allowed_pct(self.cfg.profile);
+        let allowed = conformance::oracle::allowed_pct(self.cfg.profile);
         match m {
             Outgoing::BootstrapRequest {
                 to,
@@ -855,14 +996,42 @@ impl WireClient {
     }
 
     /// The response to a request `p` in the format its Accept asks (4.06 when the client
-    /// does not take it), or the client's first format that has the content.
+    /// does not take it), or the client's first format that has the content; rendered with
+    /// the client's variations.
     fn encode(&self, r: &Response, p: &Packet, mid: u16) -> Result<Vec<u8>, String> {
         let accept = p
             .get_first_option(coap_lite::CoapOption::Accept)
             .and_then(|v| crate::coap::read_uint(v));
+        let profile = self.cfg.profile;
+        let (code, encodings, links) = match &r.content {
+            Some(c @ bootstrap_model::client::Content::Links { .. }) => {
+                let o = render_response(r, profile, &self.cfg.uris, &self.cfg.vary);
+                {
+                    let _ = c;
+                    (r.code, o.payload.into_iter().collect(), true)
+                }
+            }
+            Some(bootstrap_model::client::Content::AccessControl(_))
+                if self.cfg.vary.no_access_control =>
+            {
+                (ResponseCode::NotFound, Vec::new(), false)
+            }
+            Some(c) => (
+                r.code,
+                conformance::wire::read_content(
+                    c,
+                    profile,
+                    &self.cfg.uris,
+                    self.cfg.vary.read_defaults,
+                ),
+                false,
+            ),
+            None => (r.code, Vec::new(), false),
+        };
         encode_response_for(
-            r,
-            &self.cfg.uris,
+            response_type(code),
+            &encodings,
+            links,
             mid,
             p.get_token(),
             accept,
@@ -892,6 +1061,29 @@ impl WireClient {
             other => other,
         }
     }
+}
+
+/// Whether `input` is a bootstrap command from the bootstrap server (a 1.0 push when no
+/// session is open).
+fn pushed(input: &Input) -> bool {
+    matches!(
+        input,
+        Input::Write {
+            from: Peer::BootstrapServer,
+            ..
+        } | Input::Read {
+            from: Peer::BootstrapServer,
+            ..
+        } | Input::Discover {
+            from: Peer::BootstrapServer,
+            ..
+        } | Input::Delete {
+            from: Peer::BootstrapServer,
+            ..
+        } | Input::Finish {
+            from: Peer::BootstrapServer
+        }
+    )
 }
 
 fn content_format(p: &Packet) -> Option<u32> {

@@ -1,7 +1,7 @@
-//! The harness-side CoAP codec against every committed vector: every expected response and
-//! every expected client message, encoded as a client would send it, decodes back to the
-//! vector's abstract value; every stimulus encodes to a well-formed CoAP request; and no
-//! input makes a decoder panic.
+//! The CoAP codec against every committed vector: every response and message of the
+//! reference client, rendered as sent and encoded as a client sends it, decodes back to what
+//! was sent; every stimulus encodes to a well-formed CoAP request and decodes back to the
+//! model's input on the client side; and no input makes a decoder panic.
 
 use conformance::load::Loader;
 use conformance::vector::Vector;
@@ -29,106 +29,104 @@ fn vectors() -> Vec<Vector> {
         .collect()
 }
 
+/// Replays `v` in the model and gives each step's output (power-on first), for the
+/// round trips below.
+fn outputs(
+    v: &Vector,
+) -> Vec<(
+    Option<conformance::wire::CoapRequest>,
+    bootstrap_model::client::Output,
+)> {
+    let model = conformance::replay::model_for(v, bootstrap_model::bugs::BugSet::NONE).unwrap();
+    let i = bootstrap_model::system::Factory::ALL
+        .iter()
+        .position(|f| *f == v.factory)
+        .unwrap();
+    let mut state = model.initial_states()[i].clone();
+    let (_, boot) =
+        bootstrap_model::client::Client::boot(&model.spec, v.factory.store(), state.client.choices);
+    let mut out = vec![(None, boot)];
+    for step in &v.steps {
+        let (next, o) = model.step(&state, &step.stimulus);
+        out.push((step.request.clone(), o));
+        state = next;
+    }
+    out
+}
+
+/// Every response and message of the reference client in every committed vector, rendered
+/// as sent (with and without the conforming variations), goes through CoAP and comes back
+/// as sent: the codec loses nothing the judge reads.
 #[test]
-fn every_expected_response_and_message_round_trips_through_coap() {
-    let (mut responses, mut messages, mut requests) = (0, 0, 0);
+fn every_response_and_message_round_trips_through_coap() {
+    use conformance::observation::{render_message, render_response, Variations};
+    let (mut responses, mut messages) = (0, 0);
     for v in vectors() {
-        let sends = v
-            .boot
-            .sends
-            .iter()
-            .chain(v.steps.iter().flat_map(|s| s.expect.sends.iter()));
-        for s in sends {
-            let to = match &s.message {
-                bootstrap_model::client::Outgoing::BootstrapRequest { to, .. }
-                | bootstrap_model::client::Outgoing::BootstrapPackRequest { to, .. }
-                | bootstrap_model::client::Outgoing::Register { to, .. } => *to,
-            };
-            let bytes = coap::encode_client_message(&s.coap, 7, b"t").unwrap();
-            let back = coap::decode_client_message(&bytes, to, &v.endpoint)
-                .unwrap_or_else(|e| panic!("{}: {e}", v.name));
-            assert_eq!(back, s.message, "{}", v.name);
-            messages += 1;
-        }
-        for (n, step) in v.steps.iter().enumerate() {
-            let Some(req) = &step.request else { continue };
-            let bytes = coap::encode_request(req, n as u16, b"tk").unwrap();
-            let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
-            assert_eq!(p.get_token(), b"tk");
-            requests += 1;
-            let Some(expected) = &step.expect.response else {
-                continue;
-            };
-            let response = bootstrap_model::client::Response {
-                code: expected.codes[0].parse_code(),
-                content: expected.content.as_ref().map(|c| c.value.clone()),
-            };
-            let bytes = coap::encode_response(&response, &v.uris, n as u16, b"tk").unwrap();
-            let back = coap::decode_response(&bytes, req, &v.uris)
-                .unwrap_or_else(|e| panic!("{} step {}: {e}", v.name, n + 1));
-            assert_eq!(back, response, "{} step {}", v.name, n + 1);
-            responses += 1;
+        let profile = v.profile.parse().unwrap();
+        for vary in [Variations::default(), Variations::all()] {
+            for (n, (req, out)) in outputs(&v).into_iter().enumerate() {
+                for o in &out.send {
+                    let sent = render_message(o, &v.uris, &vary);
+                    let bytes = coap::encode_client_message(&sent, 7, b"t").unwrap();
+                    let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
+                    let back = coap::client_request(&p, &sent.uri).unwrap();
+                    assert_eq!(back, sent, "{}", v.name);
+                    messages += 1;
+                }
+                let (Some(_), Some(r)) = (req, &out.response) else {
+                    continue;
+                };
+                let sent = render_response(r, profile, &v.uris, &vary);
+                let encodings: Vec<_> = sent.payload.iter().cloned().collect();
+                let code: u8 = {
+                    let (c, d) = sent.code.split_once('.').unwrap();
+                    c.parse::<u8>().unwrap() << 5 | d.parse::<u8>().unwrap()
+                };
+                let coap_lite::MessageClass::Response(code) = coap_lite::MessageClass::from(code)
+                else {
+                    panic!("{} is no response code", sent.code)
+                };
+                let bytes =
+                    coap::encode_response_for(code, &encodings, true, n as u16, b"tk", None, &[])
+                        .unwrap();
+                let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
+                assert_eq!(
+                    coap::observed_response(&p).unwrap(),
+                    sent,
+                    "{} step {n}",
+                    v.name
+                );
+                responses += 1;
+            }
         }
     }
     assert!(
-        responses > 500 && messages > 500 && requests > 800,
-        "{responses} {messages} {requests}"
+        responses > 1000 && messages > 1000,
+        "{responses} {messages}"
     );
-}
-
-trait ParseCode {
-    fn parse_code(&self) -> bootstrap_model::code::ResponseCode;
-}
-
-impl ParseCode for String {
-    fn parse_code(&self) -> bootstrap_model::code::ResponseCode {
-        bootstrap_model::code::ResponseCode::ALL
-            .into_iter()
-            .find(|c| c.dotted() == self)
-            .unwrap()
-    }
 }
 
 #[test]
 fn decoders_never_panic_on_any_input() {
-    let v = &vectors()[0];
-    let req = conformance::wire::CoapRequest {
-        method: "GET".into(),
-        path: "/1".into(),
-        query: vec![],
-        accept: Some(11542),
-        payloads: vec![],
-    };
     let mut x: u64 = 0x9e3779b97f4a7c15;
     let mut cases = 0;
     for len in 0..64 {
         for _ in 0..300 {
             let bytes = noise(&mut x, len);
-            let _ = coap::decode_response(&bytes, &req, &v.uris);
-            let _ = coap::decode_client_message(
-                &bytes,
-                bootstrap_model::objects::ServerUri::Bootstrap,
-                "ep",
-            );
-            let _ = coap::parse_links(&String::from_utf8_lossy(&bytes), &v.uris);
+            if let Ok(p) = coap_lite::Packet::from_bytes(&bytes) {
+                let _ = coap::observed_response(&p);
+                let _ = coap::client_request(&p, "coap://127.0.0.1:5683");
+            }
+            let _ = conformance::links::parse(&String::from_utf8_lossy(&bytes));
             cases += 1;
         }
     }
     // Valid headers with garbage payloads reach the LwM2M decoders.
     for i in 0..2000u32 {
         let payload: Vec<u8> = (0..(i % 40)).map(|k| (k * 31 + i) as u8).collect();
-        let mut p = coap_lite::Packet::new();
-        p.header.code = coap_lite::MessageClass::Response(coap_lite::ResponseType::Content);
-        p.add_option(
-            coap_lite::CoapOption::ContentFormat,
-            if i % 2 == 0 {
-                vec![0x2d, 0x16]
-            } else {
-                vec![40]
-            },
-        );
-        p.payload = payload;
-        let _ = coap::decode_response(&p.to_bytes().unwrap(), &req, &v.uris);
+        let cf = [11542u16, 110, 112, 11544, 40][i as usize % 5];
+        let _ = conformance::records::decode(cf, &payload, bootstrap_model::path::Path::Object(1));
+        let _ = conformance::links::parse(&String::from_utf8_lossy(&payload));
         cases += 1;
     }
     println!("{cases} inputs decoded without a panic");
@@ -242,8 +240,23 @@ fn responses_follow_the_accept_and_the_clients_formats() {
         code: ResponseCode::Content,
         content: Some(Content::Servers(vec![(0, server_instance(0))])),
     };
+    let profile = bootstrap_model::profile::Profile::V1_2;
+    let encodings =
+        conformance::wire::read_content(r.content.as_ref().unwrap(), profile, &v.uris, false);
+    let encode = |accept: Option<u32>, formats: &[u16]| {
+        coap::encode_response_for(
+            coap::response_type(r.code),
+            &encodings,
+            false,
+            1,
+            b"t",
+            accept,
+            formats,
+        )
+        .unwrap()
+    };
     let format = |accept: Option<u32>, formats: &[u16]| {
-        let bytes = coap::encode_response_for(&r, &v.uris, 1, b"t", accept, formats).unwrap();
+        let bytes = encode(accept, formats);
         let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
         let cf = p
             .get_first_option(coap_lite::CoapOption::ContentFormat)
@@ -264,20 +277,23 @@ fn responses_follow_the_accept_and_the_clients_formats() {
         ("2.05".into(), Some(11544))
     );
     assert_eq!(format(None, &[11544, 0, 42]), ("2.05".into(), Some(11544)));
-    // What comes back decodes to the same content whatever the format.
+    // What comes back decodes to the same resources whatever the format.
     let all = with_lwm2m_cbor;
+    let mut seen = Vec::new();
     for accept in [11542u16, 110, 112, 11544] {
-        let req = conformance::wire::CoapRequest {
-            method: "GET".into(),
-            path: "/1".into(),
-            query: vec![],
-            accept: Some(accept),
-            payloads: vec![],
-        };
-        let bytes =
-            coap::encode_response_for(&r, &v.uris, 1, b"t", Some(accept.into()), &all).unwrap();
-        assert_eq!(coap::decode_response(&bytes, &req, &v.uris), Ok(r.clone()));
+        let p = coap_lite::Packet::from_bytes(&encode(Some(accept.into()), &all)).unwrap();
+        let o = coap::observed_response(&p).unwrap();
+        let payload = o.payload.unwrap();
+        assert_eq!(payload.content_format, accept);
+        let records = conformance::records::decode(
+            accept,
+            &payload.bytes().unwrap(),
+            bootstrap_model::path::Path::Object(1),
+        )
+        .unwrap();
+        seen.push(records.iter().map(|x| x.path()).collect::<Vec<_>>());
     }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
 }
 
 /// The harness's choice of formats on the wire: the client profile's order, the

@@ -49,7 +49,12 @@ fn replay(adapter: &mut dyn Adapter, v: &Vector) -> Result<Vec<Observed>, (usize
 }
 
 fn in_process(bugs: BugSet, v: &Vector) -> Vec<Observed> {
-    let mut a = InProcessFactory { bugs }.create().unwrap();
+    let mut a = InProcessFactory {
+        bugs,
+        vary: Default::default(),
+    }
+    .create()
+    .unwrap();
     replay(a.as_mut(), v).expect("the in-process adapter never fails")
 }
 
@@ -121,7 +126,7 @@ fn reference_client_rejects_bad_flags_and_other_protocol_versions() {
     use std::io::Write;
     let mut stdin = child.stdin.take().unwrap();
     stdin
-        .write_all(b"{\"protocol\":2,\"op\":\"start\"}\n")
+        .write_all(b"{\"protocol\":1,\"op\":\"start\"}\n")
         .unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
@@ -130,7 +135,7 @@ fn reference_client_rejects_bad_flags_and_other_protocol_versions() {
         out.stdout.is_empty(),
         "answered a version it does not speak"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("protocol version 2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("protocol version 1"));
 }
 
 // --- The Python stub -------------------------------------------------------------------
@@ -167,7 +172,7 @@ fn python_stub_replaying_the_reference_answers_matches_it() {
             .filter(|v| {
                 in_process(BugSet::NONE, v)
                     .iter()
-                    .any(|o| o.response.as_ref().is_some_and(|r| r.content.is_some()))
+                    .any(|o| o.response.as_ref().is_some_and(|r| r.payload.is_some()))
             })
             .max_by_key(|v| v.steps.len())
             .unwrap_or_else(|| panic!("{profile}: no vector with a payload"));
@@ -313,10 +318,10 @@ fn a_wrong_protocol_version_is_a_protocol_error() {
 }
 
 #[test]
-fn an_unknown_response_code_is_a_protocol_error() {
+fn a_response_code_that_is_no_coap_code_is_a_protocol_error() {
     let v = vector_with_steps(1);
     let answer = serde_json::json!({
-        "protocol": 1, "response": { "code": "2.31", "content": null }, "sends": []
+        "protocol": 2, "response": { "code": "2.3", "payload": null }, "sends": []
     });
     let mut a = stub("bad-code", &serde_json::json!({ "1": answer }))
         .spawn()
@@ -324,8 +329,8 @@ fn an_unknown_response_code_is_a_protocol_error() {
     a.start(v, GENEROUS).unwrap();
     match a.step(&v.steps[0], GENEROUS).unwrap_err() {
         AdapterError::Protocol { line, why } => {
-            assert!(line.contains("2.31"), "{line}");
-            assert!(why.contains("unknown response code \"2.31\""), "{why}");
+            assert!(line.contains("2.3"), "{line}");
+            assert!(why.contains("\"2.3\" is not a CoAP response code"), "{why}");
         }
         other => panic!("{other:?}"),
     }
@@ -334,14 +339,14 @@ fn an_unknown_response_code_is_a_protocol_error() {
 #[test]
 fn a_second_line_for_one_message_is_a_protocol_error() {
     let v = vector_with_steps(1);
-    let twice = r#"sh -c 'read l; a="{\"protocol\":1,\"response\":null,\"sends\":[]}"; echo "$a"; echo "$a"; read l; exec sleep 30'"#;
+    let twice = r#"sh -c 'read l; a="{\"protocol\":2,\"response\":null,\"sends\":[]}"; echo "$a"; echo "$a"; read l; exec sleep 30'"#;
     let mut a = SubprocessFactory::new(twice).unwrap().spawn().unwrap();
     let pid = a.pid().unwrap();
     a.start(v, GENEROUS).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     match a.step(&v.steps[0], GENEROUS).unwrap_err() {
         AdapterError::Protocol { line, why } => {
-            assert_eq!(line, r#"{"protocol":1,"response":null,"sends":[]}"#);
+            assert_eq!(line, r#"{"protocol":2,"response":null,"sends":[]}"#);
             assert_eq!(why, "a line not asked for (after the answer to start)");
         }
         other => panic!("{other:?}"),
@@ -488,7 +493,7 @@ fn committed_schema_is_current_and_recorded_lines_validate() {
             input += &(serde_json::to_string(&StepMessage::for_step(i as u32 + 1, step)).unwrap()
                 + "\n");
         }
-        input += "{\"protocol\":1,\"op\":\"stop\"}\n";
+        input += "{\"protocol\":2,\"op\":\"stop\"}\n";
         let mut output = Vec::new();
         serve(BugSet::NONE, input.as_bytes(), &mut output).unwrap();
         let output = String::from_utf8(output).unwrap();
@@ -505,9 +510,11 @@ fn committed_schema_is_current_and_recorded_lines_validate() {
     // What the schema refuses.
     for bad in [
         r#"{"protocol":99,"response":null,"sends":[]}"#,
-        r#"{"protocol":1,"response":{"code":"2.31","content":null},"sends":[]}"#,
-        r#"{"protocol":1,"response":null}"#,
-        r#"{"protocol":1,"response":null,"sends":[],"extra":true}"#,
+        r#"{"protocol":1,"response":null,"sends":[]}"#,
+        r#"{"protocol":2,"response":{"code":"2.3","payload":null},"sends":[]}"#,
+        r#"{"protocol":2,"response":{"code":"2.05","content":null},"sends":[]}"#,
+        r#"{"protocol":2,"response":null}"#,
+        r#"{"protocol":2,"response":null,"sends":[],"extra":true}"#,
     ] {
         assert!(!errors(&to_harness, bad).is_empty(), "{bad}");
     }
@@ -537,7 +544,7 @@ fn step_lines_carry_number_stimulus_input_and_request() {
         keys,
         ["protocol", "op", "n", "stimulus", "input", "request"]
     );
-    assert_eq!(line["protocol"], 1);
+    assert_eq!(line["protocol"], 2);
     assert_eq!(line["op"], "step");
     assert_eq!(line["n"], i + 1);
     assert_eq!(

@@ -365,18 +365,23 @@ pub struct Choices {
     pub legacy_push: bool,
     /// BS-PACK-01 (MAY): try Bootstrap-Pack-Request before Bootstrap-Request (1.2).
     pub pack: bool,
+    /// a failed bootstrap (no Finish within EXCHANGE_LIFETIME) rolls back everything
+    /// the session changed, as Anjay's data-model transaction does, not only the
+    /// Bootstrap-Server Account that BS-CI-04 requires.
+    pub rollback_all: bool,
 }
 
 impl Choices {
     /// Every combination that makes a difference under `profile`.
     pub fn all_for(profile: Profile) -> Vec<Choices> {
         let mut out = Vec::new();
-        for bits in 0u8..16 {
+        for bits in 0u8..32 {
             let c = Choices {
                 prune_orphans: bits & 1 != 0,
                 strict_pairing: bits & 2 != 0,
                 legacy_push: bits & 4 != 0,
                 pack: bits & 8 != 0,
+                rollback_all: bits & 16 != 0,
             };
             if c.prune_orphans && !profile.may_prune_orphans()
                 || c.legacy_push && profile.push_acceptance() != PushAcceptance::Allowed
@@ -439,6 +444,9 @@ pub struct Client {
     pub account_timeout_armed: bool,
     /// The BS account as it was when the current session opened (BS-CI-04).
     pub bootstrap_snapshot: Option<(u16, SecurityInstance)>,
+    /// The whole store as it was when the current session opened, kept only by a client
+    /// that rolls everything back (A-20, [`Choices::rollback_all`]).
+    pub session_snapshot: Option<Box<ObjectStore>>,
     /// CoAP deduplication cache: the code last sent in answer to Finish (RFC 7252 §4.5).
     pub finish_cache: Option<ResponseCode>,
     /// The URI of a seed Step 0 notification, used for re-bootstrap until one succeeds
@@ -459,6 +467,7 @@ impl Client {
             registrations: [Registration::None; MAX_SERVERS],
             account_timeout_armed: false,
             bootstrap_snapshot: None,
+            session_snapshot: None,
             finish_cache: None,
             notified_uri: None,
             choices,
@@ -599,14 +608,19 @@ impl Client {
                 if spec.bug(Bug::IgnoresExchangeLifetime) {
                     return;
                 }
-                // BS-CI-03/04: the bootstrap failed; the BS account keeps its old values.
+                // BS-CI-03/04: the bootstrap failed; the BS account keeps its old values (and
+                // with A-20 everything else too).
                 if !spec.bug(Bug::NoBootstrapAccountRollback) {
+                    if let Some(whole) = self.session_snapshot.take() {
+                        self.store = *whole;
+                    }
                     self.store.security.retain(|_, s| !s.is_bootstrap());
                     if let Some((iid, bs)) = self.bootstrap_snapshot {
                         self.store.security.put(iid, bs);
                     }
                 }
                 self.bootstrap_snapshot = None;
+                self.session_snapshot = None;
                 match self.request_target() {
                     Some(uri) => self.decide_bootstrap(spec, uri, out),
                     // Nowhere to retry, and the half-written configuration was never
@@ -678,6 +692,10 @@ impl Client {
         self.phase = Phase::Bootstrapping;
         self.registrations = [Registration::None; MAX_SERVERS];
         self.bootstrap_snapshot = self.store.bootstrap_account().map(|(i, s)| (i, *s));
+        self.session_snapshot = self
+            .choices
+            .rollback_all
+            .then(|| Box::new(self.store.clone()));
         self.finish_cache = None;
         // A new bootstrap decides anew whether the BS account times out (BS-FIN-06).
         self.account_timeout_armed = false;
@@ -1104,6 +1122,7 @@ impl Client {
                 }
                 self.phase = Phase::Operating;
                 self.bootstrap_snapshot = None;
+                self.session_snapshot = None;
                 self.notified_uri = None;
                 self.arm_account_timeout(spec);
                 self.start_registration(spec, out);

@@ -148,7 +148,11 @@ pub(crate) fn judge(
     let post_store = &next.client.store;
 
     // Every answer carries an acceptable code.
-    if let (Some(expected), Some(c)) = (expected_codes(profile, before, input), code) {
+    let observable = crate::spec::Observable {
+        store: &before.store,
+        in_session: pre.ghost.in_session,
+    };
+    if let (Some(expected), Some(c)) = (expected_codes(profile, observable, input), code) {
         if !expected.contains(c) {
             v.set(Monitor::ResponseCodes);
         }
@@ -161,6 +165,7 @@ pub(crate) fn judge(
         next.ghost.bootstrap_at_session_start = pre_store.bootstrap_account().map(|(i, s)| (i, *s));
         next.ghost.may_request = false;
         next.ghost.finish_refused = false;
+        next.ghost.session_changed = false;
         // A session answers any pending need to bootstrap, whoever opened it.
         next.ghost.fallback_due = false;
         if action.is_bootstrap_command() {
@@ -332,7 +337,11 @@ pub(crate) fn judge(
             next.ghost.request_target = Some(*uri);
             event = Some(Event::NotifiedReBootstrap);
         }
-        Action::ServerWritesSecurity { .. } if *post_store != *pre_store => {
+        Action::ServerWritesSecurity { .. }
+        | Action::ServerReadsSecurity { .. }
+        | Action::ServerDiscoversSecurity { .. }
+            if *post_store != *pre_store =>
+        {
             v.set(Monitor::OnlyBootstrapServerProvisions);
         }
         Action::ClientHoldOffExpired => next.ghost.may_request = true,
@@ -344,6 +353,17 @@ pub(crate) fn judge(
             }
         }
         _ => {}
+    }
+
+    if action.is_bootstrap_command() {
+        let beyond_bs = |st: &ObjectStore| {
+            let mut st = st.clone();
+            st.security.retain(|_, x| !x.is_bootstrap());
+            st
+        };
+        if beyond_bs(pre_store) != beyond_bs(post_store) {
+            next.ghost.session_changed = true;
+        }
     }
 
     // A bootstrap command outside a session that the profile forbids changes nothing.

@@ -138,12 +138,14 @@ impl std::hash::Hash for SecurityInstance {
 }
 
 impl SecurityInstance {
-    /// A complete Bootstrap-Server Account for `uri`.
+    /// A complete Bootstrap-Server Account for `uri`. Its mode is NoSec: the suite runs
+    /// plain CoAP, and a `coap://` URI is used in NoSec mode (Transport 1.2 §6.8.1), so that
+    /// a client checking the pair accepts it; the keying material is written all the same.
     pub fn bootstrap_account(uri: ServerUri, key: KeyId) -> Self {
         SecurityInstance {
             uri: Some(uri),
             bootstrap: Some(true),
-            mode: Some(SecurityMode::Psk),
+            mode: Some(SecurityMode::NoSec),
             key: Some(key),
             ssid: None,
             hold_off: Some(1),
@@ -151,12 +153,13 @@ impl SecurityInstance {
         }
     }
 
-    /// The complete security half of a server account.
+    /// The complete security half of a server account (NoSec, see
+    /// [`SecurityInstance::bootstrap_account`]).
     pub fn server_account(uri: ServerUri, ssid: ShortServerId, key: KeyId) -> Self {
         SecurityInstance {
             uri: Some(uri),
             bootstrap: Some(false),
-            mode: Some(SecurityMode::Psk),
+            mode: Some(SecurityMode::NoSec),
             key: Some(key),
             ssid: Some(ssid),
             hold_off: None,

@@ -218,6 +218,16 @@ impl Profile {
         }
     }
 
+    /// Whether the Server object has the registration procedure resources /1/x/16 (Bootstrap
+    /// on Registration Failure) and /1/x/17-20 (retry count and timers): 1.1 and later (Core
+    /// 1.2 §6.2.1.1; 1.0's Server object ends at resource 8).
+    pub fn has_registration_procedure_resources(self) -> bool {
+        match self {
+            Profile::Seed | Profile::V1_0 => false,
+            Profile::V1_1 | Profile::V1_2 => true,
+        }
+    }
+
     /// Whether Bootstrap-Read may target object `object` (BS-READ-01/02: /1 and /2).
     pub fn readable(self, object: u16) -> bool {
         match self {

@@ -144,6 +144,8 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         sometimes_kind!(BootstrapRequestTrigger, "Bootstrap-Request Trigger /1/x/9"),
         sometimes_kind!(ReBootstrapNotification, "seed Step 0 notification"),
         sometimes_kind!(ServerWritesSecurity, "management server writes /0"),
+        sometimes_kind!(ServerReadsSecurity, "management server reads /0"),
+        sometimes_kind!(ServerDiscoversSecurity, "management server discovers /0"),
         sometimes_kind!(ClientHoldOffExpired, "Client Hold Off Time passes"),
         sometimes_kind!(ExchangeLifetimeExpired, "EXCHANGE_LIFETIME passes"),
         sometimes_kind!(

@@ -1,19 +1,137 @@
-//! What the specification accepts as the client's answer to one input, computed from the
-//! state before the input and independently of the reference client's code paths (so that an
-//! injected bug in the client is judged against this, not against itself). Where several
-//! answers are allowed (ambiguities) the set holds all of them.
+//! What the specification accepts as the client's answer to one input, computed from what
+//! can be observed of the client before the input ([`Observable`]: the objects it holds,
+//! whether a bootstrap session is open) and independently of the reference client's code
+//! paths, so that an injected bug in the client is judged against this, not against itself.
+//! Where several answers are allowed (ambiguities) the set holds all
+//! of them. The configuration check of Bootstrap-Finish ([`finish_verdict`]) and the server
+//! accounts ([`accounts`]) are written here apart from the client's
+//! (`ObjectStore::consistency`, `ObjectStore::server_accounts`); a test compares them on every
+//! reachable state.
 
-use crate::client::{Client, Input, Peer, Phase, WriteValue};
+use crate::client::{Input, Peer, WriteValue};
 use crate::code::{CodeSet, ResponseCode};
+use crate::objects::ServerUri;
 use crate::path::{Path, ACCESS_CONTROL, DEVICE, SECURITY, SERVER};
 use crate::profile::{
     missing_delete_codes, protected_delete_codes, refusal_codes, Operation, Profile, PushAcceptance,
 };
+use crate::store::ObjectStore;
 
-/// The response codes the specification accepts for `input` given the client state `pre`,
-/// or `None` when the input gets no response (answers to the client's own requests, timers)
-/// or is judged elsewhere (a CoAP duplicate, judged against the first answer).
-pub fn expected_codes(profile: Profile, pre: &Client, input: &Input) -> Option<CodeSet> {
+/// What the suite can observe of a client before a step: the objects it holds (Discover
+/// and Read show them) and whether a bootstrap session is open, which the system tracks
+/// from the client's answers (a Bootstrap-Request answered 2.04 or a command it accepted
+/// without one opens it; Finish answered 2.04, or EXCHANGE_LIFETIME, ends it), never from
+/// the client's own phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Observable<'a> {
+    /// The objects.
+    pub store: &'a ObjectStore,
+    /// Whether a bootstrap session is open.
+    pub in_session: bool,
+}
+
+/// A LwM2M Server Account as the specification defines it (BS-ACCT-01, BS-REG-02): a
+/// Security instance that is not the Bootstrap-Server's, complete (URI, mode, keys, a Short
+/// Server ID that is neither 0 nor 65535), joined by that Short Server ID to a Server
+/// instance that carries a lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Account {
+    /// Where the client registers.
+    pub uri: ServerUri,
+    /// `lt` of Register (/1/y/1).
+    pub lifetime: u32,
+}
+
+/// The accounts of `store` (see [`Account`]), in Security instance order; each Security
+/// instance with the first Server instance that has its Short Server ID and a lifetime.
+pub fn accounts(store: &ObjectStore) -> Vec<Account> {
+    let mut out = Vec::new();
+    for (_, sec) in store.security.iter() {
+        if sec.bootstrap != Some(false) {
+            continue;
+        }
+        let (Some(uri), Some(ssid), Some(_), Some(_)) = (sec.uri, sec.ssid, sec.mode, sec.key)
+        else {
+            continue;
+        };
+        if ssid == 0 || ssid == u16::MAX {
+            continue;
+        }
+        let server = store
+            .server
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| s.ssid == Some(ssid) && s.lifetime.is_some());
+        if let Some(lifetime) = server.and_then(|s| s.lifetime) {
+            out.push(Account { uri, lifetime });
+        }
+    }
+    out
+}
+
+/// What Bootstrap-Finish must answer on a configuration (BS-FIN-02/03, A-04).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinishVerdict {
+    /// Every client must accept it (2.04).
+    Accept,
+    /// A client may accept it or refuse it (A-04: unpaired or incomplete instances).
+    Either,
+    /// Every client must refuse it (4.06): two Bootstrap-Server Accounts (BS-ACCT-04), a
+    /// reserved, missing or repeated Short Server ID (BS-ACCT-02), no complete server
+    /// account (BS-ACCT-06, ETS int-9).
+    Refuse,
+}
+
+/// The configuration check of Bootstrap-Finish, decided from the store alone.
+pub fn finish_verdict(store: &ObjectStore) -> FinishVerdict {
+    let reserved = |id: u16| id == 0 || id == u16::MAX;
+    let bs_accounts = store
+        .security
+        .iter()
+        .filter(|(_, s)| s.bootstrap == Some(true))
+        .count();
+    let server_ssids: Vec<Option<u16>> = store
+        .security
+        .iter()
+        .filter(|(_, s)| s.bootstrap != Some(true))
+        .map(|(_, s)| s.ssid)
+        .collect();
+    let security_bad = store
+        .security
+        .iter()
+        .any(|(_, s)| s.bootstrap == Some(false) && s.ssid.is_none_or(reserved));
+    let repeated = |ids: &[u16]| ids.iter().enumerate().any(|(i, x)| ids[..i].contains(x));
+    let sec_ids: Vec<u16> = server_ssids.iter().flatten().copied().collect();
+    let srv_ids: Vec<u16> = store.server.iter().filter_map(|(_, s)| s.ssid).collect();
+    if bs_accounts > 1
+        || security_bad
+        || repeated(&sec_ids)
+        || repeated(&srv_ids)
+        || srv_ids.iter().any(|id| reserved(*id))
+        || accounts(store).is_empty()
+    {
+        return FinishVerdict::Refuse;
+    }
+    let paired = accounts(store).len();
+    let incomplete = store.security.iter().any(|(_, s)| {
+        s.uri.is_none()
+            || s.bootstrap.is_none()
+            || s.mode.is_none()
+            || s.key.is_none()
+            || (s.bootstrap != Some(true) && s.ssid.is_none())
+    });
+    if incomplete || server_ssids.len() != paired || store.server.len() != paired {
+        FinishVerdict::Either
+    } else {
+        FinishVerdict::Accept
+    }
+}
+
+/// The response codes the specification accepts for `input` given what is observable of
+/// the client before it, or `None` when the input gets no response (answers to the client's
+/// own requests, timers) or is judged elsewhere (a CoAP duplicate, judged against the first
+/// answer).
+pub fn expected_codes(profile: Profile, pre: Observable<'_>, input: &Input) -> Option<CodeSet> {
     use ResponseCode::*;
     let from = match input {
         Input::Write { from, .. }
@@ -43,23 +161,22 @@ pub fn expected_codes(profile: Profile, pre: &Client, input: &Input) -> Option<C
         // BS-OBJ-02: Security is invisible on the DM interface.
         return Some(CodeSet::of(&[Unauthorized]));
     }
-    if pre.phase == Phase::Bootstrapping {
-        return Some(in_session(profile, pre, input));
+    if pre.in_session {
+        return Some(in_session(profile, pre.store, input));
     }
     let has_bs = pre.store.bootstrap_account().is_some();
     Some(match profile.push_acceptance() {
-        PushAcceptance::Required if has_bs => in_session(profile, pre, input),
+        PushAcceptance::Required if has_bs => in_session(profile, pre.store, input),
         PushAcceptance::Allowed if has_bs => {
-            let a = in_session(profile, pre, input);
+            let a = in_session(profile, pre.store, input);
             CodeSet::of(&a.codes().chain(refusal_codes().codes()).collect::<Vec<_>>())
         }
         _ => refusal_codes(),
     })
 }
 
-fn in_session(profile: Profile, pre: &Client, input: &Input) -> CodeSet {
+fn in_session(profile: Profile, store: &ObjectStore, input: &Input) -> CodeSet {
     use ResponseCode::*;
-    let store = &pre.store;
     let exists = |o: u16, i: u16| match o {
         SECURITY => store.security.get(i).is_some(),
         SERVER => store.server.get(i).is_some(),
@@ -109,15 +226,11 @@ fn in_session(profile: Profile, pre: &Client, input: &Input) -> CodeSet {
             _ => refusal_codes(),
         },
         // BS-FIN-02/03, A-04.
-        Input::Finish { .. } => {
-            if store.consistency(false).is_err() {
-                CodeSet::of(&[NotAcceptable])
-            } else if store.consistency(true).is_err() {
-                CodeSet::of(&[Changed, NotAcceptable])
-            } else {
-                CodeSet::of(&[Changed])
-            }
-        }
+        Input::Finish { .. } => match finish_verdict(store) {
+            FinishVerdict::Refuse => CodeSet::of(&[NotAcceptable]),
+            FinishVerdict::Either => CodeSet::of(&[Changed, NotAcceptable]),
+            FinishVerdict::Accept => CodeSet::of(&[Changed]),
+        },
         _ => CodeSet::default(),
     }
 }

@@ -210,6 +210,13 @@ impl Config {
     }
 }
 
+/// An object ID no client implements, for a Bootstrap-Discover that must be answered 4.04
+/// (BS-DISC-05): 2047, the last of the OMNA LwM2M registry's range 1024-2047 "Reserved for
+/// future use", in which no organisation, vendor or test may register or use an object
+/// (OMNA LwM2M Object and Resource Registry, Object ID classes). Object 5 (Firmware
+/// Update), used before, is a standard object many clients implement.
+pub const ABSENT_OBJECT: u16 = 2047;
+
 /// The instance ID of the Bootstrap-Server Account in every factory configuration.
 pub const BS_IID: u16 = 0;
 
@@ -328,6 +335,20 @@ pub enum Action {
         /// Target.
         path: Path,
     },
+    /// Management server `server` tries to Read the Security object (BS-OBJ-02: 4.01).
+    ServerReadsSecurity {
+        /// The server.
+        server: u8,
+        /// Target.
+        path: Path,
+    },
+    /// Management server `server` tries to Discover the Security object (BS-OBJ-02: 4.01).
+    ServerDiscoversSecurity {
+        /// The server.
+        server: u8,
+        /// Target.
+        path: Path,
+    },
     /// The Client Hold Off Time has passed (BS-FACT-05).
     ClientHoldOffExpired,
     /// EXCHANGE_LIFETIME has passed without Bootstrap-Finish (BS-CI-03).
@@ -387,6 +408,10 @@ pub enum ActionKind {
     ReBootstrapNotification,
     /// See [`Action::ServerWritesSecurity`].
     ServerWritesSecurity,
+    /// See [`Action::ServerReadsSecurity`].
+    ServerReadsSecurity,
+    /// See [`Action::ServerDiscoversSecurity`].
+    ServerDiscoversSecurity,
     /// See [`Action::ClientHoldOffExpired`].
     ClientHoldOffExpired,
     /// See [`Action::ExchangeLifetimeExpired`].
@@ -466,6 +491,14 @@ impl Action {
                 value: WriteValue::Security(account(*server, KeyId(66))),
                 keep_server_info: false,
             },
+            Action::ServerReadsSecurity { server, path } => Input::Read {
+                from: Peer::Server(*server),
+                path: *path,
+            },
+            Action::ServerDiscoversSecurity { server, path } => Input::Discover {
+                from: Peer::Server(*server),
+                path: *path,
+            },
             Action::ClientHoldOffExpired => Input::TimerExpired(Timer::ClientHoldOff),
             Action::ExchangeLifetimeExpired => Input::TimerExpired(Timer::ExchangeLifetime),
             Action::BootstrapAccountTimeoutExpired => {
@@ -495,6 +528,8 @@ impl Action {
             Action::BootstrapRequestTrigger { .. } => ActionKind::BootstrapRequestTrigger,
             Action::ReBootstrapNotification { .. } => ActionKind::ReBootstrapNotification,
             Action::ServerWritesSecurity { .. } => ActionKind::ServerWritesSecurity,
+            Action::ServerReadsSecurity { .. } => ActionKind::ServerReadsSecurity,
+            Action::ServerDiscoversSecurity { .. } => ActionKind::ServerDiscoversSecurity,
             Action::ClientHoldOffExpired => ActionKind::ClientHoldOffExpired,
             Action::ExchangeLifetimeExpired => ActionKind::ExchangeLifetimeExpired,
             Action::BootstrapAccountTimeoutExpired => ActionKind::BootstrapAccountTimeoutExpired,
@@ -595,6 +630,12 @@ impl fmt::Display for Action {
             Action::ServerWritesSecurity { server, path } => {
                 write!(f, "DM{server} Write {path} (Security object)")
             }
+            Action::ServerReadsSecurity { server, path } => {
+                write!(f, "DM{server} Read {path} (Security object)")
+            }
+            Action::ServerDiscoversSecurity { server, path } => {
+                write!(f, "DM{server} Discover {path} (Security object)")
+            }
             Action::ClientHoldOffExpired => write!(f, "Client Hold Off Time passes"),
             Action::ExchangeLifetimeExpired => write!(f, "EXCHANGE_LIFETIME passes without Finish"),
             Action::BootstrapAccountTimeoutExpired => {
@@ -622,7 +663,13 @@ impl fmt::Display for DisplayValue<'_> {
                 s.ssid,
                 s.key.map(|k| k.0)
             ),
-            WriteValue::Server(s) => write!(f, "{{server ssid={:?} lt={:?}}}", s.ssid, s.lifetime),
+            WriteValue::Server(s) => {
+                write!(f, "{{server ssid={:?} lt={:?}", s.ssid, s.lifetime)?;
+                if let Some(b) = s.bootstrap_on_failure {
+                    write!(f, " bootstrap-on-failure={b}")?;
+                }
+                write!(f, "}}")
+            }
             WriteValue::AccessControl(a) => write!(
                 f,
                 "{{ACL on /{}/{} owner={} acl={:?}}}",
@@ -670,6 +717,12 @@ pub struct Ghost {
     pub finish_refused: bool,
     /// The BS account when the current session opened (BS-CI-04).
     pub bootstrap_at_session_start: Option<(u16, SecurityInstance)>,
+    /// Whether a bootstrap session is open, as observed (see [`crate::spec::Observable`]).
+    pub in_session: bool,
+    /// The current session changed more than the BS account: a client that rolls back
+    /// everything on failure (A-20) would end elsewhere than one that restores only the BS
+    /// account.
+    pub session_changed: bool,
 }
 
 /// The environment's remaining budgets.
@@ -803,6 +856,7 @@ impl BootstrapSystem {
         if s.client.phase != Phase::Bootstrapping && next.client.phase == Phase::Bootstrapping {
             next.budget.ops = self.config.ops_per_session;
         }
+        next.ghost.in_session = observed_session(s.ghost.in_session, action, &out);
         let event = monitor::judge(self, s, action, &input, &out, &mut next);
         next.last = Some(LastStep {
             kind: action.kind(),
@@ -810,6 +864,25 @@ impl BootstrapSystem {
             event,
         });
         (next, out)
+    }
+}
+
+/// Whether a bootstrap session is open after `action`, from what the client answered: a
+/// Bootstrap-Request answered 2.04 opens one (BS-REQ-04), and so does a bootstrap command
+/// the client accepts without one (a 1.0 push, BS-RB-04, or an allowed 1.1+ one, A-10); an
+/// accepted Finish ends it (BS-FIN-02), and so does EXCHANGE_LIFETIME without one (BS-CI-03).
+fn observed_session(before: bool, action: &Action, out: &crate::client::Output) -> bool {
+    let code = out.response.as_ref().map(|r| r.code);
+    match action {
+        Action::BootstrapRequestAccepted => true,
+        Action::ExchangeLifetimeExpired => false,
+        Action::BootstrapFinish | Action::BootstrapFinishDuplicated
+            if code == Some(ResponseCode::Changed) =>
+        {
+            false
+        }
+        a if a.is_bootstrap_command() && !before && code.is_some_and(|c| c.is_success()) => true,
+        _ => before,
     }
 }
 
@@ -826,6 +899,8 @@ fn consumes_rebootstrap(action: &Action) -> bool {
             | Action::BootstrapRequestTrigger { .. }
             | Action::ReBootstrapNotification { .. }
             | Action::ServerWritesSecurity { .. }
+            | Action::ServerReadsSecurity { .. }
+            | Action::ServerDiscoversSecurity { .. }
             | Action::ExchangeLifetimeExpired
             | Action::BootstrapFinishDuplicated
     )
@@ -854,7 +929,9 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
         ));
     }
     // Re-provisioning server 0's account with new keys, with keepServerInfo (seed: keep the
-    // related information, BS-KEEP-01; 1.x: an unknown option to ignore, BS-KEEP-03).
+    // related information, BS-KEEP-01; 1.x: an unknown option to ignore, BS-KEEP-03, which
+    // the checker verifies; the vectors send it to seed clients only, see
+    // `conformance::generate`).
     c.push(Action::BootstrapWrite {
         path: Path::Instance(0, account_iid(0)),
         value: WriteValue::Security(account(0, KeyId(10))),
@@ -869,6 +946,17 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
         WriteValue::SecretKey(KeyId(20)),
     ));
     c.push(write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600)));
+    // Server 0 with Bootstrap on Registration Failure off (/1/y/16 = false, BS-RB-05), where
+    // the profile has the resource: a refused Register must then not lead to bootstrap.
+    if p.has_registration_procedure_resources() {
+        c.push(write(
+            Path::Instance(1, 0),
+            WriteValue::Server(ServerInstance {
+                bootstrap_on_failure: Some(false),
+                ..server_instance(0)
+            }),
+        ));
+    }
     // An object-level write of every server's Server instance (BS-WRITE-03).
     let mut all = Instances::default();
     for k in 0..n {
@@ -893,7 +981,7 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
     });
     c.push(Action::BootstrapDiscover { path: Path::Root });
     c.push(Action::BootstrapDiscover {
-        path: Path::Object(5),
+        path: Path::Object(ABSENT_OBJECT),
     });
     if p.supports(Operation::BootstrapRead) {
         c.push(Action::BootstrapRead {
@@ -1016,6 +1104,14 @@ impl stateright::Model for BootstrapSystem {
                             actions.push(Action::ServerWritesSecurity {
                                 server: k,
                                 path: Path::Instance(0, account_iid(k)),
+                            });
+                            actions.push(Action::ServerReadsSecurity {
+                                server: k,
+                                path: Path::Object(0),
+                            });
+                            actions.push(Action::ServerDiscoversSecurity {
+                                server: k,
+                                path: Path::Object(0),
                             });
                         }
                         _ => {}

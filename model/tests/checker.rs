@@ -134,3 +134,62 @@ fn is_terminal_agrees_with_the_action_list_on_every_reachable_state() {
         assert!(terminal > 0, "profile {profile}: no terminal state at all");
     }
 }
+
+/// The specification's view of a client, written apart from the reference client's code
+/// (`spec::Observable`, `spec::finish_verdict`, `spec::accounts`), agrees with the
+/// reference's own bookkeeping on every reachable state of every profile, with every
+/// allowed client behaviour: the session the system observes is the client's phase, the
+/// Finish verdict is the client's consistency check (its strict part being what A-04
+/// leaves open), and the accounts are the ones it registers with. Each side checks the
+/// other.
+#[test]
+fn the_specifications_view_agrees_with_the_reference_client_everywhere() {
+    use bootstrap_model::client::Phase;
+    use bootstrap_model::spec::{accounts, finish_verdict, FinishVerdict};
+    use stateright::Model;
+    use std::collections::HashSet;
+    let mut states = 0;
+    for profile in Profile::ALL {
+        let config = Config {
+            loss: true,
+            duplication: true,
+            ..Config::default_for(profile)
+        };
+        let model = BootstrapSystem::new(config).unwrap();
+        let mut seen = HashSet::new();
+        let mut todo = model.init_states();
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+            let c = &s.client;
+            assert_eq!(
+                s.ghost.in_session,
+                c.phase == Phase::Bootstrapping,
+                "{profile}: {s:?}"
+            );
+            let want = match (c.store.consistency(false), c.store.consistency(true)) {
+                (Err(_), _) => FinishVerdict::Refuse,
+                (Ok(()), Err(_)) => FinishVerdict::Either,
+                (Ok(()), Ok(())) => FinishVerdict::Accept,
+            };
+            assert_eq!(finish_verdict(&c.store), want, "{profile}: {:?}", c.store);
+            let mut ours: Vec<_> = accounts(&c.store)
+                .into_iter()
+                .map(|a| (a.uri, a.lifetime))
+                .collect();
+            let mut theirs: Vec<_> = c
+                .store
+                .server_accounts()
+                .into_iter()
+                .map(|a| (a.uri, a.lifetime))
+                .collect();
+            ours.sort();
+            theirs.sort();
+            assert_eq!(ours, theirs, "{profile}: {:?}", c.store);
+            states += 1;
+            todo.extend(model.next_states(&s));
+        }
+    }
+    println!("{states} states agree");
+}

@@ -14,7 +14,7 @@
 use bootstrap_model::bugs::{Bug, BugSet};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: lwm2m-reference-client [--bug NAME]... (serves the harness protocol version 1 on stdin/stdout)";
+const USAGE: &str = "usage: lwm2m-reference-client [--bug NAME]... (serves the harness protocol version 2 on stdin/stdout)";
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<BugSet>, String> {
     let mut bits = 0u64;
@@ -88,6 +88,19 @@ struct Wire {
     /// asking for another gets 4.06.
     #[arg(long, value_delimiter = ',')]
     content_formats: Vec<u16>,
+    /// Conforming variations, comma-separated (`all` for every one): extra-objects,
+    /// root-link-and-ver, reverse-order, bootstrap-uri, other-version-style, read-defaults,
+    /// alternate-path, pct-senml-cbor, no-retry, register-attempts, no-access-control,
+    /// no-server-push. Each is a way real clients differ from the reference where the
+    /// specification allows it (see `conformance::observation::Variations`).
+    #[arg(long, default_value = "")]
+    variations: String,
+    /// A misbehaviour to show on the wire (see `harness::misbehave`):
+    /// register-lists-security-instance, discover-without-ssid, keeps-deleted-instance,
+    /// answers-server-read-of-security, read-adds-unwritten-resource,
+    /// registers-after-last-step, reuses-message-id.
+    #[arg(long)]
+    misbehave: Option<String>,
 }
 
 fn wire(args: Vec<String>) -> ExitCode {
@@ -189,6 +202,15 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
             harness::wire_client::WireClientConfig::ALL_FORMATS.to_vec()
         } else {
             w.content_formats
+        },
+        vary: conformance::observation::Variations::parse(&w.variations)
+            .map_err(|e| format!("--variations: {e}"))?,
+        misbehave: match &w.misbehave {
+            None => None,
+            Some(name) => Some(
+                harness::misbehave::Misbehaviour::from_name(name)
+                    .ok_or_else(|| format!("--misbehave {name:?}: unknown misbehaviour"))?,
+            ),
         },
     })
 }

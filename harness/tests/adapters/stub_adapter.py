@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-PROTOCOL = 1
+PROTOCOL = 2
 EMPTY = {"protocol": PROTOCOL, "response": None, "sends": []}
 
 
