@@ -595,7 +595,7 @@ fn coap_node_matches_its_client_profile_exactly() {
     );
     let all = verdicts(&r);
     let xfail = all.iter().filter(|(_, v, _)| v == "XFAIL").count();
-    assert!(xfail >= 30, "only {xfail} expected failures ran: {all:?}");
+    assert!(xfail >= 25, "only {xfail} expected failures ran: {all:?}");
     for (name, verdict, why) in &all {
         assert!(
             matches!(verdict.as_str(), "PASS" | "XFAIL" | "SKIP"),
@@ -905,22 +905,18 @@ fn broken_block_wise_transfers_are_named() {
     }
 }
 
-/// The bundled client differing as real clients do is certified over UDP, with no failure
-/// of any tier: the vectors state what the specification requires, not what the reference
-/// client happens to send (issue #9). Over UDP the runs are every variation at once, and
-/// alone the variations that change timing and so could hide one another (`no-retry`,
-/// `register-attempts`, `no-server-push`); each variation alone is certified in process by
-/// `certify.rs`, through the same judge. Two runs go at once: more would starve the
-/// clients' timers on a two-core machine.
+/// The bundled client differing as real clients do (each conforming variation alone, and
+/// all together) is certified over UDP, with no failure of any tier: the vectors state what
+/// the specification requires, not what the reference client happens to send (issue #9).
+/// Two runs go at once: they mostly wait for the vectors' timers, and more would starve
+/// the clients' timers on a two-core machine.
 #[test]
 fn every_conforming_variation_is_certified_over_udp() {
-    let names = ["all", "no-retry", "register-attempts", "no-server-push"];
-    for name in names {
-        assert!(
-            name == "all" || conformance::observation::Variations::NAMES.contains(&name),
-            "{name} is not a variation"
-        );
-    }
+    let names: Vec<&str> = conformance::observation::Variations::NAMES
+        .iter()
+        .copied()
+        .chain(["all"])
+        .collect();
     let mut results = Vec::new();
     for pair in names.chunks(2) {
         let runs: Vec<_> = pair
