@@ -457,7 +457,7 @@ fn build(
     let factory = model.config.factories[factory_index];
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot_out) = Client::boot(&model.spec, factory.store(), state.client.choices);
-    let mut know = Knowledge::factory(&state.client.store, profile, &uris);
+    let mut know = Knowledge::factory(&state.client.store, profile);
     let boot = Expectation {
         sends: send_rules(profile, &state, &know, &boot_out.send)?,
         ..Expectation::default()

@@ -29,6 +29,11 @@ pub struct ObservedResponse {
     pub code: String,
     /// The payload with its Content-Format, if there was one.
     pub payload: Option<Encoded>,
+    /// The Accept of the request it answers, when that had one (set by the adapter, which
+    /// sent the request): a 2.05 payload must come in that format, else the answer is 4.06
+    /// (RFC 7252 §5.10.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept: Option<u16>,
 }
 
 impl fmt::Display for ObservedResponse {
@@ -238,17 +243,31 @@ const EXTRA: [Path; 5] = [
     Path::Instance(10241, 0),
 ];
 
-/// The reference client's response rendered as sent, with `v`'s variations.
+/// The Accept an adapter puts on a request whose vector says `accept`, for a client with
+/// the variations `v`: a Bootstrap-Read asks for the read format the client prefers (as the
+/// UDP adapter asks for the first of the client profile's formats); any other Accept stays.
+pub fn asked_accept(accept: Option<u16>, v: &Variations) -> Option<u16> {
+    match (accept, v.format) {
+        (Some(a), Some(f)) if wire::READ_FORMATS.contains(&a) => Some(f),
+        _ => accept,
+    }
+}
+
+/// The reference client's response to a request with `accept` rendered as sent, with
+/// `v`'s variations: read content in the Accept's format (RFC 7252 §5.10.4), else in the
+/// client's preferred one.
 pub fn render_response(
     r: &Response,
     profile: Profile,
     uris: &UriMap,
     v: &Variations,
+    accept: Option<u16>,
 ) -> ObservedResponse {
     if v.no_access_control && matches!(r.content, Some(Content::AccessControl(_))) {
         return ObservedResponse {
             code: "4.04".into(),
             payload: None,
+            accept,
         };
     }
     let payload = match &r.content {
@@ -259,7 +278,10 @@ pub fn render_response(
         )),
         Some(c) => {
             let encodings = wire::read_content(c, profile, uris, v.read_defaults);
-            let prefer = v.format.unwrap_or(wire::LWM2M_TLV);
+            let prefer = accept
+                .filter(|a| wire::READ_FORMATS.contains(a))
+                .or(v.format)
+                .unwrap_or(wire::LWM2M_TLV);
             encodings
                 .iter()
                 .find(|e| e.content_format == prefer)
@@ -271,6 +293,7 @@ pub fn render_response(
     ObservedResponse {
         code: r.code.dotted().to_string(),
         payload,
+        accept,
     }
 }
 

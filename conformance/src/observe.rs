@@ -56,7 +56,7 @@ pub const UNOBSERVABLE: &[(&str, &str)] = &[
     ("BS-SEC-03", "key uniqueness across BS, servers and clients is a deployment property"),
     ("BS-SEC-05", "which keys secure which session needs DTLS; the suite runs plain CoAP"),
     ("BS-SEC-06", "Certificate-with-EST needs an EST server and DTLS"),
-    ("BS-OBJ-05", "concerns clients without Access Control support; the suite's clients are asked to support it"),
+    ("BS-OBJ-05", "concerns clients without Access Control support: a client profile without it (features.access_control = false) skips the vectors that write Access Control instances, and none checks the refusal"),
     ("BS-OBJ-06", "alternate object paths (rt=\"oma.lwm2m\") are not exercised: bootstrap paths are plain /o/i/r"),
     ("BS-OBJ-07", "an obligation of the bootstrap server (Create rights, ACL owners), not of the client"),
     ("BS-FIN-07", "key entropy of the BS account is invisible on the wire"),

@@ -18,7 +18,7 @@ use crate::expectation::{
 use crate::links::VersionStyle;
 use crate::records::Value;
 use crate::tlv::{Tlv, TlvValue};
-use crate::wire::{self, UriMap};
+use crate::wire;
 use bootstrap_model::client::{Outgoing, WriteValue};
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::ServerUri;
@@ -86,7 +86,7 @@ fn resource_map(items: &[Tlv]) -> BTreeMap<u16, ResourceValue> {
 impl Knowledge {
     /// What the factory configuration `store` determines: its instances, with the resources
     /// the vector states for them (the vendor's factory may hold more).
-    pub fn factory(store: &ObjectStore, profile: Profile, uris: &UriMap) -> Knowledge {
+    pub fn factory(store: &ObjectStore, profile: Profile) -> Knowledge {
         let mut k = Knowledge::default();
         for (i, _) in store.security.iter() {
             k.touch(SECURITY, i);
@@ -113,7 +113,6 @@ impl Knowledge {
                 },
             );
         }
-        let _ = uris;
         k
     }
 
@@ -389,10 +388,11 @@ pub fn discover_rule(
 }
 
 /// Resources of the Server object a client may hold although nobody wrote them: the
-/// mandatory ones (0, 1, 6, 7: "MUST be instantiated in any Instance", Core 1.2 §7.1) with
-/// any value, and those with a default in the object definition or in the registration
-/// procedure's table (Core 1.2 §6.2.1.1), with that default only.
-fn server_allowances(profile: Profile) -> Vec<Allowance> {
+/// mandatory ones (0, 1, 6, 7: "MUST be instantiated in any Instance", Core 1.2 §7.1) and
+/// the read-only ones the client keeps itself (11, 12; A-22) with any value, and those with
+/// a default in the object definition or in the registration procedure's table (Core 1.2
+/// §6.2.1.1), with that default only.
+pub fn server_allowances(profile: Profile) -> Vec<Allowance> {
     let mandatory = "a mandatory resource of the Server object (Core 1.2 §7.1)";
     let table = "default of the registration procedure resources (Core 1.2 §6.2.1.1 table)";
     let mut out = vec![
@@ -473,6 +473,17 @@ fn server_allowances(profile: Profile) -> Vec<Allowance> {
                 resource: 23,
                 value: Some(Value::Bool(true)),
                 why: "/1/x/23 absent means Send is off, i.e. true (Server object 1.2)".into(),
+            },
+            // read-only resources the client keeps itself, not instantiated by a Write.
+            Allowance {
+                resource: 11,
+                value: None,
+                why: "/1/x/11 TLS-DTLS Alert Code: read-only, kept by the client (Server object 1.1+; A-22)".into(),
+            },
+            Allowance {
+                resource: 12,
+                value: None,
+                why: "/1/x/12 Last Bootstrapped: read-only, kept by the client (Server object 1.1+; A-22)".into(),
             },
         ]);
     }

@@ -5,7 +5,7 @@
 //! ([`crate::judge`]).
 
 use crate::judge::{judge, Context, Finding};
-use crate::observation::{render_message, render_response, Variations};
+use crate::observation::{asked_accept, render_message, render_response, Variations};
 use crate::vector::Vector;
 use crate::wire;
 use bootstrap_model::bugs::BugSet;
@@ -86,11 +86,12 @@ pub fn replay_in_model_with(v: &Vector, bugs: BugSet, vary: &Variations) -> Resu
     }
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot) = Client::boot(&model.spec, v.factory.store(), state.client.choices);
-    let judged = |n: usize, expect, out: &Output| {
+    let judged = |n: usize, expect, out: &Output, accept: Option<u16>| {
+        let accept = asked_accept(accept, vary);
         let response = out
             .response
             .as_ref()
-            .map(|r| render_response(r, profile, &v.uris, vary));
+            .map(|r| render_response(r, profile, &v.uris, vary, accept));
         let sends: Vec<_> = out
             .send
             .iter()
@@ -102,7 +103,7 @@ pub fn replay_in_model_with(v: &Vector, bugs: BugSet, vary: &Variations) -> Resu
             Err(f) => Err(fail(n, f.to_string())),
         }
     };
-    judged(0, &v.boot, &boot)?;
+    judged(0, &v.boot, &boot, None)?;
     for (i, step) in v.steps.iter().enumerate() {
         let n = i + 1;
         if bugs == BugSet::NONE && step.request != wire::stimulus(&step.stimulus, profile, &v.uris)
@@ -113,7 +114,12 @@ pub fn replay_in_model_with(v: &Vector, bugs: BugSet, vary: &Variations) -> Resu
             ));
         }
         let (next, out) = model.step(&state, &step.stimulus);
-        if !judged(n, &step.expect, &out)? {
+        if !judged(
+            n,
+            &step.expect,
+            &out,
+            step.request.as_ref().and_then(|r| r.accept),
+        )? {
             return Ok(());
         }
         if bugs == BugSet::NONE && next.ghost.violations != 0 {

@@ -37,6 +37,10 @@ pub const SENML_CBOR: u16 = senml_cbor::CONTENT_FORMAT;
 pub const LWM2M_CBOR: u16 = lwm2m_cbor::CONTENT_FORMAT;
 /// Content-Format application/vnd.oma.lwm2m+tlv (BS-WRITE-07).
 pub const LWM2M_TLV: u16 = tlv::CONTENT_FORMAT;
+/// The formats a Bootstrap-Read answer can come in, and the bootstrap interface's write
+/// formats for whole instances and objects that the suite encodes (BS-READ-01, BS-WRITE-07).
+/// LwM2M CBOR is 1.2's (BS-WRITE-07).
+pub const READ_FORMATS: [u16; 4] = [LWM2M_TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR];
 /// The Content-Format of [`WriteValue::UnsupportedContentFormat`]: a number no
 /// LwM2M client supports (unassigned in the CoRE registry), for the 4.15 of BS-WRITE-06.
 pub const UNSUPPORTED_CONTENT_FORMAT: u16 = 9999;
@@ -640,7 +644,9 @@ pub fn content(c: &Content, profile: Profile, uris: &UriMap) -> Vec<Encoded> {
 /// definition) that a client may return in a Bootstrap-Read answer without anyone writing
 /// them: 2 Default Minimum Period 0, 5 Disable Timeout 86400, and in 1.1+ 14 Initial
 /// Registration Delay Timer 0, 15 Registration Failure Block false, 16 Bootstrap on
-/// Registration Failure true, 21 Trigger false.
+/// Registration Failure true, 21 Trigger false. Kept apart from the judge's allowances
+/// (`oracle::server_allowances`) on purpose: this stands for a client, and the test that
+/// certifies the `read-defaults` variation checks that the two agree.
 fn server_defaults(profile: Profile) -> Vec<Tlv> {
     let mut d = vec![
         res(2, TlvValue::Integer(0)),

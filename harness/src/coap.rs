@@ -1,12 +1,11 @@
 //! CoAP codec for the wire (issue #5, first part). Harness side: the requests the harness
-//! sends as bootstrap or management server, and the decoding of what a client sends back
-//! (its responses and its own requests). Client side (for the reference client on the
-//! wire): the decoding of those requests into the model's inputs. Everything maps to the
-//! model's abstract values, so that the
-//! same judgement (`conformance::replay::judge`) applies on the wire. Messages go through
-//! coap-lite (RFC 7252 codec); the LwM2M payloads (link-format, TLV, and SenML JSON,
-//! SenML CBOR and LwM2M CBOR through their TLV equivalent) are decoded here, and no input
-//! can make a decoder panic.
+//! sends as bootstrap or management server, and what a client sends back taken as it was
+//! sent (its responses and its own requests: [`observed_response`], [`client_request`]),
+//! so that the one judge (`conformance::judge`) applies on the wire as in process. Client
+//! side (for the reference client on the wire): the decoding of those requests into the
+//! model's inputs. Messages go through coap-lite (RFC 7252 codec); the LwM2M payloads
+//! (link-format, TLV, and SenML JSON, SenML CBOR and LwM2M CBOR through their TLV
+//! equivalent) are decoded here, and no input can make a decoder panic.
 
 use bootstrap_model::client::{BootstrapPack, Input, Peer, WriteValue};
 use bootstrap_model::code::ResponseCode;
@@ -27,10 +26,7 @@ use conformance::wire::{
     CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON,
 };
 
-/// The formats a Bootstrap-Read answer can come in, and the bootstrap interface's write
-/// formats for whole instances and objects that the suite encodes (BS-READ-01, BS-WRITE-07).
-/// LwM2M CBOR is 1.2's (BS-WRITE-07).
-pub const READ_FORMATS: [u16; 4] = [LWM2M_TLV, SENML_JSON, SENML_CBOR, LWM2M_CBOR];
+pub use conformance::wire::READ_FORMATS;
 
 /// The records of a payload in a record-based `format` (SenML JSON 110, SenML CBOR 112 or
 /// LwM2M CBOR 11544, all as (full path, value)), `None` for any other format.
@@ -154,6 +150,7 @@ pub fn observed_response(p: &Packet) -> Result<ObservedResponse, String> {
     Ok(ObservedResponse {
         code: dotted(p),
         payload: payload_of(p),
+        accept: None,
     })
 }
 

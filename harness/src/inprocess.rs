@@ -14,7 +14,9 @@ use bootstrap_model::client::{Choices, Client, ClientSpec, Outgoing, Output, Pha
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
-use conformance::observation::{render_message, render_response, ObservedResponse, Variations};
+use conformance::observation::{
+    asked_accept, render_message, render_response, ObservedResponse, Variations,
+};
 use conformance::vector::{Step, Vector};
 use conformance::wire::UriMap;
 use std::time::Duration;
@@ -39,7 +41,7 @@ struct Running {
 }
 
 impl Running {
-    fn observe(&mut self, out: Output, vary: &Variations) -> Observed {
+    fn observe(&mut self, out: Output, vary: &Variations, accept: Option<u16>) -> Observed {
         let profile = self.spec.profile;
         let mut sends = Vec::new();
         for o in out.send {
@@ -62,7 +64,7 @@ impl Running {
             response: out
                 .response
                 .as_ref()
-                .map(|r| render_response(r, profile, &self.uris, vary)),
+                .map(|r| render_response(r, profile, &self.uris, vary, accept)),
             sends,
             violation: None,
         }
@@ -95,7 +97,7 @@ impl Adapter for InProcess {
             gave_up: false,
             registers: Vec::new(),
         };
-        let o = r.observe(out, &self.vary);
+        let o = r.observe(out, &self.vary, None);
         self.running = Some(r);
         Ok(o)
     }
@@ -114,6 +116,7 @@ impl Adapter for InProcess {
                 response: Some(ObservedResponse {
                     code: "4.00".into(),
                     payload: None,
+                    accept: None,
                 }),
                 ..Observed::default()
             });
@@ -143,7 +146,8 @@ impl Adapter for InProcess {
             r.failed = false;
         }
         let out = r.client.handle(&r.spec, &a.input());
-        let mut o = r.observe(out, &vary);
+        let accept = asked_accept(step.request.as_ref().and_then(|r| r.accept), &vary);
+        let mut o = r.observe(out, &vary, accept);
         again.append(&mut o.sends);
         o.sends = again;
         Ok(o)

@@ -180,7 +180,8 @@ impl ClientChoice {
                     factory: Arc::new(MisbehavingFactory {
                         inner: Box::new(InProcessFactory {
                             bugs: bootstrap_model::bugs::BugSet::NONE,
-                            vary: Variations::default(),
+                            vary: Variations::parse(&cli.variations)
+                                .map_err(|e| format!("--variations: {e}"))?,
                         }),
                         m,
                     }),

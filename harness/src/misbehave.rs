@@ -67,6 +67,20 @@ impl Misbehaviour {
         Misbehaviour::ALL.into_iter().find(|m| m.name() == name)
     }
 
+    /// Text the failure that catches it must hold: the rule it breaks, so that a failure
+    /// for another reason does not count as its kill.
+    pub fn signature(self) -> &'static str {
+        match self {
+            Misbehaviour::RegisterListsSecurity => "must not be listed (BS-REG-04",
+            Misbehaviour::DiscoverWithoutSsid => "without ssid=",
+            Misbehaviour::KeepsDeletedInstance => "which must be gone",
+            Misbehaviour::AnswersServerReadOfSecurity => "4.01",
+            Misbehaviour::ReadAddsUnwrittenResource => "BS-WRITE-04",
+            Misbehaviour::RegistersAfterLastStep => "after the last step",
+            Misbehaviour::ReusesMessageId => "MUST NOT be reused within EXCHANGE_LIFETIME",
+        }
+    }
+
     /// Whether only the wire can show it (no Message IDs in process).
     pub fn wire_only(self) -> bool {
         self == Misbehaviour::ReusesMessageId
@@ -377,7 +391,6 @@ pub struct Misbehaving {
     inner: Box<dyn Adapter>,
     m: Misbehaviour,
     memory: Memory,
-    uris: Option<UriMap>,
 }
 
 impl Misbehaving {
@@ -394,7 +407,6 @@ impl Misbehaving {
 
 impl Adapter for Misbehaving {
     fn start(&mut self, v: &Vector, timeout: Duration) -> Result<Observed, AdapterError> {
-        self.uris = Some(v.uris.clone());
         let o = self.inner.start(v, timeout)?;
         Ok(self.apply(None, o))
     }
@@ -453,7 +465,6 @@ impl AdapterFactory for MisbehavingFactory {
             inner: self.inner.create()?,
             m: self.m,
             memory: Memory::default(),
-            uris: None,
         }))
     }
 

@@ -146,7 +146,7 @@ pub struct MisbehaviourRow {
 
 /// Runs the suite against every misbehaviour with the client `make` gives for it (`None`:
 /// the adapter cannot show it), each in its own thread, each misbehaviour's vectors in order
-/// until one fails.
+/// until one fails for the rule it breaks ([`Misbehaviour::signature`]).
 pub fn misbehaviour_table(
     vectors: &[Vector],
     timeout: Duration,
@@ -164,9 +164,12 @@ pub fn misbehaviour_table(
                     },
                     Some(factory) => MisbehaviourRow {
                         m: *m,
+                        // Only a failure for the rule it breaks counts.
                         killed_by: vectors.iter().find_map(|v| {
                             match run_vector(factory.as_ref(), v, timeout).verdict {
-                                Verdict::Fail { step, .. } | Verdict::Error { step, .. } => {
+                                Verdict::Fail { step, detail, .. }
+                                    if detail.contains(m.signature()) =>
+                                {
                                     Some((v.name.clone(), step))
                                 }
                                 _ => None,

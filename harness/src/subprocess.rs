@@ -288,6 +288,7 @@ impl AnswerMessage {
                 Some(ObservedResponse {
                     code: r.code,
                     payload: r.payload,
+                    accept: None,
                 })
             }
         };
@@ -833,7 +834,11 @@ impl Adapter for Subprocess {
         self.steps = self.steps.saturating_add(1);
         let n = self.steps;
         let line = to_line(&StepMessage::for_step(n, step));
-        self.exchange(line, format!("answer to step {n}"), timeout)
+        let mut o = self.exchange(line, format!("answer to step {n}"), timeout)?;
+        if let Some(r) = &mut o.response {
+            r.accept = step.request.as_ref().and_then(|q| q.accept);
+        }
+        Ok(o)
     }
 
     /// Sends `stop`, closes stdin, gives the client one second to exit, then kills it.
@@ -880,7 +885,7 @@ fn static_endpoint(endpoint: &str) -> &'static str {
 /// Same semantics as the in-process adapter: `start` boots [`Client::boot`] with
 /// [`Choices::reference`] (Bootstrap-Pack as the vector's features say), each `step` is
 /// [`Client::handle`] of the stimulus's input. `Err` says why it gave up (a line that is not
-/// protocol version 1, a step before start, an unknown profile, an I/O error); per the
+/// protocol version 2, a step before start, an unknown profile, an I/O error); per the
 /// versioning rule it does not answer such a line.
 pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Result<(), String> {
     let mut running: Option<(Client, ClientSpec, conformance::wire::UriMap)> = None;
@@ -902,6 +907,7 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
             }
         }
         let op = value.get("op").and_then(Value::as_str).unwrap_or("");
+        let mut accept = None;
         let out = match op {
             "start" => {
                 let m: StartMessage =
@@ -926,6 +932,7 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
                 let (client, spec, _) = running
                     .as_mut()
                     .ok_or_else(|| at("step before start".into()))?;
+                accept = m.request.as_ref().and_then(|r| r.accept);
                 client.handle(spec, &m.stimulus.input())
             }
             "stop" => return Ok(()),
@@ -939,7 +946,7 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
             response: out
                 .response
                 .as_ref()
-                .map(|r| render_response(r, spec.profile, uris, &plain)),
+                .map(|r| render_response(r, spec.profile, uris, &plain, accept)),
             sends: out
                 .send
                 .iter()

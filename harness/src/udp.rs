@@ -14,7 +14,8 @@
 //! - the client's own requests (Bootstrap-Request, Bootstrap-Pack-Request, Register) are
 //!   held until the step that answers them (`bootstrap-request-accepted`: 2.04,
 //!   `register-accepted`: 2.01, ...); their retransmissions are recognised by Message ID and
-//!   answered again from the cache once answered; a `*-lost` step never answers and waits
+//!   bytes (the same Message ID for other bytes is a new request, and a violation within
+//!   EXCHANGE_LIFETIME, RFC 7252 §4.4) and answered again from the cache once answered; a `*-lost` step never answers and waits
 //!   MAX_TRANSMIT_WAIT for the client to give up;
 //! - a timer step waits for the timer: the harness keeps a shadow of the reference client
 //!   to know when a correct client's timer expires (Client Hold Off Time and account
@@ -57,7 +58,6 @@ use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use crate::wirelog::WireRecord;
 use bootstrap_model::client::{Choices, Client, ClientSpec, Input, PackAnswer, Peer, Timer};
-use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
 use coap_lite::block_handler::BlockValue;
@@ -343,19 +343,14 @@ fn protocol(why: impl Into<String>, bytes: &[u8]) -> AdapterError {
 impl UdpAdapter {
     fn bind(&mut self, v: &Vector) -> Result<(), AdapterError> {
         let mut specs = vec![
-            ("BS".to_string(), ServerUri::Bootstrap, &v.uris.bootstrap),
-            (
-                "BS-alt".to_string(),
-                ServerUri::BootstrapAlternate,
-                &v.uris.bootstrap_alternate,
-            ),
+            ("BS".to_string(), &v.uris.bootstrap),
+            ("BS-alt".to_string(), &v.uris.bootstrap_alternate),
         ];
         for (k, u) in v.uris.servers.iter().enumerate() {
-            let k8 = u8::try_from(k).map_err(|_| AdapterError::Spawn("too many servers".into()))?;
-            specs.push((format!("DM{k}"), ServerUri::Server(k8), u));
+            specs.push((format!("DM{k}"), u));
         }
         let (tx, rx) = mpsc::channel();
-        for (i, (name, uri, canonical)) in specs.into_iter().enumerate() {
+        for (i, (name, canonical)) in specs.into_iter().enumerate() {
             let port = if self.opts.attach {
                 transport::socket_addr(canonical)
                     .map_err(AdapterError::Spawn)?
@@ -381,7 +376,6 @@ impl UdpAdapter {
                 .name(format!("udp-{name}"))
                 .spawn(move || read_datagrams(reader, i, tx, stop))
                 .map_err(|e| AdapterError::Spawn(format!("cannot start a thread: {e}")))?;
-            let _ = uri;
             self.servers.push(Server { name, socket, addr });
         }
         self.rx = Some(rx);
@@ -836,7 +830,9 @@ impl UdpAdapter {
                 }
             }
         }
-        observed_response(&p).map_err(|e| protocol(format!("{what}: {e}"), &first))
+        let mut o = observed_response(&p).map_err(|e| protocol(format!("{what}: {e}"), &first))?;
+        o.accept = req.accept;
+        Ok(o)
     }
 
     /// Sends `template` as Block1 blocks of `szx`'s size (RFC 7959 §2.3, §2.5), each next
@@ -1637,12 +1633,30 @@ impl Adapter for UdpAdapter {
                         req: req.clone(),
                     });
                 }
-                response =
-                    Some(self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?);
+                let r = self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?;
+                if matches!(step.stimulus, Action::BootstrapFinish) && r.code == "2.04" {
+                    // A new configuration (a push session has no Bootstrap-Request): the
+                    // Registers that follow are new, not the refused ones sent again.
+                    self.register_answers.clear();
+                }
+                response = Some(r);
             }
         }
         self.feasible(&step.stimulus, at_least.unwrap_or(now))?;
         self.shadow_step(&input, shadow_at);
+        // A timer this step arms that can expire while the step still waits (a lost request
+        // is given up anywhere between MIN and MAX_TRANSMIT_WAIT, then the hold-off runs):
+        // a correct client may act on it within this step, before the vector's next one.
+        if let (Some(waited), Some((t, at))) = (at_least, self.clock.next()) {
+            let end = waited + self.opts.settle + TIMER_MARGIN;
+            if at < end {
+                return Err(AdapterError::Unsupported(format!(
+                    "{}: the client's {t:?} timer it starts can expire {:.2} s before the step's wait ends, so a correct client may act on it within this step: at this --coap-time-scale the vector's order cannot be ensured",
+                    step.stimulus,
+                    (end - at).as_secs_f64()
+                )));
+            }
+        }
         self.observe(
             &step.expect,
             response,
@@ -1675,7 +1689,15 @@ impl Adapter for UdpAdapter {
         let until = Instant::now() + window;
         self.window = Instant::now();
         let mut out = Vec::new();
-        while let Some(d) = self.next_datagram(until)? {
+        loop {
+            let d = match self.next_datagram(until) {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                // A client that ends cleanly once its work is done (or given up) sends
+                // nothing more; a crash is still an error.
+                Err(AdapterError::Crashed { status, .. }) if status == "exit status: 0" => break,
+                Err(e) => return Err(e),
+            };
             match self.ingest(d)? {
                 Ingested::Send(m, _) => out.push(m),
                 Ingested::Nothing => {}

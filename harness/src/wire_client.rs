@@ -1004,12 +1004,9 @@ impl WireClient {
             .and_then(|v| crate::coap::read_uint(v));
         let profile = self.cfg.profile;
         let (code, encodings, links) = match &r.content {
-            Some(c @ bootstrap_model::client::Content::Links { .. }) => {
-                let o = render_response(r, profile, &self.cfg.uris, &self.cfg.vary);
-                {
-                    let _ = c;
-                    (r.code, o.payload.into_iter().collect(), true)
-                }
+            Some(bootstrap_model::client::Content::Links { .. }) => {
+                let o = render_response(r, profile, &self.cfg.uris, &self.cfg.vary, None);
+                (r.code, o.payload.into_iter().collect(), true)
             }
             Some(bootstrap_model::client::Content::AccessControl(_))
                 if self.cfg.vary.no_access_control =>

@@ -393,6 +393,8 @@ fn independent_misbehaviours_fail_in_process() {
             out(&o)
         );
         assert!(out(&o).contains("NOT CERTIFIED"), "{}", m.name());
+        // Failed for the rule it breaks, not for something else.
+        assert!(out(&o).contains(m.signature()), "{}: {}", m.name(), out(&o));
     }
     let o = certify(&["--client", "misbehave:no-such-thing"]);
     assert_eq!(o.status.code(), Some(2));

@@ -76,7 +76,7 @@ fn every_response_and_message_round_trips_through_coap() {
                 let (Some(_), Some(r)) = (req, &out.response) else {
                     continue;
                 };
-                let sent = render_response(r, profile, &v.uris, &vary);
+                let sent = render_response(r, profile, &v.uris, &vary, None);
                 let encodings: Vec<_> = sent.payload.iter().cloned().collect();
                 let code: u8 = {
                     let (c, d) = sent.code.split_once('.').unwrap();

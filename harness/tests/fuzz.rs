@@ -225,7 +225,7 @@ fn corpus() -> &'static Corpus {
                         continue;
                     }
                     let a = index_of(&mut answers, step.expect.clone());
-                    let sent = render_response(r, profile, &v.uris, &vary);
+                    let sent = render_response(r, profile, &v.uris, &vary, None);
                     let encodings: Vec<Encoded> = sent.payload.iter().cloned().collect();
                     let bytes = coap::encode_response_for(
                         coap::response_type(code_of(&sent.code)),

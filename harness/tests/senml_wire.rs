@@ -132,7 +132,8 @@ fn observed(all: &[Encoded], accept: u16) -> ObservedResponse {
         &coap::READ_FORMATS,
     )
     .unwrap();
-    let o = coap::observed_response(&Packet::from_bytes(&bytes).unwrap()).unwrap();
+    let mut o = coap::observed_response(&Packet::from_bytes(&bytes).unwrap()).unwrap();
+    o.accept = Some(accept);
     let chosen = all.iter().find(|e| e.content_format == accept).unwrap();
     assert_eq!(
         o.payload.as_ref().map(|p| p.content_format),

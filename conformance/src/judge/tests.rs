@@ -65,6 +65,7 @@ fn answer(text: &str) -> ObservedResponse {
     ObservedResponse {
         code: "2.05".into(),
         payload: Some(Encoded::new(LINK_FORMAT, text.as_bytes())),
+        accept: Some(LINK_FORMAT),
     }
 }
 
@@ -154,6 +155,7 @@ fn a_code_outside_the_set_is_a_failure_that_names_it() {
     let r = ObservedResponse {
         code: "4.02".into(),
         payload: None,
+        accept: None,
     };
     match judge(ctx(&u), &e, Some(&r), &[]) {
         Err(Finding::Fail { detail, .. }) => {
@@ -201,6 +203,7 @@ fn senml(json: &str) -> ObservedResponse {
     ObservedResponse {
         code: "2.05".into(),
         payload: Some(Encoded::new(crate::senml::CONTENT_FORMAT, json.as_bytes())),
+        accept: Some(crate::senml::CONTENT_FORMAT),
     }
 }
 
@@ -238,6 +241,48 @@ fn read_answers_carry_the_written_values_and_defaults_only() {
             Err(Finding::Fail { detail, .. }) => assert!(detail.contains(says), "{bad}: {detail}"),
             other => panic!("{bad}: {other:?}"),
         }
+    }
+    // The right values in a format the request's Accept did not ask for (RFC 7252 §5.10.4).
+    let mut other = senml(r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300}]"#);
+    other.accept = Some(crate::tlv::CONTENT_FORMAT);
+    match judge(ctx(&u), &e, Some(&other), &[]) {
+        Err(Finding::Fail { detail, .. }) => assert!(detail.contains("Accept asked for 11542")),
+        got => panic!("{got:?}"),
+    }
+}
+
+/// The oracle's allowances for a 1.1+ Server instance: the resources the client keeps
+/// itself (A-22) with any value, a default only with its value, nothing else.
+#[test]
+fn read_allowances_take_client_kept_resources_and_defaults_only() {
+    let u = uris();
+    let mut e = read_rule();
+    if let Some(ResponseRule {
+        content: Some(ContentRule::Read(r)),
+        ..
+    }) = &mut e.response
+    {
+        r.allowed = crate::oracle::server_allowances(bootstrap_model::profile::Profile::V1_1);
+    }
+    let base = r#"[{"bn":"/1/0/","n":"0","v":1},{"n":"1","v":300}"#;
+    for extra in [
+        r#"{"n":"12","v":1764500000}"#,
+        r#"{"n":"11","v":0}"#,
+        r#"{"n":"17","v":5}"#,
+    ] {
+        let json = format!("{base},{extra}]");
+        assert_eq!(
+            judge(ctx(&u), &e, Some(&senml(&json)), &[]),
+            Ok(()),
+            "{json}"
+        );
+    }
+    for extra in [r#"{"n":"17","v":9}"#, r#"{"n":"13","v":1}"#] {
+        let json = format!("{base},{extra}]");
+        assert!(
+            judge(ctx(&u), &e, Some(&senml(&json)), &[]).is_err(),
+            "{json}"
+        );
     }
 }
 
@@ -456,5 +501,19 @@ fn a_missing_message_counts_as_the_step_says_and_tolerated_repeats_pass() {
         judge(ctx(&u), &e, None, &[again.clone(), again.clone(), bs]),
         Ok(())
     );
-    assert!(could_still_pass(ctx(&u), &e, None, &[again]));
+    assert!(could_still_pass(
+        ctx(&u),
+        &e,
+        None,
+        std::slice::from_ref(&again)
+    ));
+    // A Register sent again while the fallback has not come yet: the missing request
+    // counts as `if_absent` says (here SHOULD), not as a failure of the vector's tier.
+    assert!(matches!(
+        judge(ctx(&u), &e, None, &[again]),
+        Err(Finding::Fail {
+            tier: Some(Tier::Should),
+            ..
+        })
+    ));
 }
