@@ -145,6 +145,7 @@ impl AdapterFactory for UdpFactory {
             window: Instant::now(),
             pct: None,
             answered_mids: Vec::new(),
+            held: None,
         }))
     }
 
@@ -323,6 +324,9 @@ pub struct UdpAdapter {
     /// later ACK with one of them is the client answering a retransmission again (RFC 7252
     /// §4.5), not a protocol error.
     answered_mids: Vec<u16>,
+    /// A datagram that came after the step reading it had ended (the harness lagged): it
+    /// is the next step's, judged by when it arrived, not when it was read.
+    held: Option<Datagram>,
 }
 
 /// How long a step may run past the timer it waits for before the harness looks again:
@@ -456,6 +460,13 @@ impl UdpAdapter {
 
     /// The next datagram before `until`, or `None`; fails if the client died.
     fn next_datagram(&mut self, until: Instant) -> Result<Option<Datagram>, AdapterError> {
+        if let Some(d) = self.held.take() {
+            if d.at < until {
+                return Ok(Some(d));
+            }
+            self.held = Some(d);
+            return Ok(None);
+        }
         loop {
             if let Some(e) = self.client.as_mut().and_then(Launched::exited) {
                 return Err(e);
@@ -740,6 +751,31 @@ impl UdpAdapter {
             })
     }
 
+    /// Before the first request to a launched client that has sent nothing yet (its address
+    /// is the `{client_port}` the harness gave it): waits, up to `timeout`, until the client
+    /// has bound that port, so that a slow start does not lose the request. Read from the
+    /// kernel's socket table (Linux `/proc/net/udp*`), never by binding the port, which
+    /// could race the client's own bind; elsewhere the request goes at once.
+    fn await_client_port(&mut self, timeout: Duration) -> Result<(), AdapterError> {
+        if self.client.is_none() || self.client_addrs.keys().any(|k| *k != usize::MAX) {
+            return Ok(());
+        }
+        let Some(addr) = self.client_addrs.get(&usize::MAX).copied() else {
+            return Ok(());
+        };
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if let Some(e) = self.client.as_mut().and_then(Launched::exited) {
+                return Err(e);
+            }
+            if udp_port_bound(addr.port()) != Some(false) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
     /// Sends a request of the harness's and waits for the client's response; client
     /// requests that arrive meanwhile go to `sends`. A response with Block2 M=1 is fetched
     /// block by block (RFC 7959 §2.4: the same request with Block2 NUM=1, 2, ... and the
@@ -755,6 +791,7 @@ impl UdpAdapter {
     ) -> Result<ObservedResponse, AdapterError> {
         let template = Packet::from_bytes(&wire.0)
             .map_err(|e| AdapterError::Spawn(format!("cannot re-read a request: {e:?}")))?;
+        self.await_client_port(timeout)?;
         let mut earlier = vec![wire.1];
         let (mut p, mut first) = self.exchange(server, req, wire, timeout, sends, "", &[])?;
         let what = format!("the client's response to {} {}", req.method, req.path);
@@ -1138,6 +1175,11 @@ impl UdpAdapter {
             }
             match self.next_datagram(until.min(deadline))? {
                 None => continue,
+                // Arrived after this step's wait had ended: the harness read it late.
+                Some(d) if d.at >= deadline || quiet_until.is_some_and(|q| d.at >= q) => {
+                    self.held = Some(d);
+                    break;
+                }
                 Some(d) => match self.ingest(d)? {
                     Ingested::Send(o, at) => sends.push((o, at)),
                     Ingested::Nothing => {}
@@ -1269,6 +1311,29 @@ fn free_port(host: IpAddr) -> Result<(SocketAddr, std::fs::File), AdapterError> 
     )))
 }
 
+/// Whether some UDP socket on this machine is bound to `port`, from Linux's
+/// `/proc/net/udp` and `/proc/net/udp6` (local address column, `ADDR:PORT` in hex); `None`
+/// where those tables cannot be read.
+fn udp_port_bound(port: u16) -> Option<bool> {
+    let want = format!(":{port:04X}");
+    let mut readable = false;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        if text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .any(|local| local.ends_with(&want))
+        {
+            return Some(true);
+        }
+    }
+    readable.then_some(false)
+}
+
 /// An exclusive lock on `f`, without waiting; released when `f` is closed.
 #[cfg(unix)]
 fn try_lock(f: &std::fs::File) -> bool {
@@ -1349,15 +1414,22 @@ fn read_datagrams(
     stop: Arc<AtomicBool>,
 ) {
     let mut buf = vec![0u8; transport::MAX_DATAGRAM];
+    let stamped = kernel_stamps(&socket);
     while !stop.load(Ordering::Relaxed) {
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => {
+        match recv_stamped(&socket, &mut buf, stamped) {
+            Ok((n, from, arrived)) => {
+                let (now, wall_now) = (Instant::now(), SystemTime::now());
+                // How long ago the kernel received it: the reader thread may have been
+                // descheduled meanwhile, and timers are judged by arrival, not by reading.
+                let ago = arrived
+                    .and_then(|w| wall_now.duration_since(w).ok())
+                    .unwrap_or(Duration::ZERO);
                 let d = Datagram {
                     server,
                     from,
                     bytes: buf[..n].to_vec(),
-                    at: Instant::now(),
-                    wall: SystemTime::now(),
+                    at: now.checked_sub(ago).unwrap_or(now),
+                    wall: wall_now - ago,
                 };
                 if tx.send(d).is_err() {
                     return;
@@ -1374,6 +1446,88 @@ fn read_datagrams(
             Err(_) => return,
         }
     }
+}
+
+/// Asks the kernel to stamp each datagram with the time it was received (Linux
+/// `SO_TIMESTAMPNS`); whether it will.
+///
+/// Linux switches stamping on for the whole machine in deferred work when the first socket
+/// asks, and off when the last one closes; until then a datagram is stamped when it is
+/// read. So one socket that asks is kept open for the life of the process, and the
+/// per-vector sockets, opened and closed for each vector, find stamping already on.
+#[cfg(target_os = "linux")]
+fn kernel_stamps(socket: &UdpSocket) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestampns};
+    static KEEP_ON: std::sync::OnceLock<Option<UdpSocket>> = std::sync::OnceLock::new();
+    KEEP_ON.get_or_init(|| {
+        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+        setsockopt(&s, ReceiveTimestampns, &true).ok()?;
+        Some(s)
+    });
+    setsockopt(socket, ReceiveTimestampns, &true).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_stamps(_: &UdpSocket) -> bool {
+    false
+}
+
+/// One datagram into `buf`: its length, its sender and, where the kernel stamped it (see
+/// [`kernel_stamps`]), the wall-clock time it was received.
+#[cfg(target_os = "linux")]
+fn recv_stamped(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    stamped: bool,
+) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    if !stamped {
+        let (n, from) = socket.recv_from(buf)?;
+        return Ok((n, from, None));
+    }
+    let mut space = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .map_err(std::io::Error::from)?;
+    let from = msg
+        .address
+        .and_then(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| SocketAddr::from(std::net::SocketAddrV4::from(*v4)))
+                .or_else(|| {
+                    a.as_sockaddr_in6()
+                        .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+                })
+        })
+        .ok_or_else(|| std::io::Error::other("a datagram without a sender address"))?;
+    let mut arrived = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(ts) = c {
+                arrived = u64::try_from(ts.tv_sec()).ok().map(|s| {
+                    SystemTime::UNIX_EPOCH
+                        + Duration::new(s, ts.tv_nsec().clamp(0, 999_999_999) as u32)
+                });
+            }
+        }
+    }
+    Ok((msg.bytes, from, arrived))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_stamped(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    _: bool,
+) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    let (n, from) = socket.recv_from(buf)?;
+    Ok((n, from, None))
 }
 
 fn timer_rule(t: Timer) -> &'static str {
@@ -1739,5 +1893,44 @@ impl Adapter for UdpAdapter {
 impl Drop for UdpAdapter {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The socket table sees a bound port, and no longer once it is closed (Linux; where
+    /// the table cannot be read the answer is `None` and the harness does not wait).
+    #[test]
+    fn a_bound_port_shows_in_the_socket_table() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = s.local_addr().unwrap().port();
+        let Some(bound) = udp_port_bound(port) else {
+            return;
+        };
+        assert!(bound);
+        drop(s);
+        assert_eq!(udp_port_bound(port), Some(false));
+    }
+
+    /// A datagram read late is stamped with when it arrived, not when it was read: the
+    /// judge's timers see the client's timing even when the harness lags (Linux).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_datagram_read_late_keeps_its_arrival_time() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert!(kernel_stamps(&rx));
+        // The kernel switches stamping on in deferred work: give it a moment.
+        std::thread::sleep(Duration::from_millis(50));
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(b"late", rx.local_addr().unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = [0u8; 16];
+        let (n, from, arrived) = recv_stamped(&rx, &mut buf, true).unwrap();
+        assert_eq!((&buf[..n], from), (&b"late"[..], tx.local_addr().unwrap()));
+        let ago = SystemTime::now().duration_since(arrived.unwrap()).unwrap();
+        assert!(ago >= Duration::from_millis(150), "stamped {ago:?} ago");
     }
 }
