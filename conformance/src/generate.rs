@@ -14,7 +14,7 @@ use crate::expectation::SendRule;
 use crate::observe::{self, History};
 use crate::oracle::{self, Knowledge};
 use crate::vector::{
-    Expectation, Features, GeneratorConfig, Provenance, Step, Vector, FORMAT_VERSION,
+    Expectation, Features, GeneratorConfig, Prologue, Provenance, Step, Vector, FORMAT_VERSION,
 };
 use crate::wire::{self, UriMap};
 use bootstrap_model::client::{Choices, Client, Outgoing, Output, Phase};
@@ -435,13 +435,185 @@ fn path_to(e: &Explored, mut i: u32) -> Vec<Action> {
     v
 }
 
+/// Builds the vector of `actions` from the model's initial state `factory_index`, with the
+/// prologue that stands in for its factory configuration where one does ([`prologue`]).
+#[allow(clippy::too_many_arguments)]
+fn build(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    catalogue: &Catalogue,
+    cfg: &GeneratorConfig,
+    pack: Option<bool>,
+    factory_index: usize,
+    actions: &[Action],
+    primary: Option<&'static str>,
+    method: String,
+) -> Result<Vector, String> {
+    let mut v = build_path(
+        model,
+        allowed,
+        catalogue,
+        cfg,
+        pack,
+        factory_index,
+        actions,
+        primary,
+        method.clone(),
+    )?;
+    if v.factory != Factory::BootstrapOnly {
+        match prologue(model, allowed, catalogue, cfg, pack, actions, &v, method)? {
+            Ok(p) => v.prologue = Some(p),
+            Err(why) => v.no_prologue = Some(why),
+        }
+    }
+    Ok(v)
+}
+
+/// The bootstrap session that gives a client started from `bootstrap-only` the objects of
+/// `v`'s factory configuration: Client Hold Off Time, Bootstrap-Request accepted, one
+/// Bootstrap-Write per Security (but the BS account's), Server and Access Control instance
+/// of the factory, Bootstrap-Finish; the Register the factory's server account makes the
+/// client send then is what the vector's first steps answer, as they answer it at boot.
+///
+/// Checked in the model (issue #10): the store after the prologue must equal the factory's,
+/// and the vector's steps played after it must come out with the same stimuli, the same
+/// rules and the same `after_last` as from the factory. `Ok(Err(why))` when there is no
+/// such prologue: a vector whose point is the factory itself (its rule is BS-FACT-*), a
+/// factory without a Bootstrap-Server Account (no bootstrap session can take the client's
+/// away: BS-DEL-03), or a check that fails, named.
+#[allow(clippy::too_many_arguments)]
+fn prologue(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    catalogue: &Catalogue,
+    cfg: &GeneratorConfig,
+    pack: Option<bool>,
+    actions: &[Action],
+    v: &Vector,
+    method: String,
+) -> Result<Result<Prologue, String>, String> {
+    use bootstrap_model::client::WriteValue;
+    if let Some(rule) = v.requirements.first().filter(|r| r.starts_with("BS-FACT-")) {
+        return Ok(Err(format!(
+            "its point is the factory configuration itself ({rule}): no bootstrap session stands in for it"
+        )));
+    }
+    let store = v.factory.store();
+    let Some((bs_iid, _)) = store.bootstrap_account() else {
+        return Ok(Err(
+            "the factory configuration has no Bootstrap-Server Account, and no bootstrap session can remove the client's (BS-DEL-03)".into(),
+        ));
+    };
+    if pack == Some(true) {
+        return Ok(Err(
+            "a client that uses Bootstrap-Pack-Request (BS-PACK-01) is provisioned by the model's one pack, which is not this factory's accounts".into(),
+        ));
+    }
+    let Some(from) = model
+        .config
+        .factories
+        .iter()
+        .position(|f| *f == Factory::BootstrapOnly)
+    else {
+        return Ok(Err("the model has no bootstrap-only start".into()));
+    };
+    let write = |path, value| Action::BootstrapWrite {
+        path,
+        value,
+        keep_server_info: false,
+    };
+    let mut steps = vec![
+        Action::ClientHoldOffExpired,
+        Action::BootstrapRequestAccepted,
+    ];
+    for (iid, sec) in store.security.iter().filter(|(i, _)| *i != bs_iid) {
+        steps.push(write(
+            Path::Instance(bootstrap_model::path::SECURITY, iid),
+            WriteValue::Security(*sec),
+        ));
+    }
+    for (iid, srv) in store.server.iter() {
+        steps.push(write(
+            Path::Instance(bootstrap_model::path::SERVER, iid),
+            WriteValue::Server(*srv),
+        ));
+    }
+    for (iid, acl) in store.access_control.iter() {
+        steps.push(write(
+            Path::Instance(bootstrap_model::path::ACCESS_CONTROL, iid),
+            WriteValue::AccessControl(acl.clone()),
+        ));
+    }
+    steps.push(Action::BootstrapFinish);
+    let n = steps.len();
+    // The store the prologue leaves.
+    let mut state = model.initial_states()[from].clone();
+    for a in &steps {
+        state = model.step(&state, a).0;
+    }
+    if state.client.store != store {
+        return Ok(Err(format!(
+            "the prologue's bootstrap session leaves other objects than the factory's: {:?}",
+            state.client.store
+        )));
+    }
+    let all: Vec<Action> = steps.iter().chain(actions).cloned().collect();
+    let played = build_path(
+        model, allowed, catalogue, cfg, pack, from, &all, None, method,
+    )?;
+    if played.steps.len() < n
+        || played.steps[..n]
+            .iter()
+            .map(|s| &s.stimulus)
+            .ne(steps.iter())
+    {
+        return Ok(Err(
+            "the prologue's bootstrap session does not go through in the model".into(),
+        ));
+    }
+    let later = &played.steps[n..];
+    if later.len() != v.steps.len() {
+        return Ok(Err(format!(
+            "after the prologue the vector has {} steps, from the factory {}",
+            later.len(),
+            v.steps.len()
+        )));
+    }
+    for (k, (a, b)) in later.iter().zip(&v.steps).enumerate() {
+        if (&a.stimulus, &a.request, &a.expect) != (&b.stimulus, &b.request, &b.expect) {
+            return Ok(Err(format!(
+                "step {} is judged differently after the prologue than from the factory",
+                k + 1
+            )));
+        }
+    }
+    if played.after_last != v.after_last {
+        return Ok(Err(
+            "what may follow the last step differs after the prologue".into(),
+        ));
+    }
+    Ok(Ok(Prologue {
+        factory: Factory::BootstrapOnly,
+        factory_objects: Factory::BootstrapOnly.store(),
+        boot: played.boot,
+        steps: played.steps[..n].to_vec(),
+        features: played.features,
+        equivalence: format!(
+            "checked in the model: after these {n} steps the client holds the objects of {}, and the vector's {} steps and what may follow them are judged by the same rules as from {}",
+            v.factory.name(),
+            v.steps.len(),
+            v.factory.name()
+        ),
+    }))
+}
+
 /// Builds the vector for a path from a factory configuration. Each step's rules come from
 /// the oracle ([`oracle`]): the codes the specification allows, the content rules from the
 /// store before the step, the message rules from the store after it. Fails where the
 /// reference client and the oracle disagree (which server to register with, where to ask
 /// for bootstrap, which resources an instance holds): a bug in one of them.
 #[allow(clippy::too_many_arguments)]
-fn build(
+fn build_path(
     model: &BootstrapSystem,
     allowed: &[Choices],
     catalogue: &Catalogue,
@@ -606,6 +778,8 @@ fn build(
         boot,
         steps,
         after_last,
+        prologue: None,
+        no_prologue: None,
         provenance: Provenance {
             model_version: env!("CARGO_PKG_VERSION").to_string(),
             generator_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -923,8 +1097,11 @@ pub fn content_id(v: &Vector) -> String {
         boot: &'a Expectation,
         steps: &'a [Step],
         after_last: &'a [SendRule],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prologue: Option<&'a Prologue>,
     }
     let key = Key {
+        prologue: v.prologue.as_ref(),
         profile: &v.profile,
         features: &v.features,
         factory: v.factory,
@@ -1295,4 +1472,89 @@ pub fn reachable_classes(
         out.extend(explore(&model, &allowed, &catalogue)?.reachable);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factory_vector(profile: Profile, factory: Factory, actions: &[Action]) -> Vector {
+        let cfg = default_config();
+        let (model, allowed) = model_for(profile, &cfg, None, Default::default()).unwrap();
+        let index = model
+            .config
+            .factories
+            .iter()
+            .position(|f| *f == factory)
+            .unwrap();
+        build(
+            &model,
+            &allowed,
+            &Catalogue::load(),
+            &cfg,
+            None,
+            index,
+            actions,
+            None,
+            "test".into(),
+        )
+        .unwrap()
+    }
+
+    /// The equivalence check is not vacuous: a vector whose later steps would be judged
+    /// otherwise after the prologue gets none, the step named.
+    #[test]
+    fn a_prologue_is_refused_when_a_later_step_is_judged_differently() {
+        let actions = [Action::RegisterAccepted { server: 0 }];
+        let v = factory_vector(Profile::V1_1, Factory::ServerAndBootstrap, &actions);
+        assert!(v.prologue.is_some(), "{:?}", v.no_prologue);
+        let cfg = default_config();
+        let (model, allowed) = model_for(Profile::V1_1, &cfg, None, Default::default()).unwrap();
+        let mut other = v.clone();
+        other.steps[0]
+            .expect
+            .tolerated
+            .push(v.boot.sends[0].clone());
+        let why = prologue(
+            &model,
+            &allowed,
+            &Catalogue::load(),
+            &cfg,
+            None,
+            &actions,
+            &other,
+            "test".into(),
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(why.contains("step 1 is judged differently"), "{why}");
+        let mut other = v.clone();
+        other.after_last.clear();
+        other.after_last.push(v.boot.sends[0].clone());
+        let why = prologue(
+            &model,
+            &allowed,
+            &Catalogue::load(),
+            &cfg,
+            None,
+            &actions,
+            &other,
+            "test".into(),
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(why.contains("what may follow"), "{why}");
+    }
+
+    /// A factory without a BS account has no prologue, and says why.
+    #[test]
+    fn a_server_only_factory_has_no_prologue() {
+        let v = factory_vector(
+            Profile::V1_1,
+            Factory::ServerOnly,
+            &[Action::RegisterAccepted { server: 0 }],
+        );
+        assert!(v.prologue.is_none());
+        assert!(v.no_prologue.unwrap().contains("BS-DEL-03"));
+    }
 }

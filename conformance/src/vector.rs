@@ -63,8 +63,57 @@ pub struct Vector {
     /// these, the messages a conforming client may send when nobody answers it (a request
     /// after its hold-off, a fallback when a request goes unanswered). Empty: nothing.
     pub after_last: Vec<SendRule>,
+    /// How a client that cannot be started in [`Vector::factory`] reaches an equivalent
+    /// state through the bootstrap interface, when one does (issue #10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prologue: Option<Prologue>,
+    /// Why no prologue stands in for the factory configuration, for a vector that does not
+    /// start from `bootstrap-only` and has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_prologue: Option<String>,
     /// Where the vector comes from.
     pub provenance: Provenance,
+}
+
+/// The steps that stand in for a factory configuration a client's launcher cannot give:
+/// the client is powered on with only a Bootstrap-Server Account, bootstrapped with the
+/// factory's accounts (Bootstrap-Request, Bootstrap-Writes, Bootstrap-Finish, and the
+/// Register that follows where the factory has a server account), and the vector's steps
+/// follow. The generator checks in the model that this is the same start for the vector:
+/// the client's objects after the prologue are the factory's, and every later step's rules
+/// and what may follow the last step come out identical from either start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prologue {
+    /// The factory configuration the prologue starts from (`bootstrap-only`).
+    pub factory: Factory,
+    /// Its objects.
+    pub factory_objects: ObjectStore,
+    /// What the client does when powered on in it.
+    pub boot: Expectation,
+    /// The prologue's steps, judged like any other.
+    pub steps: Vec<Step>,
+    /// The features the vector needs when played after the prologue.
+    pub features: Features,
+    /// What the generator checked, in words.
+    pub equivalence: String,
+}
+
+impl Vector {
+    /// The vector as played after its prologue: started from the prologue's factory, its
+    /// steps the prologue's and then the vector's (step numbers count the prologue's).
+    /// `None` when it has no prologue.
+    pub fn with_prologue(&self) -> Option<Vector> {
+        let p = self.prologue.as_ref()?;
+        let mut v = self.clone();
+        v.factory = p.factory;
+        v.factory_objects = p.factory_objects.clone();
+        v.boot = p.boot.clone();
+        v.features = p.features.clone();
+        v.steps = p.steps.iter().chain(&self.steps).cloned().collect();
+        v.prologue = None;
+        Some(v)
+    }
 }
 
 /// Optional client features a vector depends on. A client profile that declares it lacks

@@ -145,13 +145,50 @@ fn committed_schema_is_the_generated_one_and_every_vector_validates() {
 fn committed_vectors_fit_the_model() {
     let stale: Vec<String> = committed()
         .iter()
-        .filter_map(|(_, v)| {
-            replay_in_model(v, BugSet::NONE)
-                .err()
+        .flat_map(|(_, v)| {
+            // As written, and as played after its prologue from bootstrap-only.
+            [Some(v.clone()), v.with_prologue()]
+                .into_iter()
+                .flatten()
+                .filter_map(|v| replay_in_model(&v, BugSet::NONE).err())
                 .map(|m| m.to_string())
         })
         .collect();
     assert!(stale.is_empty(), "stale vectors:\n{}", stale.join("\n"));
+}
+
+/// Every vector that does not start from bootstrap-only either has a prologue or says why
+/// not, and a prologue is a bootstrap session ending in Finish from bootstrap-only.
+#[test]
+fn every_factory_vector_has_a_prologue_or_a_reason() {
+    for (f, v) in committed() {
+        if v.factory.name() == "bootstrap-only" {
+            assert!(
+                v.prologue.is_none() && v.no_prologue.is_none(),
+                "{}",
+                f.display()
+            );
+            continue;
+        }
+        match (&v.prologue, &v.no_prologue) {
+            (Some(p), None) => {
+                assert_eq!(p.factory.name(), "bootstrap-only", "{}", f.display());
+                assert!(
+                    p.steps.last().is_some_and(|s| matches!(
+                        s.stimulus,
+                        bootstrap_model::system::Action::BootstrapFinish
+                    )),
+                    "{}",
+                    f.display()
+                );
+            }
+            (None, Some(why)) => assert!(!why.is_empty(), "{}", f.display()),
+            _ => panic!(
+                "{}: a prologue or a reason, not both or neither",
+                f.display()
+            ),
+        }
+    }
 }
 
 #[test]

@@ -21,8 +21,9 @@ use harness::udp::{UdpFactory, UdpOptions};
 use libtest_mimic::{Failed, Trial};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,11 +53,13 @@ struct Cli {
     #[arg(long)]
     attach: bool,
     /// Factor for the RFC 7252 timing on the wire, in (0, 1]; the client must honour it too
-    /// (placeholder `{coap_time_scale}`). Default: 0.01 for wire-ref, else 1.
+    /// (placeholder `{coap_time_scale}`). Default: 0.01 for wire-ref, 0.02 for a client
+    /// command line with `{coap_time_scale}`, else 1.
     #[arg(long, value_name = "FACTOR")]
     coap_time_scale: Option<f64>,
     /// Run the `slow` vectors on the wire (they wait for MAX_TRANSMIT_WAIT or
-    /// EXCHANGE_LIFETIME); implied by a --coap-time-scale below 1.
+    /// EXCHANGE_LIFETIME); implied by a scale below 1, and so by default for wire-ref and
+    /// a client command line with `{coap_time_scale}`.
     #[arg(long)]
     slow: bool,
     /// Quiet time on the wire after a step's expectation is met, in milliseconds.
@@ -80,6 +83,26 @@ struct Cli {
     /// Write report.json, report.xml (JUnit) and report.md (with Mermaid charts) here.
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// After the run, write a draft client profile here: the --client-profile given, with
+    /// its expected failures replaced by the failures of this run, each pinned to its step
+    /// and a piece of its detail, for review.
+    #[arg(long, value_name = "FILE")]
+    write_profile: Option<PathBuf>,
+    /// Only the vectors citing this requirement ID (any they cite, not only the one a trial
+    /// is named after); repeat for several.
+    #[arg(long, value_name = "ID")]
+    requirement: Vec<String>,
+    /// Only the vectors with this tag (`bootstrap.delete`, `timer.hold-off`, `slow`, ...);
+    /// repeat for several.
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    /// Only the vectors of this tier: MUST, SHOULD or MAY.
+    #[arg(long, value_name = "TIER")]
+    tier: Option<String>,
+    /// Only the vectors that start from this factory configuration: bootstrap-only,
+    /// server-and-bootstrap or server-only.
+    #[arg(long, value_name = "NAME")]
+    factory: Option<String>,
     /// Run the suite against every injected bug and print the kill table.
     #[arg(long)]
     mutants: bool,
@@ -216,9 +239,17 @@ impl ClientChoice {
                 launcher: None,
             });
         }
-        let scale = cli
-            .coap_time_scale
-            .unwrap_or(if wire_ref { 0.01 } else { 1.0 });
+        // A client whose command line takes {coap_time_scale} honours the factor it is
+        // given: it runs scaled, and its slow vectors run by default.
+        let honours_scale =
+            !wire_ref && !cli.attach && Launcher::new(c).is_ok_and(|l| l.uses("coap_time_scale"));
+        let scale = cli.coap_time_scale.unwrap_or(if wire_ref {
+            0.01
+        } else if honours_scale {
+            0.02
+        } else {
+            1.0
+        });
         let opts = UdpOptions {
             coap: CoapTiming::new(scale)?,
             settle: Duration::from_millis(cli.settle_ms),
@@ -268,17 +299,145 @@ impl ClientChoice {
         })
     }
 
+    /// `v` as this client plays it when the client's launcher cannot give `v`'s factory
+    /// configuration and `v` has a prologue that stands in for it (issue #10).
+    fn with_prologue(&self, cp: &ClientProfile, v: &Vector) -> Option<Vector> {
+        self.wire.as_ref()?;
+        cp.factory_skip(v)?;
+        v.with_prologue()
+    }
+
     /// Why `v` does not run on the wire, if it does not.
     fn wire_skip(&self, cp: &ClientProfile, v: &Vector) -> Option<String> {
         self.wire.as_ref()?;
         if let Some(reason) = cp.factory_skip(v) {
-            return Some(reason);
+            return Some(match &v.no_prologue {
+                Some(why) => format!("{reason}, and no prologue stands in for it: {why}"),
+                None => reason,
+            });
         }
         if !self.runs_slow && v.tags.iter().any(|t| t == "slow") {
-            return Some("slow: it waits for a built-in RFC 7252 constant (MAX_TRANSMIT_WAIT or EXCHANGE_LIFETIME); run with --slow, or with --coap-time-scale if the client honours it".into());
+            return Some(slow_skip(v, self.wire.as_ref()?.coap));
         }
         None
     }
+}
+
+/// Progress on a terminal: vectors done out of those that run, and failures so far, on
+/// stderr after each vector once the run has taken a few seconds (libtest's own lines then
+/// write over it). Silent when stderr is not a terminal, with `-q` or another `--format`.
+#[derive(Default)]
+struct Progress {
+    shown: AtomicBool,
+    total: AtomicUsize,
+    done: AtomicUsize,
+    failing: AtomicUsize,
+    since: OnceLock<Instant>,
+}
+
+impl Progress {
+    fn start(&self, total: usize, shown: bool) {
+        self.total.store(total, Ordering::Relaxed);
+        self.shown.store(shown, Ordering::Relaxed);
+        let _ = self.since.set(Instant::now());
+    }
+
+    fn done(&self, failed: bool) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let failing = self.failing.fetch_add(failed as usize, Ordering::Relaxed) + failed as usize;
+        let long = self
+            .since
+            .get()
+            .is_some_and(|t| t.elapsed() > Duration::from_secs(3));
+        if self.shown.load(Ordering::Relaxed) && long {
+            eprint!(
+                "\r\x1b[K[{done}/{} vectors, {failing} failing]\r",
+                self.total.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// The vectors `--requirement`, `--tag`, `--tier` and `--factory` select (each option
+/// any of its values; all options at once); a value no vector has is an error naming it.
+fn select(cli: &Cli, vectors: Vec<Vector>) -> Result<Vec<Vector>, String> {
+    let known = |what: &str, value: &str, any: &dyn Fn(&Vector) -> bool| {
+        if vectors.iter().any(any) {
+            Ok(())
+        } else {
+            Err(format!("--{what} {value}: no vector has it"))
+        }
+    };
+    for r in &cli.requirement {
+        known("requirement", r, &|v| v.requirements.contains(r))?;
+    }
+    for t in &cli.tag {
+        known("tag", t, &|v| v.tags.contains(t))?;
+    }
+    let tier = match cli.tier.as_deref().map(str::to_uppercase).as_deref() {
+        None => None,
+        Some("MUST") => Some(conformance::catalogue::Tier::Must),
+        Some("SHOULD") => Some(conformance::catalogue::Tier::Should),
+        Some("MAY") => Some(conformance::catalogue::Tier::May),
+        Some(other) => return Err(format!("--tier {other}: expected MUST, SHOULD or MAY")),
+    };
+    if let Some(f) = &cli.factory {
+        if !bootstrap_model::system::Factory::ALL
+            .iter()
+            .any(|x| x.name() == f)
+        {
+            return Err(format!(
+                "--factory {f}: expected bootstrap-only, server-and-bootstrap or server-only"
+            ));
+        }
+    }
+    Ok(vectors
+        .into_iter()
+        .filter(|v| {
+            (cli.requirement.is_empty()
+                || cli.requirement.iter().any(|r| v.requirements.contains(r)))
+                && (cli.tag.is_empty() || cli.tag.iter().any(|t| v.tags.contains(t)))
+                && tier.is_none_or(|t| v.tier == t)
+                && cli.factory.as_ref().is_none_or(|f| v.factory.name() == f)
+        })
+        .collect())
+}
+
+/// Why a `slow` vector is skipped for a client that runs the RFC 7252 timing unscaled: the
+/// constants it waits for and how long that would take.
+fn slow_skip(v: &Vector, coap: harness::timing::CoapTiming) -> String {
+    use bootstrap_model::system::Action;
+    let (mut lost, mut lifetime) = (0u32, 0u32);
+    for s in &v.steps {
+        match s.stimulus {
+            Action::BootstrapRequestLost
+            | Action::BootstrapPackLost
+            | Action::RegisterLost { .. } => lost += 1,
+            Action::ExchangeLifetimeExpired => lifetime += 1,
+            _ => {}
+        }
+    }
+    let wait = coap.max_transmit_wait() * lost + coap.exchange_lifetime() * lifetime;
+    let mut waits = Vec::new();
+    if lost > 0 {
+        waits.push(format!(
+            "MAX_TRANSMIT_WAIT ({:.0} s) {lost} time{}",
+            coap.max_transmit_wait().as_secs_f64(),
+            if lost == 1 { "" } else { "s" }
+        ));
+    }
+    if lifetime > 0 {
+        waits.push(format!(
+            "EXCHANGE_LIFETIME ({:.0} s) {lifetime} time{}",
+            coap.exchange_lifetime().as_secs_f64(),
+            if lifetime == 1 { "" } else { "s" }
+        ));
+    }
+    format!(
+        "slow: it waits for {}, about {:.0} s at the client's RFC 7252 timing; --slow runs it, or give the client {{coap_time_scale}} in its command line",
+        waits.join(" and "),
+        wait.as_secs_f64()
+    )
 }
 
 /// Prints both kill tables; success when each kills at least 95 %.
@@ -316,6 +475,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if vectors.is_empty() {
         return Err(format!("{}: no vectors", dir.display()));
     }
+    let vectors = select(&cli, vectors)?;
     if cli.list_placeholders {
         for (p, what) in harness::launch::PLACEHOLDERS {
             println!("{{{p}}}  {what}");
@@ -357,6 +517,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         return Ok(mutants_outcome(&rows, &bad));
     }
     let mut client = client;
+    if cli.write_profile.is_some() && cli.client_profile.is_none() {
+        return Err("--write-profile FILE needs --client-profile FILE: the draft is that profile with this run's failures as its expected failures".into());
+    }
     let profiles: Vec<ClientProfile> = match &cli.client_profile {
         Some(f) => vec![ClientProfile::load(f, &vectors)?],
         None if client.reference => {
@@ -390,21 +553,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let capture: Arc<Mutex<Vec<harness::wirelog::WireRecord>>> = Arc::new(Mutex::new(Vec::new()));
     let keep_all_wire = cli.pcap.is_some();
     let mut trials = Vec::new();
+    let progress = Arc::new(Progress::default());
     // Vectors skipped up front are libtest's ignored trials, which do not run: their
     // results are recorded here and kept when the trial filter selects them.
     let mut skipped: Vec<(String, VectorResult)> = Vec::new();
     for cp in &profiles {
         for v in vectors.iter().filter(|v| v.profile == cp.profile) {
+            // The vector's own requirement only, so that a line fits 120 columns; select
+            // by any cited requirement, tag, tier or factory with the options.
             let name = format!(
-                "{}/{} [{}] {} {}",
+                "{}/{} [{}] {}",
                 v.profile,
                 v.name,
                 v.id,
-                v.requirements.join(","),
-                v.tags.join(",")
+                v.requirements.first().map_or("", String::as_str)
             );
+            let played = client.with_prologue(cp, v);
+            let prologue_steps = played.as_ref().map_or(0, |p| p.steps.len() - v.steps.len());
+            let v = played.as_ref().unwrap_or(v);
             let skip = cp.skip_reason(v).or_else(|| client.wire_skip(cp, v));
-            let xfail = cp.expected_failure(v).map(str::to_string);
+            let xfail = cp.expected_failure(v).cloned();
             let deviations = cp.timing_deviations.clone();
             let (factory, results, v) = (Arc::clone(&factory), Arc::clone(&results), v.clone());
             let capture = Arc::clone(&capture);
@@ -428,9 +596,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         mermaid: None,
                         wire: Vec::new(),
                         client_output: None,
+                        prologue_steps,
                     },
                 ));
             }
+            let progress = Arc::clone(&progress);
             let trial = Trial::test(name, move || {
                 let run = match &skip {
                     Some(reason) => Run {
@@ -458,17 +628,37 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     client_output,
                 } = run;
                 let verdict = match (verdict, xfail) {
-                    (Verdict::Pass, Some(reason)) => Verdict::Xpass { reason },
+                    (Verdict::Pass, Some(x)) => Verdict::Xpass { reason: x.reason },
                     (
                         Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail },
-                        Some(reason),
-                    ) => Verdict::Xfail {
-                        reason,
+                        Some(x),
+                    ) if x.matches(step, &detail) => Verdict::Xfail {
+                        reason: x.reason,
                         detail: format!("step {step}: {detail}"),
+                    },
+                    // Another failure than the one declared: the client has changed, or
+                    // the profile was pinned to the wrong step or detail.
+                    (
+                        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail },
+                        Some(x),
+                    ) => Verdict::Fail {
+                        step,
+                        detail,
+                        tier: None,
+                        declared: Some(x.describe()),
                     },
                     (v, _) => v,
                 };
                 let outcome: Result<(), Failed> = match &verdict {
+                    Verdict::Fail {
+                        step,
+                        detail,
+                        declared: Some(d),
+                        ..
+                    } => Err(format!(
+                        "step {step}: {detail}\nfails differently than its client profile declares: {d}"
+                    )
+                    .into()),
                     Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
                         Err(format!("step {step}: {detail}").into())
                     }
@@ -484,6 +674,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     Verdict::Xfail { detail, .. } => Some((usize::MAX, detail.clone())),
                     _ => None,
                 };
+                progress.done(verdict.is_failure());
                 let keep = !matches!(verdict, Verdict::Pass | Verdict::Skip { .. });
                 let result = VectorResult {
                     id: v.id.clone(),
@@ -504,6 +695,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         Vec::new()
                     },
                     client_output: keep.then_some(client_output),
+                    prologue_steps,
                 };
                 results
                     .lock()
@@ -522,6 +714,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         // Vectors on the wire mostly wait (timers, the client's start): run many at once.
         args.test_threads = Some(if cli.attach { 1 } else { WIRE_THREADS });
     }
+    progress.start(
+        trials
+            .iter()
+            .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .count(),
+        !listing
+            && !args.quiet
+            && args
+                .format
+                .is_none_or(|f| f == libtest_mimic::FormatSetting::Pretty)
+            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let conclusion = libtest_mimic::run(&args, trials);
     if listing {
         return Ok(ExitCode::SUCCESS);
@@ -572,6 +776,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         write("report.xml", report::junit_xml(&report))?;
         write("report.md", report::markdown(&report))?;
         println!("reports written to {}", dir.display());
+    }
+    if let Some(file) = &cli.write_profile {
+        std::fs::write(file, harness::profile::draft(first, &report.results))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        println!(
+            "draft client profile written to {}: review each expected failure",
+            file.display()
+        );
     }
     if let Some(file) = &cli.pcap {
         let mut records = std::mem::take(&mut *capture.lock().unwrap_or_else(|p| p.into_inner()));

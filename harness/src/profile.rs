@@ -22,17 +22,19 @@
 //!
 //! [[expected_failures]]
 //! vector = "bsv-86081e60da88"          # ID or file name of the vector
-//! reason = "Discover lists /3/0 as </3> (ticket ACME-12)"
+//! step = 4                             # where it fails, as the report numbers steps
+//! detail = "4.04 Not Found"            # a piece of the failure's detail
+//! reason = "Discover of /3 answers 4.04 (ticket ACME-12)"
 //! ```
 
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Factory;
 use conformance::vector::Vector;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A vendor's client profile.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientProfile {
     /// Client name, for the report.
@@ -69,11 +71,12 @@ pub struct ClientProfile {
 
 /// Optional features a client may have. A vector that needs one the client lacks is
 /// skipped, the feature named.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// Whether the client uses Bootstrap-Pack-Request (1.2, BS-PACK-01). Absent: the
     /// adapter follows each vector's assumption (only the in-process reference can).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap_pack: Option<bool>,
     /// Whether the client has the Access Control object (default true; optional in every
     /// version: LwM2M-OBJ-003-C-O, BS-OBJ-05).
@@ -104,14 +107,36 @@ impl Default for Features {
     }
 }
 
-/// One expected failure.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// One expected failure, pinned to where and how the client fails (issue #10): a failure
+/// at another step, or whose detail does not contain `detail`, is not this one, and the
+/// vector FAILs as failing differently than declared.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedFailure {
     /// Vector ID (`bsv-...`) or name.
     pub vector: String,
+    /// The step the failure is at, as the report numbers it (0: power-on; one past the
+    /// last step: after it; a vector played after a prologue counts the prologue's steps).
+    pub step: usize,
+    /// A piece of the failure's detail, as the report prints it (case-sensitive).
+    pub detail: String,
     /// Why the client fails it: the deviation from the specification.
     pub reason: String,
+}
+
+impl ExpectedFailure {
+    /// Whether a failure at `step` with `detail` is this one.
+    pub fn matches(&self, step: usize, detail: &str) -> bool {
+        self.step == step && detail.contains(&self.detail)
+    }
+
+    /// The declared failure, in words, for a report.
+    pub fn describe(&self) -> String {
+        format!(
+            "at step {}, with \"{}\" ({})",
+            self.step, self.detail, self.reason
+        )
+    }
 }
 
 fn default_factories() -> Vec<String> {
@@ -269,11 +294,124 @@ impl ClientProfile {
         })
     }
 
-    /// The reason the client is expected to fail `v`, if it is.
-    pub fn expected_failure(&self, v: &Vector) -> Option<&str> {
+    /// The failure the client is expected to have in `v`, if it is.
+    pub fn expected_failure(&self, v: &Vector) -> Option<&ExpectedFailure> {
         self.expected_failures
             .iter()
             .find(|x| x.vector == v.id || x.vector == v.name)
-            .map(|x| x.reason.as_str())
+    }
+}
+
+/// A piece of a failure's detail to pin an expected failure to: of its first line, the
+/// longest stretch without a value that changes from run to run (a port or Message ID: four
+/// or more digits; a token: six or more hex digits; a time in seconds; anything in
+/// brackets, such as a log's timestamp) and before the client's own output, at most 80
+/// characters, cut at a word.
+pub fn pin_detail(detail: &str) -> String {
+    static VARIABLE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let variable = VARIABLE.get_or_init(|| {
+        regex::Regex::new(r"\d{4,}|\b[0-9a-f]{6,}\b|\d+(\.\d+)? s\b|\[[^\]]*\]?")
+            .expect("a valid pattern")
+    });
+    let line = detail.lines().next().unwrap_or("");
+    // The client's own output, quoted after this, is not the harness's words.
+    let line = line.split("stderr ends with").next().unwrap_or(line);
+    let best = variable
+        .split(line)
+        .map(|p| p.trim_matches([' ', ',', ':', ';', '"', '\'', '=', '/', '&']))
+        .max_by_key(|p| p.chars().count())
+        .unwrap_or("");
+    if best.chars().count() <= 80 {
+        return best.to_string();
+    }
+    let mut cut: String = best.chars().take(80).collect();
+    if let Some(k) = cut.rfind(' ') {
+        cut.truncate(k);
+    }
+    cut.trim_end_matches([' ', ',', ':', ';', '(']).to_string()
+}
+
+/// A draft client profile from a run (`lwm2m-certify --write-profile`): `base` with its
+/// expected failures replaced by what the run showed, for the vendor to review. Each
+/// vector that failed gets an entry pinned to its step and to a piece of its detail
+/// ([`pin_detail`]), keeping the reason `base` gave it, if any, else a reason to be
+/// written; an expected failure that passed (XPASS) is dropped; those of vectors that did
+/// not run are kept as they were.
+pub fn draft(base: &ClientProfile, results: &[crate::report::VectorResult]) -> String {
+    use crate::run::Verdict;
+    let mut out = base.clone();
+    out.expected_failures.clear();
+    let old = |name: &str, id: &str| {
+        base.expected_failures
+            .iter()
+            .find(|x| x.vector == name || x.vector == id)
+    };
+    for x in &base.expected_failures {
+        let ran = results
+            .iter()
+            .find(|r| r.profile == base.profile && (x.vector == r.name || x.vector == r.id));
+        if ran.is_none_or(|r| matches!(r.verdict, Verdict::Skip { .. })) {
+            out.expected_failures.push(x.clone());
+        }
+    }
+    for r in results.iter().filter(|r| r.profile == base.profile) {
+        match &r.verdict {
+            Verdict::Xfail { .. } => {
+                if let Some(x) = old(&r.name, &r.id) {
+                    out.expected_failures.push(x.clone());
+                }
+            }
+            Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
+                out.expected_failures.push(ExpectedFailure {
+                    vector: r.name.clone(),
+                    step: *step,
+                    detail: pin_detail(detail),
+                    reason: old(&r.name, &r.id).map_or_else(
+                        || {
+                            "TO REVIEW: the deviation from the specification this failure shows"
+                                .into()
+                        },
+                        |x| x.reason.clone(),
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+    out.expected_failures
+        .sort_by(|a, b| a.vector.cmp(&b.vector));
+    let body = toml::to_string(&out).unwrap_or_else(|e| format!("# cannot write: {e}\n"));
+    format!(
+        "# Draft client profile written by lwm2m-certify --write-profile from a run of {} vectors.\n# Review every expected failure: its step and detail pin where and how the client fails,\n# and its reason must name the deviation from the specification.\n{body}",
+        results.iter().filter(|r| r.profile == base.profile).count()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pin_detail;
+
+    /// What changes from run to run is never pinned; what names the failure is.
+    #[test]
+    fn a_pin_leaves_out_ports_tokens_times_and_timestamps() {
+        let d = "expected a Register POST coap://127.0.0.1:34361/rd?ep=urn:dev:ref-1&lt=300; the client sent POST coap://127.0.0.1:34361/rd?ep=urn:dev:ref-1&lt=86400, which has lt=86400, the lifetime written is 300 (BS-REG-03: lt = /1/y/1)";
+        let p = pin_detail(d);
+        assert!(d.contains(&p) && p.len() >= 20 && p.len() <= 80, "{p}");
+        assert!(!p.contains("34361") && !p.contains("86400"), "{p}");
+        let p = pin_detail(
+            "the client exited (exit status: 1); stderr ends with: coap-node: [   2.291] FATAL",
+        );
+        assert_eq!(p, "the client exited (exit status: 1)");
+        let p = pin_detail(
+            "came 0.9 s too early: the Client Hold Off Time had not passed (BS-FACT-05)",
+        );
+        assert_eq!(
+            p,
+            "too early: the Client Hold Off Time had not passed (BS-FACT-05)"
+        );
+        assert_eq!(
+            pin_detail("tok=ab778649 rejected with a Reset"),
+            "rejected with a Reset"
+        );
     }
 }

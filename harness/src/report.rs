@@ -104,6 +104,14 @@ pub struct VectorResult {
     pub wire: Vec<crate::wirelog::WireEntry>,
     /// The end of the client program's stdout and stderr, for vectors that did not pass.
     pub client_output: Option<String>,
+    /// How many prologue steps stood in for the vector's factory configuration (0: none):
+    /// its step numbers count them (issue #10).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub prologue_steps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The evidence of a vector that did not pass, after its chart: the wire log and the
@@ -222,6 +230,17 @@ pub fn summary_text(r: &RunReport) -> String {
             t.tier, t.pass, t.fail, t.error, t.skip, t.xfail, t.xpass
         );
     }
+    let with_prologue = r
+        .results
+        .iter()
+        .filter(|v| v.prologue_steps > 0 && !matches!(v.verdict, Verdict::Skip { .. }))
+        .count();
+    if with_prologue > 0 {
+        let _ = writeln!(
+            s,
+            "{with_prologue} vectors ran after a prologue: their factory configuration is not in the client profile, so a bootstrap session gave the client the same objects first"
+        );
+    }
     let failing: Vec<&RequirementSummary> = r.requirements.iter().filter(|q| q.fail > 0).collect();
     if failing.is_empty() {
         let _ = writeln!(
@@ -246,7 +265,21 @@ pub fn summary_text(r: &RunReport) -> String {
         .filter(|v| !matches!(v.verdict, Verdict::Pass | Verdict::Skip { .. }))
     {
         let (what, step, detail) = match &v.verdict {
-            Verdict::Fail { step, detail, .. } => ("FAIL", Some(*step), detail.clone()),
+            Verdict::Fail {
+                step,
+                detail,
+                declared,
+                ..
+            } => (
+                "FAIL",
+                Some(*step),
+                match declared {
+                    Some(d) => format!(
+                        "{detail}\n  fails differently than its client profile declares: {d}"
+                    ),
+                    None => detail.clone(),
+                },
+            ),
             Verdict::Error { step, detail } => ("ERROR", Some(*step), detail.clone()),
             Verdict::Xfail { reason, detail } => {
                 ("XFAIL", None, format!("{detail} (expected: {reason})"))
@@ -267,6 +300,13 @@ pub fn summary_text(r: &RunReport) -> String {
             v.id
         );
         let _ = writeln!(s, "  {}", v.title);
+        if v.prologue_steps > 0 {
+            let _ = writeln!(
+                s,
+                "  played after a {}-step prologue from bootstrap-only (step numbers count it)",
+                v.prologue_steps
+            );
+        }
         match step {
             Some(0) => {
                 let _ = writeln!(s, "  at power-on: {detail}");
@@ -493,6 +533,7 @@ mod tests {
             mermaid: None,
             wire: Vec::new(),
             client_output: None,
+            prologue_steps: 0,
         }
     }
 
@@ -512,6 +553,7 @@ mod tests {
             step: 1,
             detail: "d".into(),
             tier: None,
+            declared: None,
         };
         assert_eq!(code(vec![result(Tier::Must, Verdict::Pass)]), 0);
         assert_eq!(code(vec![result(Tier::Must, fail())]), 1, "a MUST failure");
@@ -577,6 +619,7 @@ mod tests {
                     step: 2,
                     detail: "expected \"2.04\" <x>".into(),
                     tier: None,
+                    declared: None,
                 },
             )],
         );

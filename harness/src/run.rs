@@ -42,6 +42,10 @@ pub enum Verdict {
         /// whose timing the specification leaves to the client).
         #[serde(skip_serializing_if = "Option::is_none")]
         tier: Option<Tier>,
+        /// The failure the client profile declares for this vector, when the client failed
+        /// otherwise (another step, another detail): it fails differently than declared.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared: Option<String>,
     },
     /// The client hung, crashed or broke the protocol.
     Error {
@@ -164,7 +168,12 @@ fn check(
         Finding::NotObserved(why) => Verdict::Skip {
             reason: format!("step {step}: not observed: {why}"),
         },
-        Finding::Fail { detail, tier } => Verdict::Fail { step, detail, tier },
+        Finding::Fail { detail, tier } => Verdict::Fail {
+            step,
+            detail,
+            tier,
+            declared: None,
+        },
     })?;
     match &o.violation {
         Some(v) if deviations.iter().any(|id| v.contains(id.as_str())) => {
@@ -175,6 +184,7 @@ fn check(
             step,
             detail: v.clone(),
             tier: None,
+            declared: None,
         }),
         None => Ok(()),
     }
@@ -249,6 +259,7 @@ fn run(
                 step: after,
                 detail: v.clone(),
                 tier: None,
+                declared: None,
             }
         }
         None => {}
@@ -277,6 +288,7 @@ fn run(
                 }
             ),
             tier: None,
+            declared: None,
         };
     }
     Verdict::Pass

@@ -1059,6 +1059,17 @@ impl UdpAdapter {
                     "the step answers the client's {what}, but the client has not sent one"
                 ),
             })?;
+        // Answered later than a correct client is bound to wait for it (it may give up from
+        // MIN_TRANSMIT_WAIT after its first transmission on): the harness lagged, and what
+        // the client does next cannot be judged.
+        let late = self.pending[i].seen.elapsed();
+        if self.pending[i].confirmable && late > self.opts.coap.min_transmit_wait() {
+            return Err(AdapterError::Unsupported(format!(
+                "the harness answers the client's {what} {:.2} s after it came, later than a correct client must wait for an answer at this --coap-time-scale (MIN_TRANSMIT_WAIT {:.2} s): the machine is too loaded for this factor; use a larger --coap-time-scale",
+                late.as_secs_f64(),
+                self.opts.coap.min_transmit_wait().as_secs_f64()
+            )));
+        }
         let q = self.pending.remove(i);
         if q.kind == Kind::Register {
             self.register_answers.insert(q.server, Some(code));
@@ -1149,6 +1160,10 @@ impl UdpAdapter {
         deadline: Instant,
         not_before: Option<(Instant, String)>,
     ) -> Result<Observed, AdapterError> {
+        // When a correct client's next timer expires: once the step's expectation is met,
+        // what arrives after that may be the timer's doing and belongs to a later step (the
+        // vector's order puts the timer there), even when the harness reads it late.
+        let timer_at = self.clock.next().map(|(_, at)| at);
         let (uris, endpoint) = (self.uris.clone(), self.endpoint.clone());
         let ctx = Context {
             uris: &uris,
@@ -1175,8 +1190,13 @@ impl UdpAdapter {
             }
             match self.next_datagram(until.min(deadline))? {
                 None => continue,
-                // Arrived after this step's wait had ended: the harness read it late.
-                Some(d) if d.at >= deadline || quiet_until.is_some_and(|q| d.at >= q) => {
+                // Arrived after this step's wait had ended, or after the client's next timer
+                // once the step had what it needs: the harness read it late.
+                Some(d)
+                    if d.at >= deadline
+                        || quiet_until.is_some_and(|q| d.at >= q)
+                        || (met && timer_at.is_some_and(|t| d.at >= t)) =>
+                {
                     self.held = Some(d);
                     break;
                 }
@@ -1714,7 +1734,11 @@ impl Adapter for UdpAdapter {
                         .map_or(Duration::ZERO, |s| Duration::from_secs(s.into())),
                     _ => Duration::ZERO,
                 };
-                let expiry = self.clock.deadline(t).unwrap_or(now + idle).max(now);
+                // When a correct client's timer expires; the step may start after that when
+                // the harness lags, but a message is judged against the expiry itself (it is
+                // timed by its arrival, not by when the harness reads it).
+                let due = self.clock.deadline(t).unwrap_or(now + idle);
+                let expiry = due.max(now);
                 shadow_at = expiry;
                 // A correct client sends what the timer triggers no earlier than the shadow's
                 // expiry (an earlier message breaks `not_before`), so a request that comes in
@@ -1725,7 +1749,7 @@ impl Adapter for UdpAdapter {
                     at_least = Some(expiry + TIMER_MARGIN);
                 }
                 deadline = expiry + TIMER_MARGIN + timeout;
-                not_before = Some((expiry, timer_rule(t).to_string()));
+                not_before = Some((due, timer_rule(t).to_string()));
             }
             Action::BootstrapFinishDuplicated => {
                 let Some(SentRequest {

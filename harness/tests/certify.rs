@@ -66,7 +66,7 @@ fn a_mutant_fails_with_step_expected_actual_and_chart() {
 }
 
 #[test]
-fn libtest_flags_select_by_id_profile_tag_and_requirement() {
+fn libtest_flags_select_by_id_profile_and_requirement() {
     let v = a_vector("1.1");
     let id = v["id"].as_str().unwrap();
     let o = certify(&["--list", id]);
@@ -76,7 +76,9 @@ fn libtest_flags_select_by_id_profile_tag_and_requirement() {
         .map(String::from)
         .collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
-    for filter in ["1.2/", "bootstrap.pack", "BS-PACK-04"] {
+    // The tag is not in the name any more: `--tag bootstrap.pack` selects by it
+    // (`trials_are_named_short_and_selected_by_options`).
+    for filter in ["1.2/", "BS-OBJ-03"] {
         let o = certify(&["--list", filter]);
         let n = out(&o).lines().filter(|l| l.contains(": test")).count();
         assert!(n > 0, "{filter} selects nothing");
@@ -107,44 +109,78 @@ fn skip_xfail_and_xpass_from_the_client_profile() {
     let o = certify(&["--client-profile", d.join("nopack.toml").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert!(out(&o).contains("ignored"), "{}", out(&o));
-    // A mutant's failing vector listed as expected: XFAIL, certified.
+    // A mutant's failures written as a draft profile (--write-profile), pinned to step and
+    // detail: listed as expected, XFAIL, certified.
     let bug = "no-hold-off";
+    let draft = d.join("draft.toml");
     let o = certify(&[
         "--client",
         &format!("mutant:{bug}"),
         "--client-profile",
         d.join("nopack.toml").to_str().unwrap(),
+        "--write-profile",
+        draft.to_str().unwrap(),
         "--quiet",
     ]);
-    let failing: Vec<String> = out(&o)
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("FAIL [MUST] 1.2/")
-                .map(|r| r.split(' ').next().unwrap().to_string())
-        })
-        .collect();
-    assert!(!failing.is_empty(), "{}", out(&o));
-    let mut toml = String::from(
-        "name = \"x\"\nversion = \"1\"\nprofile = \"1.2\"\n[features]\nbootstrap_pack = false\n",
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = std::fs::read_to_string(&draft).unwrap();
+    assert!(
+        text.contains("step = ") && text.contains("detail = "),
+        "{text}"
     );
-    for f in &failing {
-        toml.push_str(&format!(
-            "[[expected_failures]]\nvector = \"{f}\"\nreason = \"known: sends at once\"\n"
-        ));
-    }
-    std::fs::write(d.join("xfail.toml"), &toml).unwrap();
-    let o = certify(&[
-        "--client",
-        &format!("mutant:{bug}"),
-        "--client-profile",
-        d.join("xfail.toml").to_str().unwrap(),
-    ]);
+    assert!(text.contains("bootstrap_pack = false"), "{text}");
+    let entries = text.matches("[[expected_failures]]").count();
+    assert!(entries > 0, "{text}");
+    let run = |profile: &Path, client: &str| {
+        certify(&[
+            "--client",
+            client,
+            "--client-profile",
+            profile.to_str().unwrap(),
+            "--quiet",
+        ])
+    };
+    let o = run(&draft, &format!("mutant:{bug}"));
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("XFAIL [MUST]"), "{}", out(&o));
+    assert_eq!(out(&o).matches("\nXFAIL [").count(), entries, "{}", out(&o));
+    // The same client failing otherwise than declared (another detail, another step):
+    // FAIL, naming both, not XFAIL.
+    let other = d.join("other.toml");
+    std::fs::write(
+        &other,
+        text.replacen("detail = \"", "detail = \"no such failure ", 1),
+    )
+    .unwrap();
+    let o = run(&other, &format!("mutant:{bug}"));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("fails differently than its client profile declares: at step"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(out(&o).matches("\nXFAIL [").count(), entries - 1);
+    let moved = d.join("moved.toml");
+    std::fs::write(&moved, text.replacen("step = ", "step = 9", 1)).unwrap();
+    let o = run(&moved, &format!("mutant:{bug}"));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("fails differently"), "{}", out(&o));
     // The same list against the correct client: every entry passes, XPASS, not certified.
-    let o = certify(&["--client-profile", d.join("xfail.toml").to_str().unwrap()]);
+    let o = run(&draft, "ref");
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(out(&o).contains("XPASS [MUST]"), "{}", out(&o));
+    // A profile entry without its step and detail is refused, the fields named.
+    std::fs::write(
+        d.join("unpinned.toml"),
+        "name = \"x\"\nversion = \"1\"\nprofile = \"1.2\"\n[[expected_failures]]\nvector = \"x\"\nreason = \"r\"\n",
+    )
+    .unwrap();
+    let o = run(&d.join("unpinned.toml"), "ref");
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("step"), "{}", err(&o));
+    // --write-profile needs a profile to start from.
+    let o = certify(&["--write-profile", draft.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--client-profile"), "{}", err(&o));
 }
 
 #[test]
@@ -228,7 +264,7 @@ fn bad_input_is_one_line_naming_it() {
         &["--client-profile", d.join("key.toml").to_str().unwrap()],
         "colour",
     );
-    std::fs::write(d.join("vec.toml"), "name = \"x\"\nversion = \"1\"\nprofile = \"1.1\"\n[[expected_failures]]\nvector = \"bsv-000000000000\"\nreason = \"r\"\n").unwrap();
+    std::fs::write(d.join("vec.toml"), "name = \"x\"\nversion = \"1\"\nprofile = \"1.1\"\n[[expected_failures]]\nvector = \"bsv-000000000000\"\nstep = 1\ndetail = \"d\"\nreason = \"r\"\n").unwrap();
     check(
         &["--client-profile", d.join("vec.toml").to_str().unwrap()],
         "bsv-000000000000",
@@ -399,4 +435,86 @@ fn independent_misbehaviours_fail_in_process() {
     let o = certify(&["--client", "misbehave:no-such-thing"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("unknown misbehaviour"), "{}", err(&o));
+}
+
+/// Trial names carry the vector's own requirement, so a line fits 120 columns; the options
+/// select by any cited requirement, tag, tier or factory; a value no vector has is refused.
+#[test]
+fn trials_are_named_short_and_selected_by_options() {
+    let list = |args: &[&str]| {
+        let mut all = vec!["--list"];
+        all.extend_from_slice(args);
+        let o = certify(&all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", err(&o));
+        out(&o)
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let all = list(&[]);
+    assert!(all.len() > 300, "{}", all.len());
+    for l in &all {
+        assert!(
+            l.chars().count() <= 120,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    let vectors = harness_vectors();
+    let citing = vectors
+        .iter()
+        .filter(|v| v.requirements.iter().any(|r| r == "BS-DEL-03"))
+        .count();
+    let named = vectors
+        .iter()
+        .filter(|v| v.requirements.first().is_some_and(|r| r == "BS-DEL-03"))
+        .count();
+    assert!(
+        citing > named,
+        "{citing} vectors cite BS-DEL-03, {named} are named after it"
+    );
+    assert_eq!(list(&["--requirement", "BS-DEL-03"]).len(), citing);
+    let slow = vectors
+        .iter()
+        .filter(|v| v.tags.iter().any(|t| t == "slow"))
+        .count();
+    assert_eq!(list(&["--tag", "slow"]).len(), slow);
+    let may = list(&["--tier", "MAY"]);
+    assert!(
+        !may.is_empty() && may.iter().all(|l| l.contains("[MAY]")),
+        "{may:?}"
+    );
+    let so = vectors
+        .iter()
+        .filter(|v| v.factory.name() == "server-only" && v.tags.iter().any(|t| t == "slow"))
+        .count();
+    assert_eq!(
+        list(&["--factory", "server-only", "--tag", "slow"]).len(),
+        so
+    );
+    for (args, needle) in [
+        (&["--requirement", "BS-NOPE-01"][..], "BS-NOPE-01"),
+        (&["--tag", "no.such.tag"][..], "no.such.tag"),
+        (&["--tier", "OFTEN"][..], "OFTEN"),
+        (&["--factory", "bench"][..], "bench"),
+    ] {
+        let o = certify(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
+    }
+    // Progress is for terminals: none when stderr is captured.
+    let o = certify(&["--tag", "bootstrap.delete"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(!err(&o).contains("vectors,"), "{}", err(&o));
+}
+
+fn harness_vectors() -> Vec<conformance::vector::Vector> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    conformance::load::Loader::new()
+        .load_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
 }
