@@ -75,8 +75,12 @@ pub struct ProfileCoverage {
     pub requirements_covered: usize,
     /// Observable requirements no vector exercises.
     pub requirements_missing: Vec<String>,
-    /// Requirements that apply but cannot be observed, with the reason.
+    /// Requirements that apply but no interface shows, with the reason.
     pub requirements_unobservable: Vec<(String, String)>,
+    /// Requirements outside what the suite drives today, with the issue or plan.
+    pub requirements_out_of_scope: Vec<(String, String)>,
+    /// Requirements the suite could exercise today and does not yet, with the reason.
+    pub requirements_not_yet_exercised: Vec<(String, String)>,
 }
 
 /// Why a path was selected.
@@ -1399,12 +1403,16 @@ pub fn coverage(
         .copied()
         .filter(|id| observable(&catalogue, id, profile))
         .collect();
-    let unobservable = applicable
-        .iter()
-        .filter_map(|id| {
-            observe::unobservable(id, profile).map(|why| (id.to_string(), why.to_string()))
-        })
-        .collect();
+    let group = |g: observe::Exclusion| -> Vec<(String, String)> {
+        applicable
+            .iter()
+            .filter_map(|id| {
+                observe::exclusion(id, profile)
+                    .filter(|(x, _)| *x == g)
+                    .map(|(_, why)| (id.to_string(), why.to_string()))
+            })
+            .collect()
+    };
     ProfileCoverage {
         profile: profile.name().to_string(),
         vectors: vectors.len(),
@@ -1429,7 +1437,9 @@ pub fn coverage(
             .filter(|id| !covered_reqs.contains(**id))
             .map(|s| s.to_string())
             .collect(),
-        requirements_unobservable: unobservable,
+        requirements_unobservable: group(observe::Exclusion::Unobservable),
+        requirements_out_of_scope: group(observe::Exclusion::OutOfScope),
+        requirements_not_yet_exercised: group(observe::Exclusion::NotYetExercised),
     }
 }
 

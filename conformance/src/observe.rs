@@ -3,8 +3,8 @@
 //! show only later (a Delete's effect shows in the next Discover), so the judgement also
 //! reads a summary of what happened earlier in the vector ([`History`]).
 //!
-//! Requirements no vector can exercise from outside the client are listed in
-//! [`UNOBSERVABLE`] with the reason; the coverage report prints them.
+//! Requirements no vector exercises are listed in [`EXCLUDED`] and [`EXCLUDED_IN`] with their
+//! group ([`Exclusion`]) and the reason; the coverage report prints them by group.
 
 use bootstrap_model::client::{Content, Outgoing, Output, Phase, WriteValue};
 use bootstrap_model::code::ResponseCode;
@@ -14,52 +14,74 @@ use bootstrap_model::profile::Profile;
 use bootstrap_model::store::Inconsistency;
 use bootstrap_model::system::{Action, SystemState};
 
-/// Requirements that no vector can exercise in some profiles, the profiles, and why.
-pub const UNOBSERVABLE_IN: &[(&str, &[Profile], &str)] = &[
+/// Why a requirement that applies to a profile has no vector (issue #10): three groups,
+/// so that coverage does not mix what cannot be observed with scope decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exclusion {
+    /// No interface shows it: a property of the product, of the deployment or of the
+    /// bootstrap server, or a behaviour the text leaves wholly to the client.
+    Unobservable,
+    /// Observable, but outside what the suite drives today; the reason names the issue or
+    /// plan that brings it.
+    OutOfScope,
+    /// Observable with what the suite has today, and not yet exercised.
+    NotYetExercised,
+}
+
+/// Requirements that no vector exercises in some profiles, the profiles, the group and why.
+pub const EXCLUDED_IN: &[(&str, &[Profile], Exclusion, &str)] = &[
     (
         "BS-WRITE-04",
         &[Profile::Seed, Profile::V1_0],
+        Exclusion::Unobservable,
         "without Bootstrap-Read (1.1+) nothing shows which resources an instance holds: Discover lists instances only",
     ),
     (
         "BS-KEEP-03",
         &[Profile::V1_0, Profile::V1_1, Profile::V1_2],
-        "not exercised by decision: the vectors do not send the seed's keepServerInfo to a 1.x client (no published version has the parameter, and a client may refuse an unknown query parameter); BS-KEEP-02 covers what a 1.x write must and must not change",
+        Exclusion::OutOfScope,
+        "by decision: the vectors do not send the seed's keepServerInfo to a 1.x client (no published version has the parameter, and a client may refuse an unknown query parameter); BS-KEEP-02 covers what a 1.x write must and must not change",
     ),
 ];
 
-/// Whether `id` cannot be observed in `profile`, and why.
+/// Why `id` has no vector in `profile`, if it has none by design: the reason, whatever its
+/// group ([`exclusion`]).
 pub fn unobservable(id: &str, profile: Profile) -> Option<&'static str> {
-    UNOBSERVABLE
+    exclusion(id, profile).map(|(_, why)| why)
+}
+
+/// The group and the reason of a requirement no vector exercises in `profile`.
+pub fn exclusion(id: &str, profile: Profile) -> Option<(Exclusion, &'static str)> {
+    EXCLUDED
         .iter()
-        .find(|(u, _)| *u == id)
-        .map(|(_, why)| *why)
+        .find(|(u, _, _)| *u == id)
+        .map(|(_, g, why)| (*g, *why))
         .or_else(|| {
-            UNOBSERVABLE_IN
+            EXCLUDED_IN
                 .iter()
-                .find(|(u, ps, _)| *u == id && ps.contains(&profile))
-                .map(|(_, _, why)| *why)
+                .find(|(u, ps, _, _)| *u == id && ps.contains(&profile))
+                .map(|(_, _, g, why)| (*g, *why))
         })
 }
 
-/// Requirements that no vector can exercise through the interfaces the suite drives, and why.
-pub const UNOBSERVABLE: &[(&str, &str)] = &[
-    ("BS-ACCT-07", "how a device is provisioned at manufacture (SHOULD hold a BS account) is a property of the product, not a behaviour on the wire"),
-    ("BS-FACT-04", "needs control of when a push arrives relative to the client's power-on sequence; vectors start after power-on"),
-    ("BS-FACT-06", "smartcard bootstrap needs a smartcard; the suite has none"),
-    ("BS-CI-06", "keeping or dropping registrations while bootstrapping is the client's choice (A-14): both are correct, nothing to check"),
-    ("BS-CI-07", "ignoring other requests while bootstrapping is allowed, not required: both are correct, nothing to check"),
-    ("BS-CI-09", "retry timing for the bootstrap server is implementation-specific: no rule to check"),
-    ("BS-REQ-05", "OSCORE (Echo challenge) is outside the suite, which runs plain CoAP"),
-    ("BS-SEC-01", "DTLS sessions are outside the suite, which runs plain CoAP"),
-    ("BS-SEC-02", "DTLS/TLS/OSCORE authentication is outside the suite, which runs plain CoAP"),
-    ("BS-SEC-03", "key uniqueness across BS, servers and clients is a deployment property"),
-    ("BS-SEC-05", "which keys secure which session needs DTLS; the suite runs plain CoAP"),
-    ("BS-SEC-06", "Certificate-with-EST needs an EST server and DTLS"),
-    ("BS-OBJ-05", "concerns clients without Access Control support: a client profile without it (features.access_control = false) skips the vectors that write Access Control instances, and none checks the refusal"),
-    ("BS-OBJ-06", "alternate object paths (rt=\"oma.lwm2m\") are not exercised: bootstrap paths are plain /o/i/r"),
-    ("BS-OBJ-07", "an obligation of the bootstrap server (Create rights, ACL owners), not of the client"),
-    ("BS-FIN-07", "key entropy of the BS account is invisible on the wire"),
+/// Requirements that no vector exercises in any profile, their group, and why.
+pub const EXCLUDED: &[(&str, Exclusion, &str)] = &[
+    ("BS-ACCT-07", Exclusion::Unobservable, "how a device is provisioned at manufacture (SHOULD hold a BS account) is a property of the product, not a behaviour on the wire"),
+    ("BS-CI-06", Exclusion::Unobservable, "keeping or dropping registrations while bootstrapping is the client's choice (A-14): both are correct, nothing to check"),
+    ("BS-CI-07", Exclusion::Unobservable, "ignoring other requests while bootstrapping is allowed, not required: both are correct, nothing to check"),
+    ("BS-CI-09", Exclusion::Unobservable, "retry timing for the bootstrap server is implementation-specific: no rule to check"),
+    ("BS-SEC-03", Exclusion::Unobservable, "key uniqueness across BS, servers and clients is a deployment property"),
+    ("BS-OBJ-07", Exclusion::Unobservable, "an obligation of the bootstrap server (Create rights, ACL owners), not of the client"),
+    ("BS-FIN-07", Exclusion::Unobservable, "key entropy of the BS account is invisible on the wire"),
+    ("BS-SEC-01", Exclusion::OutOfScope, "DTLS sessions: the suite runs plain CoAP today; issue #12 (DTLS 1.2 PSK on the wire) brings them"),
+    ("BS-SEC-02", Exclusion::OutOfScope, "DTLS authentication with the account's keys: issue #12 brings DTLS (TLS and OSCORE have no plan yet)"),
+    ("BS-SEC-05", Exclusion::OutOfScope, "which keys secure which session needs DTLS: issue #12"),
+    ("BS-SEC-06", Exclusion::OutOfScope, "Certificate-with-EST needs an EST server and DTLS: no plan yet, after issue #12"),
+    ("BS-REQ-05", Exclusion::OutOfScope, "OSCORE (Echo challenge): the suite runs plain CoAP; no plan yet"),
+    ("BS-FACT-06", Exclusion::OutOfScope, "smartcard bootstrap needs a smartcard and a way to drive it; no plan yet"),
+    ("BS-FACT-04", Exclusion::NotYetExercised, "a push before the client's first request: testable where the launcher gives {client_port}, no vector yet (issue #10)"),
+    ("BS-OBJ-05", Exclusion::NotYetExercised, "a client without Access Control: a client profile with features.access_control = false skips the vectors that write Access Control instances, and no vector checks the refusal yet (issue #10)"),
+    ("BS-OBJ-06", Exclusion::NotYetExercised, "alternate object paths (rt=\"oma.lwm2m\"): the judge accepts a Register with one, but no vector addresses objects under it yet (issue #10)"),
 ];
 
 /// Path-dependent facts the judgement needs, updated step by step. Session flags reset when
