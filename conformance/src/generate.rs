@@ -476,7 +476,8 @@ fn build(
 /// The bootstrap session that gives a client started from `bootstrap-only` the objects of
 /// `v`'s factory configuration: Client Hold Off Time, Bootstrap-Request accepted, one
 /// Bootstrap-Write per Security (but the BS account's), Server and Access Control instance
-/// of the factory, Bootstrap-Finish; the Register the factory's server account makes the
+/// of the factory, Bootstrap-Finish; for a client that uses Bootstrap-Pack-Request, one
+/// pack with those instances instead. The Register the factory's server account makes the
 /// client send then is what the vector's first steps answer, as they answer it at boot.
 ///
 /// Checked in the model (issue #10): the store after the prologue must equal the factory's,
@@ -508,11 +509,6 @@ fn prologue(
             "the factory configuration has no Bootstrap-Server Account, and no bootstrap session can remove the client's (BS-DEL-03)".into(),
         ));
     };
-    if pack == Some(true) {
-        return Ok(Err(
-            "a client that uses Bootstrap-Pack-Request (BS-PACK-01) is provisioned by the model's one pack, which is not this factory's accounts".into(),
-        ));
-    }
     let Some(from) = model
         .config
         .factories
@@ -526,29 +522,44 @@ fn prologue(
         value,
         keep_server_info: false,
     };
-    let mut steps = vec![
-        Action::ClientHoldOffExpired,
-        Action::BootstrapRequestAccepted,
-    ];
-    for (iid, sec) in store.security.iter().filter(|(i, _)| *i != bs_iid) {
-        steps.push(write(
-            Path::Instance(bootstrap_model::path::SECURITY, iid),
-            WriteValue::Security(*sec),
-        ));
+    let mut steps = vec![Action::ClientHoldOffExpired];
+    if pack == Some(true) {
+        // A client that uses Bootstrap-Pack-Request asks for the pack: one pack with the
+        // factory's accounts (BS-PACK-02: each object it carries replaces that object's
+        // instances; the BS account stays).
+        let mut security = store.security.clone();
+        security.retain(|i, _| i != bs_iid);
+        steps.push(Action::BootstrapPackDelivered {
+            consistent: true,
+            objects: Some(Box::new(bootstrap_model::client::BootstrapPack {
+                security: Some(security),
+                server: Some(store.server.clone()),
+                access_control: (!store.access_control.is_empty())
+                    .then(|| store.access_control.clone()),
+            })),
+        });
+    } else {
+        steps.push(Action::BootstrapRequestAccepted);
+        for (iid, sec) in store.security.iter().filter(|(i, _)| *i != bs_iid) {
+            steps.push(write(
+                Path::Instance(bootstrap_model::path::SECURITY, iid),
+                WriteValue::Security(*sec),
+            ));
+        }
+        for (iid, srv) in store.server.iter() {
+            steps.push(write(
+                Path::Instance(bootstrap_model::path::SERVER, iid),
+                WriteValue::Server(*srv),
+            ));
+        }
+        for (iid, acl) in store.access_control.iter() {
+            steps.push(write(
+                Path::Instance(bootstrap_model::path::ACCESS_CONTROL, iid),
+                WriteValue::AccessControl(acl.clone()),
+            ));
+        }
+        steps.push(Action::BootstrapFinish);
     }
-    for (iid, srv) in store.server.iter() {
-        steps.push(write(
-            Path::Instance(bootstrap_model::path::SERVER, iid),
-            WriteValue::Server(*srv),
-        ));
-    }
-    for (iid, acl) in store.access_control.iter() {
-        steps.push(write(
-            Path::Instance(bootstrap_model::path::ACCESS_CONTROL, iid),
-            WriteValue::AccessControl(acl.clone()),
-        ));
-    }
-    steps.push(Action::BootstrapFinish);
     let n = steps.len();
     // The store the prologue leaves.
     let mut state = model.initial_states()[from].clone();

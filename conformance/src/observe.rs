@@ -213,7 +213,9 @@ impl History {
                 f |= FINISH_REFUSED
             }
             Action::BootstrapFinish if code == Some(ResponseCode::Changed) => f |= BOOTSTRAPPED,
-            Action::BootstrapPackDelivered { consistent: true } => f |= BOOTSTRAPPED,
+            Action::BootstrapPackDelivered {
+                consistent: true, ..
+            } => f |= BOOTSTRAPPED,
             Action::BootstrapAccountTimeoutExpired => f |= PURGED,
             Action::RegisterAccepted { .. } => f |= REGISTERED,
             Action::RegisterRejected { .. } | Action::RegisterLost { .. } => f |= FALLBACK,
@@ -381,10 +383,12 @@ pub fn exercised(
         Action::BootstrapRequestAccepted
         | Action::BootstrapRequestRejected
         | Action::BootstrapRequestLost => r.push("BS-REQ-04"),
-        Action::BootstrapPackDelivered { consistent: true } => {
-            r.extend(["BS-PACK-02", "BS-PACK-03", "BS-PACK-04", "BS-REG-01"])
+        Action::BootstrapPackDelivered {
+            consistent: true, ..
+        } => r.extend(["BS-PACK-02", "BS-PACK-03", "BS-PACK-04", "BS-REG-01"]),
+        Action::BootstrapPackDelivered {
+            consistent: false, ..
         }
-        Action::BootstrapPackDelivered { consistent: false }
         | Action::BootstrapPackNotImplemented => r.push("BS-PACK-04"),
         Action::BootstrapPackLost => r.push("BS-PACK-05"),
         Action::BootstrapWrite {

@@ -211,9 +211,13 @@ impl Knowledge {
                 }
                 _ => {}
             },
-            Action::BootstrapPackDelivered { consistent: true } if *pre != *post => {
+            Action::BootstrapPackDelivered {
+                consistent: true, ..
+            } if *pre != *post => {
                 // BS-PACK-02: each object the pack carries replaces that object's instances.
-                let pack = bootstrap_model::system::pack(true);
+                let Some(pack) = action.delivered_pack() else {
+                    return;
+                };
                 if let Some(all) = &pack.security {
                     self.empty(SECURITY, bs);
                     for (i, _) in all.iter() {

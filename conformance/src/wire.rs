@@ -1184,7 +1184,10 @@ mod tests {
             Action::BootstrapRequestAccepted,
             Action::BootstrapRequestRejected,
             Action::BootstrapRequestLost,
-            Action::BootstrapPackDelivered { consistent: true },
+            Action::BootstrapPackDelivered {
+                consistent: true,
+                objects: None,
+            },
             Action::BootstrapPackNotImplemented,
             Action::BootstrapPackLost,
             Action::RegisterAccepted { server: 0 },

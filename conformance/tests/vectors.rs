@@ -158,7 +158,8 @@ fn committed_vectors_fit_the_model() {
 }
 
 /// Every vector that does not start from bootstrap-only either has a prologue or says why
-/// not, and a prologue is a bootstrap session ending in Finish from bootstrap-only.
+/// not, and a prologue is a bootstrap session from bootstrap-only ending in Finish or in a
+/// consistent pack.
 #[test]
 fn every_factory_vector_has_a_prologue_or_a_reason() {
     for (f, v) in committed() {
@@ -177,6 +178,10 @@ fn every_factory_vector_has_a_prologue_or_a_reason() {
                     p.steps.last().is_some_and(|s| matches!(
                         s.stimulus,
                         bootstrap_model::system::Action::BootstrapFinish
+                            | bootstrap_model::system::Action::BootstrapPackDelivered {
+                                consistent: true,
+                                ..
+                            }
                     )),
                     "{}",
                     f.display()

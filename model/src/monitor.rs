@@ -259,7 +259,9 @@ pub(crate) fn judge(
             event = Some(Event::RetryAfterRequestFailure);
         }
         Action::BootstrapRequestAccepted => {}
-        Action::BootstrapPackDelivered { consistent: true } => {
+        Action::BootstrapPackDelivered {
+            consistent: true, ..
+        } => {
             if !matches!(next.client.phase, Phase::Operating)
                 || next
                     .client
@@ -274,7 +276,9 @@ pub(crate) fn judge(
                 event = Some(Event::PackApplied);
             }
         }
-        Action::BootstrapPackDelivered { consistent: false }
+        Action::BootstrapPackDelivered {
+            consistent: false, ..
+        }
         | Action::BootstrapPackNotImplemented
         | Action::BootstrapPackLost => {
             if matches!(

@@ -266,6 +266,10 @@ pub enum Action {
     BootstrapPackDelivered {
         /// Whether the pack holds a consistent configuration.
         consistent: bool,
+        /// The pack's objects when they are not the model's own [`pack`]: a prologue's pack
+        /// carries a factory configuration's accounts (issue #10). Never explored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        objects: Option<Box<BootstrapPack>>,
     },
     /// The bootstrap server answers Bootstrap-Pack-Request with 5.01 (BS-PACK-04).
     BootstrapPackNotImplemented,
@@ -421,6 +425,14 @@ pub enum ActionKind {
 }
 
 impl Action {
+    /// The pack a Bootstrap-Pack step delivers: its own objects, else the model's [`pack`].
+    pub fn delivered_pack(&self) -> Option<BootstrapPack> {
+        match self.input() {
+            Input::PackAnswer(PackAnswer::Pack(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
     /// The input the client sees for this step.
     pub fn input(&self) -> Input {
         let bs = Peer::BootstrapServer;
@@ -432,9 +444,15 @@ impl Action {
                 Input::BootstrapRequestAnswer(Some(ResponseCode::BadRequest))
             }
             Action::BootstrapRequestLost => Input::BootstrapRequestAnswer(None),
-            Action::BootstrapPackDelivered { consistent } => {
-                Input::PackAnswer(PackAnswer::Pack(Box::new(pack(*consistent))))
-            }
+            Action::BootstrapPackDelivered {
+                consistent,
+                objects,
+            } => Input::PackAnswer(PackAnswer::Pack(Box::new(
+                objects
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or_else(|| pack(*consistent)),
+            ))),
             Action::BootstrapPackNotImplemented => {
                 Input::PackAnswer(PackAnswer::Error(ResponseCode::NotImplemented))
             }
@@ -580,11 +598,15 @@ impl fmt::Display for Action {
                 write!(f, "BS answers Bootstrap-Request: 4.00 Bad Request")
             }
             Action::BootstrapRequestLost => write!(f, "Bootstrap-Request lost (no answer)"),
-            Action::BootstrapPackDelivered { consistent: true } => write!(
+            Action::BootstrapPackDelivered {
+                consistent: true, ..
+            } => write!(
                 f,
                 "BS answers Bootstrap-Pack-Request: 2.05 with a consistent pack"
             ),
-            Action::BootstrapPackDelivered { consistent: false } => write!(
+            Action::BootstrapPackDelivered {
+                consistent: false, ..
+            } => write!(
                 f,
                 "BS answers Bootstrap-Pack-Request: 2.05 with an inconsistent pack"
             ),
@@ -892,7 +914,10 @@ fn consumes_rebootstrap(action: &Action) -> bool {
         action,
         Action::BootstrapRequestRejected
             | Action::BootstrapRequestLost
-            | Action::BootstrapPackDelivered { consistent: false }
+            | Action::BootstrapPackDelivered {
+                consistent: false,
+                ..
+            }
             | Action::BootstrapPackLost
             | Action::RegisterRejected { .. }
             | Action::RegisterLost { .. }
@@ -1051,10 +1076,16 @@ impl stateright::Model for BootstrapSystem {
                 }
             }
             Phase::PackRequested { .. } => {
-                actions.push(Action::BootstrapPackDelivered { consistent: true });
+                actions.push(Action::BootstrapPackDelivered {
+                    consistent: true,
+                    objects: None,
+                });
                 actions.push(Action::BootstrapPackNotImplemented);
                 if faults {
-                    actions.push(Action::BootstrapPackDelivered { consistent: false });
+                    actions.push(Action::BootstrapPackDelivered {
+                        consistent: false,
+                        objects: None,
+                    });
                     if cfg.loss {
                         actions.push(Action::BootstrapPackLost);
                     }
