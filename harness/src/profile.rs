@@ -320,7 +320,10 @@ pub fn pin_detail(detail: &str) -> String {
         .split(line)
         .map(|p| p.trim_matches([' ', ',', ':', ';', '"', '\'', '=', '/', '&']))
         .max_by_key(|p| p.chars().count())
-        .unwrap_or("");
+        .filter(|p| !p.is_empty())
+        // Nothing but changing values: the line itself, so that the pin is never empty
+        // (an empty pin would match any failure at the step).
+        .unwrap_or(line.trim());
     if best.chars().count() <= 80 {
         return best.to_string();
     }
