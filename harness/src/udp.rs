@@ -1620,6 +1620,18 @@ impl Adapter for UdpAdapter {
         self.window = now;
         let mut sends = Vec::new();
         let input = step.stimulus.input();
+        // A step that is not a timer's comes, in the vector, before the client's next timer
+        // expires; a harness that gets to it only after that (it lagged) cannot ensure the
+        // vector's order: a correct client may already have acted on the timer.
+        if !matches!(input, Input::TimerExpired(_)) {
+            if let Some((t, at)) = self.clock.next().filter(|(_, at)| now > *at + TIMER_MARGIN) {
+                return Err(AdapterError::Unsupported(format!(
+                    "the harness gets to step {} {:.2} s after the client's {t:?} timer expired, which the vector has expire later: the machine is too loaded for this factor; use a larger --coap-time-scale",
+                    step.stimulus,
+                    (now - at).as_secs_f64()
+                )));
+            }
+        }
         let is_bs_request = |q: &Pending| q.kind == Kind::BootstrapRequest;
         let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
         let register_to =
