@@ -1531,39 +1531,31 @@ mod tests {
         assert!(v.prologue.is_some(), "{:?}", v.no_prologue);
         let cfg = default_config();
         let (model, allowed) = model_for(Profile::V1_1, &cfg, None, Default::default()).unwrap();
+        let refused = |other: &Vector| {
+            prologue(
+                &model,
+                &allowed,
+                &Catalogue::load(),
+                &cfg,
+                None,
+                &actions,
+                other,
+                "test".into(),
+            )
+            .unwrap()
+            .unwrap_err()
+        };
         let mut other = v.clone();
         other.steps[0]
             .expect
             .tolerated
             .push(v.boot.sends[0].clone());
-        let why = prologue(
-            &model,
-            &allowed,
-            &Catalogue::load(),
-            &cfg,
-            None,
-            &actions,
-            &other,
-            "test".into(),
-        )
-        .unwrap()
-        .unwrap_err();
+        let why = refused(&other);
         assert!(why.contains("step 1 is judged differently"), "{why}");
         let mut other = v.clone();
         other.after_last.clear();
         other.after_last.push(v.boot.sends[0].clone());
-        let why = prologue(
-            &model,
-            &allowed,
-            &Catalogue::load(),
-            &cfg,
-            None,
-            &actions,
-            &other,
-            "test".into(),
-        )
-        .unwrap()
-        .unwrap_err();
+        let why = refused(&other);
         assert!(why.contains("what may follow"), "{why}");
     }
 

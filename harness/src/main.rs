@@ -239,28 +239,6 @@ impl ClientChoice {
                 launcher: None,
             });
         }
-        // A client whose command line takes {coap_time_scale} honours the factor it is
-        // given: it runs scaled, and its slow vectors run by default.
-        let honours_scale =
-            !wire_ref && !cli.attach && Launcher::new(c).is_ok_and(|l| l.uses("coap_time_scale"));
-        let scale = cli.coap_time_scale.unwrap_or(if wire_ref {
-            0.01
-        } else if honours_scale {
-            0.02
-        } else {
-            1.0
-        });
-        let opts = UdpOptions {
-            coap: CoapTiming::new(scale)?,
-            settle: Duration::from_millis(cli.settle_ms),
-            content_formats: UdpOptions::default().content_formats,
-            host: if cli.ipv6 {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            } else {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            },
-            attach: cli.attach,
-        };
         let launcher = if cli.attach {
             None
         } else if wire_ref {
@@ -289,6 +267,28 @@ impl ClientChoice {
             ));
         } else {
             Some(Launcher::new(c)?)
+        };
+        // A client whose command line takes {coap_time_scale} honours the factor it is
+        // given: it runs scaled, and its slow vectors run by default.
+        let honours_scale =
+            !wire_ref && launcher.as_ref().is_some_and(|l| l.uses("coap_time_scale"));
+        let scale = cli.coap_time_scale.unwrap_or(if wire_ref {
+            0.01
+        } else if honours_scale {
+            0.02
+        } else {
+            1.0
+        });
+        let opts = UdpOptions {
+            coap: CoapTiming::new(scale)?,
+            settle: Duration::from_millis(cli.settle_ms),
+            content_formats: UdpOptions::default().content_formats,
+            host: if cli.ipv6 {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            },
+            attach: cli.attach,
         };
         Ok(ClientChoice {
             factory: Arc::new(UdpFactory::new(launcher.clone(), opts.clone())),
