@@ -498,7 +498,14 @@ fn prologue(
     method: String,
 ) -> Result<Result<Prologue, String>, String> {
     use bootstrap_model::client::WriteValue;
-    if let Some(rule) = v.requirements.first().filter(|r| r.starts_with("BS-FACT-")) {
+    // A random walk has no single point: its first requirement is only the first in order,
+    // so the equivalence check below decides for it.
+    let walk = method.starts_with("random walk");
+    if let Some(rule) = v
+        .requirements
+        .first()
+        .filter(|r| r.starts_with("BS-FACT-") && !walk)
+    {
         return Ok(Err(format!(
             "its point is the factory configuration itself ({rule}): no bootstrap session stands in for it"
         )));
@@ -1526,7 +1533,13 @@ mod tests {
     /// otherwise after the prologue gets none, the step named.
     #[test]
     fn a_prologue_is_refused_when_a_later_step_is_judged_differently() {
-        let actions = [Action::RegisterAccepted { server: 0 }];
+        let actions = [
+            Action::RegisterAccepted { server: 0 },
+            Action::BootstrapRequestTrigger {
+                server: 0,
+                instance: 0,
+            },
+        ];
         let v = factory_vector(Profile::V1_1, Factory::ServerAndBootstrap, &actions);
         assert!(v.prologue.is_some(), "{:?}", v.no_prologue);
         let cfg = default_config();
@@ -1565,7 +1578,13 @@ mod tests {
         let v = factory_vector(
             Profile::V1_1,
             Factory::ServerOnly,
-            &[Action::RegisterAccepted { server: 0 }],
+            &[
+                Action::RegisterAccepted { server: 0 },
+                Action::BootstrapRequestTrigger {
+                    server: 0,
+                    instance: 0,
+                },
+            ],
         );
         assert!(v.prologue.is_none());
         assert!(v.no_prologue.unwrap().contains("BS-DEL-03"));

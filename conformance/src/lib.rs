@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod catalogue;
+pub mod credit;
 pub mod expectation;
 pub mod files;
 pub mod generate;

@@ -311,7 +311,6 @@ pub fn exercised(
         .iter()
         .filter(|o| matches!(o, Outgoing::Register { .. }))
         .count();
-    let event = post.last.and_then(|l| l.event);
     let in_session = pre.client.phase == Phase::Bootstrapping;
     let published = profile != Profile::Seed;
 
@@ -447,11 +446,8 @@ pub fn exercised(
                         r.push("BS-ACCT-02");
                     }
                 }
-                match event {
-                    Some(Event::RelatedInformationRemoved) => r.push("BS-WIPE-01"),
-                    Some(Event::RelatedInformationKept) => r.push("BS-KEEP-01"),
-                    _ => {}
-                }
+                // A cascade (BS-WIPE-01) or its absence (BS-KEEP-01) shows in the next
+                // Discover, which credits it (`CASCADED`, `KEPT`); the write's code does not.
             } else if code.is_some() && in_session {
                 r.push("BS-WRITE-06");
             }
@@ -468,7 +464,13 @@ pub fn exercised(
                     if path.object() == Some(1) && h.has(SERVER_WRITE) {
                         r.push("BS-WRITE-04");
                     }
-                    if published && h.has(RELATED_AT_WRITE) {
+                    // Only instances the answer must hold show what a write kept.
+                    let holds = match out.response.as_ref().and_then(|x| x.content.as_ref()) {
+                        Some(Content::Servers(xs)) => !xs.is_empty(),
+                        Some(Content::AccessControl(xs)) => !xs.is_empty(),
+                        _ => false,
+                    };
+                    if published && h.has(RELATED_AT_WRITE) && holds {
                         r.push("BS-KEEP-02");
                         if h.has(KEEP_SERVER_INFO) {
                             r.push("BS-KEEP-03");
@@ -535,14 +537,10 @@ pub fn exercised(
             if h.has(DELETE) {
                 r.push("BS-DEL-04");
             }
-            match path {
-                Path::Root => r.push("BS-WIPE-03"),
-                Path::Object(_) => r.push("BS-WIPE-04"),
-                Path::Instance(0, _) => r.push("BS-DEL-02"),
-                _ => {}
-            }
-            if event == Some(Event::RelatedInformationRemoved) {
-                r.push("BS-WIPE-01");
+            // What a Delete of `/` or `/o` removes (BS-WIPE-03/04) and any cascade
+            // (BS-WIPE-01) show in the next Discover, which credits them.
+            if let Path::Instance(0, _) = path {
+                r.push("BS-DEL-02");
             }
         }
         Action::BootstrapFinish | Action::BootstrapFinishDuplicated
@@ -595,11 +593,12 @@ pub fn exercised(
                 _ => {}
             }
         }
-        Action::RegisterAccepted { .. } => r.push("BS-REG-01"),
+        // A Register accepted asks nothing of the client; the Register itself credited
+        // BS-REG-01. A refused or lost one starts the fallback, which the hold-off's expiry
+        // shows (`FALLBACK`: BS-REG-06, BS-RB-01/05); the client is silent until then.
         Action::RegisterRejected { .. } | Action::RegisterLost { .. } => {
             if matches!(post.client.phase, Phase::HoldOff { .. }) {
-                r.extend(["BS-REG-06", "BS-FACT-03"]);
-                r.push(if published { "BS-RB-05" } else { "BS-RB-01" });
+                r.push("BS-FACT-03");
             } else if pre.client.store.bootstrap_account().is_none() {
                 r.extend(["BS-ACCT-08", "BS-RB-06"]);
                 if h.has(PURGED) {

@@ -267,3 +267,79 @@ fn every_injected_bug_is_caught_by_a_vector() {
         "bugs no vector catches: {survivors:?}"
     );
 }
+
+/// Issue #10: no requirement is credited where the judge cannot fail it. Every credit of
+/// every committed vector is backed by a break of the requirement's observation that the
+/// judge fails.
+#[test]
+fn every_credit_is_backed_by_a_break_the_judge_fails() {
+    let mut unbacked = Vec::new();
+    for (path, v) in committed() {
+        match conformance::credit::unbacked(&v) {
+            Ok(u) => unbacked.extend(u),
+            Err(m) => panic!("{}: {m}", path.display()),
+        }
+    }
+    let shown: Vec<String> = unbacked.iter().map(|u| u.to_string()).collect();
+    assert!(
+        unbacked.is_empty(),
+        "{} credits the judge cannot fail:\n{}",
+        unbacked.len(),
+        shown.join("\n")
+    );
+}
+
+/// The credit check fails where a credit is unbacked: a step that allows every code credits
+/// BS-FIN-02 for nothing, and a step where the client sends nothing cannot back BS-REG-01.
+#[test]
+fn the_credit_check_names_a_credit_the_judge_cannot_fail() {
+    let (_, v) = committed()
+        .into_iter()
+        .find(|(_, v)| {
+            v.steps.iter().any(|s| {
+                s.requirements.iter().any(|r| r == "BS-FIN-02") && s.expect.response.is_some()
+            })
+        })
+        .expect("a vector crediting BS-FIN-02");
+    assert_eq!(conformance::credit::unbacked(&v).expect("replay"), vec![]);
+    let n = v
+        .steps
+        .iter()
+        .position(|s| s.requirements.iter().any(|r| r == "BS-FIN-02"))
+        .expect("step");
+
+    let mut any_code = v.clone();
+    if let Some(r) = any_code.steps[n].expect.response.as_mut() {
+        r.codes = bootstrap_model::code::ResponseCode::ALL
+            .iter()
+            .map(|c| c.dotted().to_string())
+            .collect();
+        r.content = None;
+    }
+    let found = conformance::credit::unbacked(&any_code).expect("replay");
+    let shown: Vec<String> = found.iter().map(|u| u.to_string()).collect();
+    assert!(
+        found
+            .iter()
+            .any(|u| u.step == n + 1 && u.requirement == "BS-FIN-02"),
+        "{shown:?}"
+    );
+    assert!(shown
+        .iter()
+        .any(|s| s.contains("credits BS-FIN-02 but no break of Code")));
+
+    let mut silent = v.clone();
+    let quiet = silent
+        .steps
+        .iter()
+        .position(|s| s.expect.sends.is_empty() && s.expect.or_sends.is_empty())
+        .expect("a step where the client sends nothing");
+    silent.steps[quiet].requirements.push("BS-REG-01".into());
+    let found = conformance::credit::unbacked(&silent).expect("replay");
+    assert!(
+        found
+            .iter()
+            .any(|u| u.step == quiet + 1 && u.requirement == "BS-REG-01"),
+        "{found:?}"
+    );
+}
