@@ -165,6 +165,8 @@ pub fn alternatives(
     let observable = bootstrap_model::spec::Observable {
         store: &pre.client.store,
         in_session: pre.ghost.in_session,
+        no_access_control: pre.client.choices.no_access_control,
+        access_control_delivered: pre.ghost.access_control_delivered,
     };
     let spec: CodeSet = expected_codes(profile, observable, &action.input()).unwrap_or_default();
     let mut divergent = false;
@@ -225,7 +227,12 @@ pub fn alternatives(
             codes.push(c);
         }
     }
-    if spec.codes().count() > 1 {
+    let unsupported_object = pre.client.choices.no_access_control
+        && matches!(action, Action::BootstrapWrite { path, .. }
+            if path.object() == Some(bootstrap_model::path::ACCESS_CONTROL));
+    if unsupported_object {
+        notes.push("A-23: the text does not say how a client without the Access Control object answers a Bootstrap-Write to it; Core 1.2 §6.1.5 only requires its Finish to fail (BS-OBJ-05)");
+    } else if spec.codes().count() > 1 {
         notes.push("the specification allows every listed code (A-04, A-05, A-06 or A-10)");
     }
     Alternatives {
@@ -245,10 +252,22 @@ pub fn model_for(
     pack: Option<bool>,
     bugs: bootstrap_model::bugs::BugSet,
 ) -> Result<(BootstrapSystem, Vec<Choices>), String> {
-    let mut reference = Choices::reference(profile);
-    if let Some(p) = pack {
-        reference.pack = p;
-    }
+    let features = Features {
+        bootstrap_pack: pack,
+        ..Features::default()
+    };
+    model_with(profile, cfg, &features, bugs)
+}
+
+/// [`model_for`] with the client features a vector declares: Bootstrap-Pack, and a client
+/// without the Access Control object (BS-OBJ-05).
+pub fn model_with(
+    profile: Profile,
+    cfg: &GeneratorConfig,
+    features: &Features,
+    bugs: bootstrap_model::bugs::BugSet,
+) -> Result<(BootstrapSystem, Vec<Choices>), String> {
+    let reference = features.choices(profile);
     let config = Config {
         profile,
         servers: cfg.servers,
@@ -264,8 +283,82 @@ pub fn model_for(
     let allowed = Choices::all_for(profile)
         .into_iter()
         .filter(|c| c.pack == reference.pack)
+        .map(|c| Choices {
+            no_access_control: reference.no_access_control,
+            ..c
+        })
         .collect();
     Ok((BootstrapSystem::new(config)?, allowed))
+}
+
+/// The vector of BS-OBJ-05, which exploring the reference client (which has the Access
+/// Control object) cannot reach: a client without the object, given the multi-server
+/// configuration of Core 1.2 §6.1.5's example (two server accounts and an Access Control
+/// instance), must refuse it at Finish. The stimuli are chosen here; what the client must
+/// answer to each comes from the model and the oracle, as for every vector.
+fn single_server_vector(
+    profile: Profile,
+    cfg: &GeneratorConfig,
+    catalogue: &Catalogue,
+) -> Result<(Vector, String), String> {
+    use bootstrap_model::client::WriteValue;
+    use bootstrap_model::objects::KeyId;
+    use bootstrap_model::path::{ACCESS_CONTROL, SECURITY, SERVER};
+    use bootstrap_model::system::{account, account_iid, acl, server_instance};
+    // Bootstrap-Request, not Pack: the configuration is written step by step.
+    let pack = variants(profile).into_iter().last().flatten();
+    let features = Features {
+        bootstrap_pack: pack,
+        no_access_control: true,
+        ..Features::default()
+    };
+    let (model, allowed) =
+        model_with(profile, cfg, &features, bootstrap_model::bugs::BugSet::NONE)?;
+    let factory_index = model
+        .config
+        .factories
+        .iter()
+        .position(|f| *f == Factory::BootstrapOnly)
+        .ok_or("the model has no bootstrap-only start")?;
+    let write = |path, value| Action::BootstrapWrite {
+        path,
+        value,
+        keep_server_info: false,
+    };
+    let mut actions = vec![
+        Action::ClientHoldOffExpired,
+        Action::BootstrapRequestAccepted,
+    ];
+    for k in 0..2u8 {
+        actions.push(write(
+            Path::Instance(SECURITY, account_iid(k)),
+            WriteValue::Security(account(k, KeyId(k))),
+        ));
+        actions.push(write(
+            Path::Instance(SERVER, k as u16),
+            WriteValue::Server(server_instance(k)),
+        ));
+    }
+    actions.push(write(
+        Path::Instance(ACCESS_CONTROL, 0),
+        WriteValue::AccessControl(acl(0)),
+    ));
+    actions.push(Action::BootstrapFinish);
+    let mut v = build(
+        &model,
+        &allowed,
+        catalogue,
+        cfg,
+        pack,
+        factory_index,
+        &actions,
+        Some("BS-OBJ-05"),
+        "a multi-server configuration for a client without Access Control (BS-OBJ-05, Core 1.2 §6.1.5)".into(),
+    )
+    .map_err(|e| format!("profile {profile}, BS-OBJ-05: {e}"))?;
+    v.features.access_control = false;
+    v.features.no_access_control = true;
+    Ok((v, "bootstrap-finish 4.06 without access control".into()))
 }
 
 /// The Bootstrap-Pack variants of a profile.
@@ -1240,6 +1333,9 @@ pub fn generate_profile(profile: Profile, cfg: &GeneratorConfig) -> Result<Profi
             .map_err(|e| format!("profile {profile}, random walk {seed}: {e}"))?;
             raw.push((v, format!("random walk {seed}")));
         }
+    }
+    if catalogue.applies("BS-OBJ-05", profile) {
+        raw.push(single_server_vector(profile, cfg, &catalogue)?);
     }
     let mut vectors = finish(&catalogue, raw);
     merge_pack_variants(&mut vectors);

@@ -79,8 +79,7 @@ pub const EXCLUDED: &[(&str, Exclusion, &str)] = &[
     ("BS-SEC-06", Exclusion::OutOfScope, "Certificate-with-EST needs an EST server and DTLS: no plan yet, after issue #12"),
     ("BS-REQ-05", Exclusion::OutOfScope, "OSCORE (Echo challenge): the suite runs plain CoAP; no plan yet"),
     ("BS-FACT-06", Exclusion::OutOfScope, "smartcard bootstrap needs a smartcard and a way to drive it; no plan yet"),
-    ("BS-FACT-04", Exclusion::NotYetExercised, "a push before the client's first request: testable where the launcher gives {client_port}, no vector yet (issue #10)"),
-    ("BS-OBJ-05", Exclusion::NotYetExercised, "a client without Access Control: a client profile with features.access_control = false skips the vectors that write Access Control instances, and no vector checks the refusal yet (issue #10)"),
+    ("BS-FACT-04", Exclusion::Unobservable, "Core 1.2 §6.1.4 steps 1-2: a Server Initiated Bootstrap attempt is ignored until the client has tried smartcard or factory bootstrap; a client without a smartcard that can receive a datagram has already loaded its factory configuration (it starts with it), so no server can reach it inside that window. What a push before the client's first request must get is BS-RB-04 (1.0) or A-10 (1.1+), which the bs-rb-04 vectors check where the launcher gives {client_port}"),
     ("BS-OBJ-06", Exclusion::NotYetExercised, "alternate object paths (rt=\"oma.lwm2m\"): the judge accepts a Register with one, but no vector addresses objects under it yet (issue #10)"),
 ];
 
@@ -578,6 +577,11 @@ pub fn exercised(
                 }
                 Some(ResponseCode::NotAcceptable) => {
                     r.extend(["BS-FIN-02", "BS-FIN-03"]);
+                    if pre.client.choices.no_access_control
+                        && pre.client.store.server_accounts().len() > 1
+                    {
+                        r.push("BS-OBJ-05");
+                    }
                     match pre.client.store.consistency(false) {
                         Err(Inconsistency::NoServerAccount) => r.push("BS-ACCT-06"),
                         Err(Inconsistency::TwoBootstrapAccounts) => {

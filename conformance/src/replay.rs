@@ -45,12 +45,7 @@ pub fn model_for(v: &Vector, bugs: BugSet) -> Result<BootstrapSystem, String> {
         .profile
         .parse()
         .map_err(|e: bootstrap_model::profile::UnknownProfile| e.to_string())?;
-    let (model, _) = crate::generate::model_for(
-        profile,
-        &v.provenance.config,
-        v.features.bootstrap_pack,
-        bugs,
-    )?;
+    let (model, _) = crate::generate::model_with(profile, &v.provenance.config, &v.features, bugs)?;
     Ok(model)
 }
 

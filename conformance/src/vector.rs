@@ -133,6 +133,28 @@ pub struct Features {
     /// The vector needs Bootstrap-Finish to refuse an inconsistent configuration (4.06,
     /// BS-FIN-02/03; optional for a 1.0 client: LwM2M-BOOT-016-C-O).
     pub finish_consistency_check: bool,
+    /// The vector needs a client without the Access Control object, which supports a
+    /// single LwM2M Server only and must refuse a multi-server configuration at Finish
+    /// (BS-OBJ-05, Core 1.2 §6.1.5). A client profile with the object skips it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_access_control: bool,
+}
+
+impl Features {
+    /// The reference client's choices for a vector with these features under `profile`:
+    /// Bootstrap-Pack as the vector assumes, the Access Control object unless the vector
+    /// needs a client without it. Every reference adapter builds its client from this.
+    pub fn choices(
+        &self,
+        profile: bootstrap_model::profile::Profile,
+    ) -> bootstrap_model::client::Choices {
+        let mut c = bootstrap_model::client::Choices::reference(profile);
+        if let Some(p) = self.bootstrap_pack {
+            c.pack = p;
+        }
+        c.no_access_control = self.no_access_control;
+        c
+    }
 }
 
 /// One step.

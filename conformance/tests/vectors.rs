@@ -343,3 +343,29 @@ fn the_credit_check_names_a_credit_the_judge_cannot_fail() {
         "{found:?}"
     );
 }
+
+/// BS-OBJ-05 is judged: a client that claims no Access Control object but accepts the
+/// multi-server configuration of Core 1.2 §6.1.5's example (the reference client with the
+/// object) fails each profile's single-server vector at its Finish.
+#[test]
+fn a_client_with_access_control_fails_the_single_server_vectors() {
+    let single: Vec<(PathBuf, Vector)> = committed()
+        .into_iter()
+        .filter(|(_, v)| v.features.no_access_control)
+        .collect();
+    assert_eq!(single.len(), 4, "one per profile");
+    for (path, v) in single {
+        assert_eq!(v.requirements[0], "BS-OBJ-05", "{}", path.display());
+        replay_in_model(&v, BugSet::NONE).unwrap_or_else(|m| panic!("{m}"));
+        let mut with_acl = v.clone();
+        with_acl.features.no_access_control = false;
+        let m = replay_in_model(&with_acl, BugSet::NONE).expect_err("must fail");
+        let finish = v
+            .steps
+            .iter()
+            .position(|s| matches!(s.stimulus, bootstrap_model::system::Action::BootstrapFinish))
+            .unwrap();
+        assert_eq!(m.step, finish + 1, "{m}");
+        assert!(m.detail.contains("4.06"), "{m}");
+    }
+}

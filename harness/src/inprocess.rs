@@ -10,7 +10,7 @@
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
 use bootstrap_model::bugs::{Bug, BugSet};
-use bootstrap_model::client::{Choices, Client, ClientSpec, Outgoing, Output, Phase};
+use bootstrap_model::client::{Client, ClientSpec, Outgoing, Output, Phase};
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
@@ -84,10 +84,7 @@ impl Adapter for InProcess {
             endpoint: "urn:dev:ref-1",
             bugs: self.bugs,
         };
-        let mut choices = Choices::reference(profile);
-        if let Some(p) = v.features.bootstrap_pack {
-            choices.pack = p;
-        }
+        let choices = v.features.choices(profile);
         let (client, out) = Client::boot(&spec, v.factory_objects.clone(), choices);
         let mut r = Running {
             client,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The placeholders a client command line may use, with what they stand for.
-pub const PLACEHOLDERS: [(&str, &str); 9] = [
+pub const PLACEHOLDERS: [(&str, &str); 10] = [
     ("bs_uri", "the bootstrap server's URI, coap://127.0.0.1:PORT"),
     (
         "bs_alt_uri",
@@ -38,6 +38,10 @@ pub const PLACEHOLDERS: [(&str, &str); 9] = [
         "whether the vector assumes Bootstrap-Pack-Request: true, false or any",
     ),
     (
+        "access_control",
+        "whether the vector assumes a client with the Access Control object: true, or false for the single-server vectors of BS-OBJ-05",
+    ),
+    (
         "coap_time_scale",
         "the factor for the RFC 7252 timing (--coap-time-scale)",
     ),
@@ -49,7 +53,7 @@ pub const PLACEHOLDERS: [(&str, &str); 9] = [
 pub fn reference_cmdline(exe: &std::path::Path, bug: Option<&str>) -> String {
     let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
     format!(
-        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
+        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
         exe.display()
     )
 }

@@ -18,7 +18,7 @@
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::client::{Choices, Client, ClientSpec, Input};
+use bootstrap_model::client::{Client, ClientSpec, Input};
 use bootstrap_model::profile::Profile;
 use bootstrap_model::store::ObjectStore;
 use bootstrap_model::system::Action;
@@ -918,10 +918,7 @@ pub fn serve(bugs: BugSet, input: impl BufRead, mut output: impl Write) -> Resul
                     endpoint: static_endpoint(&m.endpoint),
                     bugs,
                 };
-                let mut choices = Choices::reference(profile);
-                if let Some(pack) = m.features.bootstrap_pack {
-                    choices.pack = pack;
-                }
+                let choices = m.features.choices(profile);
                 let (client, out) = Client::boot(&spec, m.factory_objects, choices);
                 running = Some((client, spec, m.uris));
                 out

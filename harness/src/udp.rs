@@ -57,7 +57,7 @@ use crate::launch::{Launched, Launcher};
 use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use crate::wirelog::WireRecord;
-use bootstrap_model::client::{Choices, Client, ClientSpec, Input, PackAnswer, Peer, Timer};
+use bootstrap_model::client::{Client, ClientSpec, Input, PackAnswer, Peer, Timer};
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
 use coap_lite::block_handler::BlockValue;
@@ -406,6 +406,10 @@ impl UdpAdapter {
                 v.features
                     .bootstrap_pack
                     .map_or("any".to_string(), |p| p.to_string()),
+            ),
+            (
+                "access_control",
+                (!v.features.no_access_control).to_string(),
             ),
             ("coap_time_scale", self.opts.coap.scale.to_string()),
         ]
@@ -1576,10 +1580,7 @@ impl Adapter for UdpAdapter {
             ..ClientSpec::reference(profile)
         };
         self.profile = profile;
-        let mut choices = Choices::reference(profile);
-        if let Some(p) = v.features.bootstrap_pack {
-            choices.pack = p;
-        }
+        let choices = v.features.choices(profile);
         let (shadow, _) = Client::boot(&spec, v.factory_objects.clone(), choices);
         // The shadow's timers start before the client can start its own: a correct client
         // is never early.

@@ -46,8 +46,7 @@ use crate::timing::{Armed, Clock, CoapTiming};
 use crate::transport::{self, Ids};
 use bootstrap_model::bugs::BugSet;
 use bootstrap_model::client::{
-    Choices, Client, ClientSpec, Input, Outgoing, Output, PackAnswer, Peer, RegisterAnswer,
-    Response,
+    Client, ClientSpec, Input, Outgoing, Output, PackAnswer, Peer, RegisterAnswer, Response,
 };
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::ServerUri;
@@ -76,6 +75,8 @@ pub struct WireClientConfig {
     pub bugs: BugSet,
     /// Whether it uses Bootstrap-Pack-Request (1.2); `None`: the profile's reference choice.
     pub pack: Option<bool>,
+    /// Whether it lacks the Access Control object (BS-OBJ-05).
+    pub no_access_control: bool,
     /// The RFC 7252 timing.
     pub timing: CoapTiming,
     /// The UDP port to listen on; 0: any free port.
@@ -204,10 +205,12 @@ impl WireClient {
             endpoint: leak(&cfg.endpoint),
             bugs: cfg.bugs,
         };
-        let mut choices = Choices::reference(cfg.profile);
-        if let Some(p) = cfg.pack {
-            choices.pack = p;
+        let choices = conformance::vector::Features {
+            bootstrap_pack: cfg.pack,
+            no_access_control: cfg.no_access_control,
+            ..Default::default()
         }
+        .choices(cfg.profile);
         let (client, out) = Client::boot(&spec, cfg.factory.store(), choices);
         let mut c = WireClient {
             spec,

@@ -369,6 +369,11 @@ pub struct Choices {
     /// the session changed, as Anjay's data-model transaction does, not only the
     /// Bootstrap-Server Account that BS-CI-04 requires.
     pub rollback_all: bool,
+    /// A client feature, not a choice among allowed behaviours: the client lacks the Access
+    /// Control object (optional: LwM2M-OBJ-003-C-O), so it supports a single LwM2M Server
+    /// only and refuses a multi-server configuration at Finish (Core 1.2 §6.1.5, BS-OBJ-05).
+    /// Never varied by [`Choices::all_for`]; set from the client's declared features.
+    pub no_access_control: bool,
 }
 
 impl Choices {
@@ -382,6 +387,7 @@ impl Choices {
                 legacy_push: bits & 4 != 0,
                 pack: bits & 8 != 0,
                 rollback_all: bits & 16 != 0,
+                no_access_control: false,
             };
             if c.prune_orphans && !profile.may_prune_orphans()
                 || c.legacy_push && profile.push_acceptance() != PushAcceptance::Allowed
@@ -814,6 +820,12 @@ impl Client {
                 self.store.server.put(y, s);
                 ResponseCode::Changed
             }
+            (Path::Instance(ACCESS_CONTROL, _), WriteValue::AccessControl(_))
+                if self.choices.no_access_control =>
+            {
+                // BS-OBJ-05: no such object here (the reference answers 4.04, A-23).
+                ResponseCode::NotFound
+            }
             (Path::Instance(ACCESS_CONTROL, z), WriteValue::AccessControl(a)) => {
                 self.store.access_control.put(z, a.clone());
                 ResponseCode::Changed
@@ -975,9 +987,14 @@ impl Client {
     }
 
     fn discover(&self, spec: &ClientSpec, path: Path) -> Response {
+        let supported =
+            |o: u16| o <= DEVICE && !(o == ACCESS_CONTROL && self.choices.no_access_control);
         let objects: Vec<u16> = match path {
-            Path::Root => vec![SECURITY, SERVER, ACCESS_CONTROL, DEVICE],
-            Path::Object(o) if o <= DEVICE => vec![o],
+            Path::Root => [SECURITY, SERVER, ACCESS_CONTROL, DEVICE]
+                .into_iter()
+                .filter(|o| supported(*o))
+                .collect(),
+            Path::Object(o) if supported(o) => vec![o],
             Path::Object(_) => return code_only(ResponseCode::NotFound),
             _ => return code_only(ResponseCode::BadRequest),
         };
@@ -1068,6 +1085,9 @@ impl Client {
             // BS-READ-02: an error (A-05: the reference answers 4.05).
             return code_only(ResponseCode::MethodNotAllowed);
         }
+        if o == ACCESS_CONTROL && self.choices.no_access_control {
+            return code_only(ResponseCode::NotFound);
+        }
         let want = |i: u16| match path {
             Path::Instance(_, x) => x == i,
             _ => true,
@@ -1112,6 +1132,10 @@ impl Client {
                 let mut relaxed = self.store.clone();
                 dedup_ssids(&mut relaxed);
                 relaxed.consistency(self.choices.strict_pairing)
+            }
+            // BS-OBJ-05 (Core 1.2 §6.1.5): without Access Control, a single server only.
+            Ok(()) if self.choices.no_access_control && self.store.server_accounts().len() > 1 => {
+                Err(crate::store::Inconsistency::MultiServerWithoutAccessControl)
             }
             v => v,
         };

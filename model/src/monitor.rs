@@ -151,6 +151,8 @@ pub(crate) fn judge(
     let observable = crate::spec::Observable {
         store: &before.store,
         in_session: pre.ghost.in_session,
+        no_access_control: before.choices.no_access_control,
+        access_control_delivered: pre.ghost.access_control_delivered,
     };
     if let (Some(expected), Some(c)) = (expected_codes(profile, observable, input), code) {
         if !expected.contains(c) {

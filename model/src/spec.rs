@@ -28,6 +28,11 @@ pub struct Observable<'a> {
     pub store: &'a ObjectStore,
     /// Whether a bootstrap session is open.
     pub in_session: bool,
+    /// Whether the client lacks the Access Control object, as it declares (a feature, like
+    /// its profile: BS-OBJ-05).
+    pub no_access_control: bool,
+    /// Whether the bootstrap server wrote Access Control instances in this session.
+    pub access_control_delivered: bool,
 }
 
 /// A LwM2M Server Account as the specification defines it (BS-ACCT-01, BS-REG-02): a
@@ -162,21 +167,23 @@ pub fn expected_codes(profile: Profile, pre: Observable<'_>, input: &Input) -> O
         return Some(CodeSet::of(&[Unauthorized]));
     }
     if pre.in_session {
-        return Some(in_session(profile, pre.store, input));
+        return Some(in_session(profile, pre, input));
     }
     let has_bs = pre.store.bootstrap_account().is_some();
     Some(match profile.push_acceptance() {
-        PushAcceptance::Required if has_bs => in_session(profile, pre.store, input),
+        PushAcceptance::Required if has_bs => in_session(profile, pre, input),
         PushAcceptance::Allowed if has_bs => {
-            let a = in_session(profile, pre.store, input);
+            let a = in_session(profile, pre, input);
             CodeSet::of(&a.codes().chain(refusal_codes().codes()).collect::<Vec<_>>())
         }
         _ => refusal_codes(),
     })
 }
 
-fn in_session(profile: Profile, store: &ObjectStore, input: &Input) -> CodeSet {
+fn in_session(profile: Profile, pre: Observable<'_>, input: &Input) -> CodeSet {
     use ResponseCode::*;
+    let store = pre.store;
+    let no_acl = pre.no_access_control;
     let exists = |o: u16, i: u16| match o {
         SECURITY => store.security.get(i).is_some(),
         SERVER => store.server.get(i).is_some(),
@@ -185,6 +192,19 @@ fn in_session(profile: Profile, store: &ObjectStore, input: &Input) -> CodeSet {
         _ => false,
     };
     match input {
+        // BS-OBJ-05, A-23: how a client without the Access Control object answers a write
+        // to it is not said; Core 1.2 §6.1.5 only makes its Finish fail.
+        Input::Write {
+            path: Path::Instance(ACCESS_CONTROL, _),
+            value: WriteValue::AccessControl(_),
+            ..
+        } if no_acl => CodeSet::of(&[
+            Changed,
+            BadRequest,
+            NotFound,
+            MethodNotAllowed,
+            InternalServerError,
+        ]),
         // BS-WRITE-06.
         Input::Write { path, value, .. } => CodeSet::of(&[match (path, value) {
             (_, WriteValue::UnsupportedContentFormat) => UnsupportedContentFormat,
@@ -213,21 +233,35 @@ fn in_session(profile: Profile, store: &ObjectStore, input: &Input) -> CodeSet {
         // BS-DISC-01, BS-DISC-05.
         Input::Discover { path, .. } => match *path {
             Path::Root => CodeSet::of(&[Content]),
+            Path::Object(ACCESS_CONTROL) if no_acl => CodeSet::of(&[NotFound]),
             Path::Object(o) if o <= DEVICE => CodeSet::of(&[Content]),
             Path::Object(_) => CodeSet::of(&[NotFound]),
             _ => CodeSet::of(&[BadRequest]),
         },
         // BS-READ-01..04, A-05.
         Input::Read { path, .. } => match path.object() {
+            // an object the client does not have: not found, or refused as a target.
+            Some(ACCESS_CONTROL) if no_acl && profile.readable(ACCESS_CONTROL) => CodeSet::of(
+                &refusal_codes()
+                    .codes()
+                    .chain([NotFound])
+                    .collect::<Vec<_>>(),
+            ),
             Some(o) if profile.readable(o) => match path.instance() {
                 Some(i) if !exists(o, i) => CodeSet::of(&[NotFound]),
                 _ => CodeSet::of(&[Content]),
             },
             _ => refusal_codes(),
         },
-        // BS-FIN-02/03, A-04.
+        // BS-FIN-02/03, A-04; BS-OBJ-05: without Access Control, several server accounts
+        // must be refused after Access Control instances were delivered (Core 1.2 §6.1.5's
+        // example), and may be without them.
         Input::Finish { .. } => match finish_verdict(store) {
             FinishVerdict::Refuse => CodeSet::of(&[NotAcceptable]),
+            _ if no_acl && accounts(store).len() > 1 && pre.access_control_delivered => {
+                CodeSet::of(&[NotAcceptable])
+            }
+            _ if no_acl && accounts(store).len() > 1 => CodeSet::of(&[Changed, NotAcceptable]),
             FinishVerdict::Either => CodeSet::of(&[Changed, NotAcceptable]),
             FinishVerdict::Accept => CodeSet::of(&[Changed]),
         },

@@ -137,6 +137,10 @@ pub enum Inconsistency {
     /// A Security or Server instance has no partner or misses mandatory resources. The
     /// specification leaves this check to the client: only a strict client reports it.
     UnpairedOrIncomplete,
+    /// More than one LwM2M Server Account on a client without the Access Control object,
+    /// which supports a single server only (BS-OBJ-05, Core 1.2 §6.1.5). Not found by
+    /// [`ObjectStore::consistency`], which knows no client features: the client checks it.
+    MultiServerWithoutAccessControl,
 }
 
 impl fmt::Display for Inconsistency {
@@ -150,6 +154,12 @@ impl fmt::Display for Inconsistency {
             }
             Inconsistency::UnpairedOrIncomplete => {
                 write!(f, "unpaired or incomplete Security/Server instance")
+            }
+            Inconsistency::MultiServerWithoutAccessControl => {
+                write!(
+                    f,
+                    "several server accounts without the Access Control object"
+                )
             }
         }
     }

@@ -745,6 +745,10 @@ pub struct Ghost {
     /// everything on failure would end elsewhere than one that restores only the BS
     /// account.
     pub session_changed: bool,
+    /// The bootstrap server wrote Access Control instances in the current session, whatever
+    /// the client answered: the multi-server configuration of Core 1.2 §6.1.5's example,
+    /// which a client without the object must refuse at Finish (BS-OBJ-05).
+    pub access_control_delivered: bool,
 }
 
 /// The environment's remaining budgets.
@@ -879,6 +883,18 @@ impl BootstrapSystem {
             next.budget.ops = self.config.ops_per_session;
         }
         next.ghost.in_session = observed_session(s.ghost.in_session, action, &out);
+        if next.ghost.in_session && !s.ghost.in_session {
+            next.ghost.access_control_delivered = false;
+        }
+        // Tracked only where it matters, so that other clients' state spaces stay as they are.
+        if let Action::BootstrapWrite { path, .. } = action {
+            if path.object() == Some(crate::path::ACCESS_CONTROL)
+                && next.ghost.in_session
+                && next.client.choices.no_access_control
+            {
+                next.ghost.access_control_delivered = true;
+            }
+        }
         let event = monitor::judge(self, s, action, &input, &out, &mut next);
         next.last = Some(LastStep {
             kind: action.kind(),

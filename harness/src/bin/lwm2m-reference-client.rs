@@ -64,6 +64,10 @@ struct Wire {
     /// reference choice).
     #[arg(long, default_value = "any")]
     pack: String,
+    /// Whether it has the Access Control object: true or false (a client without it
+    /// supports a single server only, BS-OBJ-05).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    access_control: bool,
     /// Injected bug (repeatable).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
@@ -194,6 +198,7 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         },
         bugs: BugSet::from_bits(bits),
         pack,
+        no_access_control: !w.access_control,
         timing,
         port: w.port,
         verbose: w.verbose,
