@@ -56,7 +56,7 @@ pub fn observed_by(id: &str) -> &'static [Aspect] {
         | "BS-WRITE-05" | "BS-WRITE-06" | "BS-WRITE-07" | "BS-READ-02" | "BS-READ-04"
         | "BS-DISC-01" | "BS-DISC-05" | "BS-DEL-01" | "BS-DEL-04" | "BS-DEL-05" | "BS-FIN-01"
         | "BS-FIN-02" | "BS-FIN-03" | "BS-FIN-04" | "BS-OBJ-01" | "BS-OBJ-02" | "BS-OBJ-05"
-        | "BS-SEC-04" => &[Code],
+        | "BS-OBJ-06" | "BS-SEC-04" => &[Code],
         // What the client holds, as Discover and Read show it.
         "BS-ACCT-03" | "BS-WIPE-01" | "BS-WIPE-03" | "BS-WIPE-04" | "BS-KEEP-02" | "BS-KEEP-03"
         | "BS-WRITE-04" | "BS-DISC-02" | "BS-DISC-03" | "BS-DISC-04" | "BS-DEL-03" => &[Content],

@@ -80,7 +80,6 @@ pub const EXCLUDED: &[(&str, Exclusion, &str)] = &[
     ("BS-REQ-05", Exclusion::OutOfScope, "OSCORE (Echo challenge): the suite runs plain CoAP; no plan yet"),
     ("BS-FACT-06", Exclusion::OutOfScope, "smartcard bootstrap needs a smartcard and a way to drive it; no plan yet"),
     ("BS-FACT-04", Exclusion::Unobservable, "Core 1.2 §6.1.4 steps 1-2: a Server Initiated Bootstrap attempt is ignored until the client has tried smartcard or factory bootstrap; a client without a smartcard that can receive a datagram has already loaded its factory configuration (it starts with it), so no server can reach it inside that window. What a push before the client's first request must get is BS-RB-04 (1.0) or A-10 (1.1+), which the bs-rb-04 vectors check where the launcher gives {client_port}"),
-    ("BS-OBJ-06", Exclusion::NotYetExercised, "alternate object paths (rt=\"oma.lwm2m\"): the judge accepts a Register with one, but no vector addresses objects under it yet (issue #10)"),
 ];
 
 /// Path-dependent facts the judgement needs, updated step by step. Session flags reset when
@@ -404,7 +403,9 @@ pub fn exercised(
                 }
             }
             if accepted {
-                r.extend(["BS-WRITE-01", "BS-WRITE-07", "BS-SEC-04"]);
+                // BS-OBJ-06 (1.1+): the plain /o/i path of the bootstrap interface reached
+                // the object, whatever path the client hosts its objects under.
+                r.extend(["BS-WRITE-01", "BS-WRITE-07", "BS-SEC-04", "BS-OBJ-06"]);
                 let creates = match path.object() {
                     Some(0) => path
                         .instance()

@@ -35,11 +35,15 @@ pub enum Misbehaviour {
     /// A new request reuses the Message ID of the previous one (RFC 7252 §4.4: not within
     /// EXCHANGE_LIFETIME). On the wire only.
     ReusesMessageId,
+    /// A client hosting its objects under an alternate path expects that path on the
+    /// bootstrap interface too, so a Bootstrap-Write to a plain `/o/i` finds nothing
+    /// (4.04) instead of being mapped (BS-OBJ-06).
+    BootstrapPathsUnderAlternatePath,
 }
 
 impl Misbehaviour {
     /// Every misbehaviour.
-    pub const ALL: [Misbehaviour; 7] = [
+    pub const ALL: [Misbehaviour; 8] = [
         Misbehaviour::RegisterListsSecurity,
         Misbehaviour::DiscoverWithoutSsid,
         Misbehaviour::KeepsDeletedInstance,
@@ -47,6 +51,7 @@ impl Misbehaviour {
         Misbehaviour::ReadAddsUnwrittenResource,
         Misbehaviour::RegistersAfterLastStep,
         Misbehaviour::ReusesMessageId,
+        Misbehaviour::BootstrapPathsUnderAlternatePath,
     ];
 
     /// The name on command lines and in the table.
@@ -59,6 +64,9 @@ impl Misbehaviour {
             Misbehaviour::ReadAddsUnwrittenResource => "read-adds-unwritten-resource",
             Misbehaviour::RegistersAfterLastStep => "registers-after-last-step",
             Misbehaviour::ReusesMessageId => "reuses-message-id",
+            Misbehaviour::BootstrapPathsUnderAlternatePath => {
+                "bootstrap-paths-under-alternate-path"
+            }
         }
     }
 
@@ -78,6 +86,7 @@ impl Misbehaviour {
             Misbehaviour::ReadAddsUnwrittenResource => "BS-WRITE-04",
             Misbehaviour::RegistersAfterLastStep => "after the last step",
             Misbehaviour::ReusesMessageId => "MUST NOT be reused within EXCHANGE_LIFETIME",
+            Misbehaviour::BootstrapPathsUnderAlternatePath => "got 4.04",
         }
     }
 
@@ -175,6 +184,14 @@ pub fn rewrite_response(
                     tlv::encode(&items)
                 },
             ));
+        }
+        Misbehaviour::BootstrapPathsUnderAlternatePath
+            if req.from_bootstrap_server
+                && req.method == "PUT"
+                && req.path.parse::<Path>().is_ok_and(|p| p != Path::Root) =>
+        {
+            r.code = "4.04".into();
+            r.payload = None;
         }
         Misbehaviour::ReadAddsUnwrittenResource
             if req.method == "GET" && req.path.trim_matches('/').starts_with('1') && !discover =>

@@ -66,7 +66,7 @@ use conformance::judge::{could_still_pass, judge, Context};
 use conformance::observation::ObservedResponse;
 use conformance::vector::{Expectation, Step, Vector};
 use conformance::wire::{CoapMessage, CoapRequest, UriMap};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -144,6 +144,7 @@ impl AdapterFactory for UdpFactory {
             port_lock: None,
             window: Instant::now(),
             pct: None,
+            alternate_paths: BTreeMap::new(),
             answered_mids: Vec::new(),
             held: None,
         }))
@@ -320,6 +321,10 @@ pub struct UdpAdapter {
     window: Instant,
     /// The `pct` of the client's last Bootstrap-Request (BS-REQ-02).
     pct: Option<u16>,
+    /// The alternate path (`/lwm2m`) each management server's last Register declared with
+    /// its root link `</lwm2m>;rt="oma.lwm2m"`: that server's requests address the client's
+    /// objects under it (Core 1.2 §6.2.1, BS-OBJ-06); the bootstrap server's never do.
+    alternate_paths: BTreeMap<usize, String>,
     /// Message IDs of the harness's requests the client has answered in this vector: a
     /// later ACK with one of them is the client answering a retransmission again (RFC 7252
     /// §4.5), not a protocol error.
@@ -672,6 +677,19 @@ impl UdpAdapter {
                 if matches!(kind, Kind::BootstrapRequest | Kind::PackRequest) {
                     // The retry procedure of a failed registration ends with the fallback.
                     self.register_answers.clear();
+                }
+                if kind == Kind::Register {
+                    let declared = message
+                        .payload
+                        .as_ref()
+                        .and_then(|p| p.bytes().ok())
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .and_then(|t| conformance::links::parse(&t).ok())
+                        .and_then(|e| conformance::links::alternate_path(&e));
+                    match declared {
+                        Some(prefix) => self.alternate_paths.insert(d.server, prefix),
+                        None => self.alternate_paths.remove(&d.server),
+                    };
                 }
                 if kind == Kind::BootstrapRequest {
                     self.pct = message
@@ -1811,10 +1829,20 @@ impl Adapter for UdpAdapter {
                 if let Some(a) = req.accept {
                     req.accept = Some(read_accept(a, &prefer));
                 }
+                let server = self.server_index(from);
+                // Object paths only: the seed's Step 0 (`/rbs`) is not an object.
+                let object_path = req
+                    .path
+                    .parse::<bootstrap_model::path::Path>()
+                    .is_ok_and(|p| p != bootstrap_model::path::Path::Root);
+                if let (Peer::Server(_), Some(prefix), true) =
+                    (from, self.alternate_paths.get(&server), object_path)
+                {
+                    req.path = format!("{}{}", prefix.trim_end_matches('/'), req.path);
+                }
                 let (mid, token) = (self.ids.mid(), self.ids.token());
                 let bytes = encode_request(&req, mid, &token)
                     .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
-                let server = self.server_index(from);
                 if matches!(step.stimulus, Action::BootstrapFinish) {
                     self.last_finish = Some(SentRequest {
                         server,

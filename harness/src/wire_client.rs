@@ -588,6 +588,25 @@ impl WireClient {
                     }
                 };
                 let bytes = whole.as_deref().unwrap_or(bytes);
+                // BS-OBJ-06 (`--variations alternate-path`): a management server addresses the
+                // objects under `/lwm2m`, which the client strips; the bootstrap server uses
+                // plain paths, which it maps itself.
+                let mapped;
+                let bytes = match self.alternate_path_request(bytes, peer) {
+                    AltPath::Plain => bytes,
+                    AltPath::Mapped(b) => {
+                        mapped = b;
+                        &mapped[..]
+                    }
+                    AltPath::NotHere => {
+                        self.log(
+                            "a management server's request outside the alternate path /lwm2m: 4.04",
+                        );
+                        let reply = not_found(mid, p.get_token());
+                        self.answered.insert((from, mid), (reply.clone(), false));
+                        return self.send(&reply, from);
+                    }
+                };
                 let is_finish = method == RequestType::Post
                     && p.get_option(coap_lite::CoapOption::UriPath)
                         .is_some_and(|l| l.len() == 1 && l.front().is_some_and(|s| s == b"bs"));
@@ -1039,6 +1058,23 @@ impl WireClient {
         )
     }
 
+    /// Where `bytes`, a request from `peer`, stands with the client's alternate path.
+    fn alternate_path_request(&self, bytes: &[u8], peer: Peer) -> AltPath {
+        if !self.cfg.vary.alternate_path || peer == Peer::BootstrapServer {
+            return AltPath::Plain;
+        }
+        let Ok(p) = Packet::from_bytes(bytes) else {
+            return AltPath::Plain;
+        };
+        let segs = uri_path(&p);
+        let numeric = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        match strip_first_segment(&p, b"lwm2m") {
+            Some(b) => AltPath::Mapped(b),
+            None if segs.first().is_some_and(|s| numeric(s)) => AltPath::NotHere,
+            None => AltPath::Plain,
+        }
+    }
+
     /// A write in a Content-Format the client does not take is, for the model, a write in
     /// an unsupported format (BS-WRITE-06: 4.15).
     fn only_my_formats(&self, input: Input, p: &Packet) -> Input {
@@ -1105,6 +1141,40 @@ fn reply(mid: u16, token: &[u8], code: ResponseType, block1: Option<&BlockValue>
     if let Some(b) = block1 {
         blockwise::set_block(&mut p, CoapOption::Block1, b);
     }
+    p.to_bytes().unwrap_or_default()
+}
+
+/// How a request meets the client's alternate path (BS-OBJ-06).
+enum AltPath {
+    /// No alternate path, the bootstrap server, or not an object path: as it is.
+    Plain,
+    /// A management server's request under the alternate path, re-encoded without it.
+    Mapped(Vec<u8>),
+    /// A management server's object request outside the alternate path.
+    NotHere,
+}
+
+/// The request `p` without its first Uri-Path segment, re-encoded, if that segment is
+/// `prefix`.
+fn strip_first_segment(p: &Packet, prefix: &[u8]) -> Option<Vec<u8>> {
+    let segs = uri_path(p);
+    if segs.first().map(Vec::as_slice) != Some(prefix) {
+        return None;
+    }
+    let mut q = p.clone();
+    q.clear_option(CoapOption::UriPath);
+    for s in &segs[1..] {
+        q.add_option(CoapOption::UriPath, s.clone());
+    }
+    q.to_bytes().ok()
+}
+
+fn not_found(mid: u16, token: &[u8]) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(MessageType::Acknowledgement);
+    p.header.message_id = mid;
+    p.header.code = MessageClass::Response(ResponseType::NotFound);
+    p.set_token(token.to_vec());
     p.to_bytes().unwrap_or_default()
 }
 
