@@ -304,7 +304,7 @@ fn mutants_prints_the_kill_table_with_the_rate_last() {
     );
     // The independent misbehaviours, in process (the Message ID one needs the wire).
     assert!(
-        last.starts_with("misbehaviours killed: 6/6 (100.0 %)"),
+        last.starts_with("misbehaviours killed: 7/7 (100.0 %)"),
         "{last}"
     );
     assert!(
