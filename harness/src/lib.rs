@@ -11,11 +11,13 @@
 pub mod adapter;
 pub mod blockwise;
 pub mod coap;
+pub mod endpoint;
 pub mod inprocess;
 pub mod launch;
 pub mod misbehave;
 pub mod mutants;
 pub mod profile;
+pub mod reference_node;
 pub mod report;
 pub mod run;
 pub mod subprocess;
