@@ -24,8 +24,9 @@ fn static_endpoint(endpoint: &str) -> &'static str {
 
 /// Serves the protocol with the model's reference client (with `bugs` switched in), reading
 /// harness lines from `input` and writing answers to `output`, until `stop` or end of input.
-/// Same semantics as the in-process adapter: `start` boots [`Client::boot`] with
-/// [`Choices::reference`] (Bootstrap-Pack as the vector's features say), each `step` is
+/// Same semantics as the in-process adapter: `start` boots [`Client::boot`] with the
+/// reference choices of [`Features::choices`](conformance::vector::Features::choices)
+/// (Bootstrap-Pack and Access Control as the vector's features say), each `step` is
 /// [`Client::handle`] of the stimulus's input. `Err` says why it gave up (a line that is not
 /// protocol version 2, a step before start, an unknown profile, an I/O error); per the
 /// versioning rule it does not answer such a line.

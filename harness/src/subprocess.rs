@@ -5,7 +5,7 @@
 //! Every wait is bounded: a reader thread turns the client's stdout into lines on a channel
 //! that the adapter reads with a timeout, a writer thread feeds its stdin (so that a client
 //! that stops reading cannot block the harness), and a third thread keeps the last 2 KiB of
-//! its stderr for the report (the threads are [`crate::supervise`]'s). Whatever the client
+//! its stderr for the report (the threads are those of `supervise.rs`). Whatever the client
 //! does (hang, crash, print nonsense), the adapter answers with an [`AdapterError`], kills the
 //! process and reaps it; nothing panics and no process is left behind.
 
