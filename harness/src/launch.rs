@@ -6,7 +6,10 @@
 //! group, so that a client started through a wrapper script leaves nothing behind either.
 
 use crate::adapter::AdapterError;
-use crate::subprocess::{find_program, lock, read_stderr, split_command_line, Tail};
+use crate::cmdline::{find_program, split_command_line};
+use crate::supervise::{
+    capture_output, kill_process_group, own_process_group, spawn_thread, tail_text, Tail,
+};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -140,11 +143,7 @@ impl Launched {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
+        own_process_group(&mut cmd);
         let mut child = cmd
             .spawn()
             .map_err(|e| AdapterError::Spawn(format!("{command}: {e}")))?;
@@ -169,12 +168,10 @@ impl Launched {
         };
         for s in streams.into_iter().flatten() {
             let (out, done) = (output.clone(), done_tx.clone());
-            let spawned = std::thread::Builder::new()
-                .name("client-output".into())
-                .spawn(move || read_stderr(s, out, done));
+            let spawned = spawn_thread("client-output", move || capture_output(s, out, done));
             if let Err(e) = spawned {
                 launched.kill();
-                return Err(AdapterError::Spawn(format!("cannot start a thread: {e}")));
+                return Err(AdapterError::Spawn(e));
             }
         }
         Ok(launched)
@@ -187,9 +184,7 @@ impl Launched {
 
     /// The end of what the client wrote on stdout and stderr.
     pub fn output(&self) -> String {
-        String::from_utf8_lossy(&lock(&self.output).0)
-            .trim_end()
-            .to_string()
+        tail_text(&self.output)
     }
 
     /// If the client has exited: the error saying so, with the end of its output.
@@ -216,16 +211,7 @@ impl Launched {
         if self.reaped {
             return;
         }
-        #[cfg(unix)]
-        {
-            if let Ok(pid) = i32::try_from(self.child.id()) {
-                // SAFETY: kill(2) with a negative pid signals the process group the client
-                // leads (it was started with process_group(0)); no memory is involved.
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
-            }
-        }
+        kill_process_group(&self.child);
         let _ = self.child.kill();
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {

@@ -12,12 +12,13 @@ use harness::adapter::AdapterFactory;
 use harness::inprocess::InProcessFactory;
 use harness::launch::Launcher;
 use harness::misbehave::{MisbehavingFactory, Misbehaviour};
-use harness::profile::ClientProfile;
+use harness::profile::{ClientProfile, ExpectedFailure};
 use harness::report::{self, ClientInfo, VectorResult};
 use harness::run::{run_vector_with, Run, Verdict};
 use harness::subprocess::SubprocessFactory;
 use harness::timing::CoapTiming;
 use harness::udp::{UdpFactory, UdpOptions};
+use harness::wirelog::WireRecord;
 use libtest_mimic::{Failed, Trial};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -184,38 +185,52 @@ struct ClientChoice {
 }
 
 impl ClientChoice {
+    /// The client `--client` and `--attach` name, with its wire options.
     fn parse(cli: &Cli) -> Result<ClientChoice, String> {
         let c = cli.client.as_str();
         let wire_ref =
             c == "wire-ref" || c.starts_with("wire-mutant:") || c.starts_with("wire-misbehave:");
         let launched = !cli.attach && (wire_ref || c.contains('{'));
         if !(cli.attach || launched) {
-            if cli.pcap.is_some() || cli.coap_time_scale.is_some() {
-                return Err(format!(
-                    "--client {c:?}: --pcap and --coap-time-scale need a client on the wire"
-                ));
-            }
-            if let Some(name) = c.strip_prefix("misbehave:") {
-                let m = Misbehaviour::from_name(name).ok_or_else(|| {
-                    format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
-                })?;
-                return Ok(ClientChoice {
-                    factory: Arc::new(MisbehavingFactory {
-                        inner: Box::new(InProcessFactory {
-                            bugs: bootstrap_model::bugs::BugSet::NONE,
-                            vary: Variations::parse(&cli.variations)
-                                .map_err(|e| format!("--variations: {e}"))?,
-                        }),
-                        m,
-                    }),
-                    reference: true,
-                    wire: None,
-                    runs_slow: true,
-                    launcher: None,
-                });
-            }
-            let (factory, reference): (Arc<dyn AdapterFactory>, bool) =
-                match InProcessFactory::parse(c) {
+            return ClientChoice::off_the_wire(cli);
+        }
+        let launcher = ClientChoice::launcher(cli, wire_ref)?;
+        // A client whose command line takes {coap_time_scale} honours the factor it is
+        // given: it runs scaled, and its slow vectors run by default.
+        let honours_scale =
+            !wire_ref && launcher.as_ref().is_some_and(|l| l.uses("coap_time_scale"));
+        let scale = cli.coap_time_scale.unwrap_or(if wire_ref {
+            0.01
+        } else if honours_scale {
+            0.02
+        } else {
+            1.0
+        });
+        let opts = wire_options(cli, scale)?;
+        Ok(ClientChoice {
+            factory: Arc::new(UdpFactory::new(launcher.clone(), opts.clone())),
+            launcher,
+            reference: wire_ref,
+            runs_slow: cli.slow || scale < 1.0,
+            wire: Some(opts),
+        })
+    }
+
+    /// A client off the wire: the reference client in process (with a bug, variations or
+    /// a misbehaviour), or a program speaking the JSON-lines protocol.
+    fn off_the_wire(cli: &Cli) -> Result<ClientChoice, String> {
+        let c = cli.client.as_str();
+        if cli.pcap.is_some() || cli.coap_time_scale.is_some() {
+            return Err(format!(
+                "--client {c:?}: --pcap and --coap-time-scale need a client on the wire"
+            ));
+        }
+        let (factory, reference): (Arc<dyn AdapterFactory>, bool) = if let Some(name) =
+            c.strip_prefix("misbehave:")
+        {
+            (misbehaving_reference(cli, name)?, true)
+        } else {
+            match InProcessFactory::parse(c) {
                     Some(f) => (
                         Arc::new(InProcessFactory {
                             vary: Variations::parse(&cli.variations)
@@ -230,73 +245,32 @@ impl ClientChoice {
                         ))
                     }
                     None => (Arc::new(SubprocessFactory::new(c)?), false),
-                };
-            return Ok(ClientChoice {
-                factory,
-                reference,
-                wire: None,
-                runs_slow: true,
-                launcher: None,
-            });
-        }
-        let launcher = if cli.attach {
-            None
-        } else if wire_ref {
-            let bug = match c.strip_prefix("wire-mutant:") {
-                Some(name) => Some(
-                    bootstrap_model::bugs::Bug::from_name(name)
-                        .ok_or_else(|| {
-                            format!("--client {c}: unknown bug {name:?} (see `lwm2m-bootstrap --list-bugs`)")
-                        })?
-                        .name(),
-                ),
-                None => None,
-            };
-            Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
-            let mut line = wire_reference_cmdline(bug, &cli.variations);
-            if let Some(name) = c.strip_prefix("wire-misbehave:") {
-                let m = Misbehaviour::from_name(name).ok_or_else(|| {
-                    format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
-                })?;
-                line.push_str(&format!(" --misbehave {}", m.name()));
-            }
-            Some(Launcher::new(&line)?)
-        } else if !cli.variations.is_empty() {
-            return Err(format!(
-                "--variations applies to the bundled reference client (ref, wire-ref), not to --client {c:?}"
-            ));
-        } else {
-            Some(Launcher::new(c)?)
-        };
-        // A client whose command line takes {coap_time_scale} honours the factor it is
-        // given: it runs scaled, and its slow vectors run by default.
-        let honours_scale =
-            !wire_ref && launcher.as_ref().is_some_and(|l| l.uses("coap_time_scale"));
-        let scale = cli.coap_time_scale.unwrap_or(if wire_ref {
-            0.01
-        } else if honours_scale {
-            0.02
-        } else {
-            1.0
-        });
-        let opts = UdpOptions {
-            coap: CoapTiming::new(scale)?,
-            settle: Duration::from_millis(cli.settle_ms),
-            content_formats: UdpOptions::default().content_formats,
-            host: if cli.ipv6 {
-                std::net::Ipv6Addr::LOCALHOST.into()
-            } else {
-                std::net::Ipv4Addr::LOCALHOST.into()
-            },
-            attach: cli.attach,
+                }
         };
         Ok(ClientChoice {
-            factory: Arc::new(UdpFactory::new(launcher.clone(), opts.clone())),
-            launcher,
-            reference: wire_ref,
-            runs_slow: cli.slow || scale < 1.0,
-            wire: Some(opts),
+            factory,
+            reference,
+            wire: None,
+            runs_slow: true,
+            launcher: None,
         })
+    }
+
+    /// The launcher of a client on the wire: none with `--attach`, the bundled reference
+    /// client's command line for `wire-ref` and its kin, else `--client` itself.
+    fn launcher(cli: &Cli, wire_ref: bool) -> Result<Option<Launcher>, String> {
+        let c = cli.client.as_str();
+        if cli.attach {
+            Ok(None)
+        } else if wire_ref {
+            Ok(Some(Launcher::new(&bundled_wire_cmdline(cli)?)?))
+        } else if !cli.variations.is_empty() {
+            Err(format!(
+                "--variations applies to the bundled reference client (ref, wire-ref), not to --client {c:?}"
+            ))
+        } else {
+            Ok(Some(Launcher::new(c)?))
+        }
     }
 
     /// `v` as this client plays it when the client's launcher cannot give `v`'s factory
@@ -321,6 +295,64 @@ impl ClientChoice {
         }
         None
     }
+}
+
+/// The reference client in process with misbehaviour `name` (`--client misbehave:NAME`).
+fn misbehaving_reference(cli: &Cli, name: &str) -> Result<Arc<dyn AdapterFactory>, String> {
+    let c = cli.client.as_str();
+    let m = Misbehaviour::from_name(name).ok_or_else(|| {
+        format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
+    })?;
+    Ok(Arc::new(MisbehavingFactory {
+        inner: Box::new(InProcessFactory {
+            bugs: bootstrap_model::bugs::BugSet::NONE,
+            vary: Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?,
+        }),
+        m,
+    }))
+}
+
+/// The launcher command line of `wire-ref`, `wire-mutant:NAME` or `wire-misbehave:NAME`,
+/// with `--variations`.
+fn bundled_wire_cmdline(cli: &Cli) -> Result<String, String> {
+    let c = cli.client.as_str();
+    let bug = match c.strip_prefix("wire-mutant:") {
+        Some(name) => Some(
+            bootstrap_model::bugs::Bug::from_name(name)
+                .ok_or_else(|| {
+                    format!(
+                        "--client {c}: unknown bug {name:?} (see `lwm2m-bootstrap --list-bugs`)"
+                    )
+                })?
+                .name(),
+        ),
+        None => None,
+    };
+    Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
+    let mut line = wire_reference_cmdline(bug, &cli.variations);
+    if let Some(name) = c.strip_prefix("wire-misbehave:") {
+        let m = Misbehaviour::from_name(name).ok_or_else(|| {
+            format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
+        })?;
+        line.push_str(&format!(" --misbehave {}", m.name()));
+    }
+    Ok(line)
+}
+
+/// The wire options of the run: the RFC 7252 timing at `scale`, `--settle-ms`, `--ipv6`,
+/// `--attach`.
+fn wire_options(cli: &Cli, scale: f64) -> Result<UdpOptions, String> {
+    Ok(UdpOptions {
+        coap: CoapTiming::new(scale)?,
+        settle: Duration::from_millis(cli.settle_ms),
+        content_formats: UdpOptions::default().content_formats,
+        host: if cli.ipv6 {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        },
+        attach: cli.attach,
+    })
 }
 
 /// Progress on a terminal: vectors done out of those that run, and failures so far, on
@@ -458,13 +490,55 @@ fn mutants_outcome(
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    let timeout = step_timeout(&cli)?;
+    let vectors = load_vectors(&cli)?;
+    if cli.list_placeholders {
+        print_placeholders();
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut client = ClientChoice::parse(&cli)?;
+    if cli.mutants {
+        return mutants(&cli, &client, &vectors, timeout);
+    }
+    let profiles = client_profiles(&cli, &client, &vectors)?;
+    prefer_profile_formats(&cli, &mut client, &profiles);
+    let factory = Arc::clone(&client.factory);
+    let shared = Shared::new(cli.pcap.is_some());
+    let (trials, skipped) = trials(&profiles, &vectors, &client, &factory, timeout, &shared);
+    let listing = cli.libtest.list;
+    let args = libtest_args(&cli, &client);
+    shared.progress.start(
+        trials
+            .iter()
+            .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
+            .count(),
+        !listing && shows_progress(&args),
+    );
+    let conclusion = libtest_mimic::run(&args, trials);
+    if listing {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = collect_results(&shared, skipped, &args);
+    let report = summarise(&profiles, factory.as_ref(), results);
+    print!("{}", report::summary_text(&report));
+    write_outputs(&cli, &report, &profiles[0], &shared)?;
+    let _ = conclusion;
+    Ok(ExitCode::from(report.exit_code as u8))
+}
+
+/// `--step-timeout` as a duration, checked.
+fn step_timeout(cli: &Cli) -> Result<Duration, String> {
     if !(cli.step_timeout > 0.0 && cli.step_timeout <= 3600.0) {
         return Err(format!(
             "--step-timeout {}: expected seconds in (0, 3600]",
             cli.step_timeout
         ));
     }
-    let timeout = Duration::from_secs_f64(cli.step_timeout);
+    Ok(Duration::from_secs_f64(cli.step_timeout))
+}
+
+/// The vectors of `--vectors` (or the default directory), as the options select them.
+fn load_vectors(cli: &Cli) -> Result<Vec<Vector>, String> {
     let dir = vectors_dir(cli.vectors.clone());
     let vectors: Vec<Vector> = Loader::new()
         .load_dir(&dir)
@@ -475,262 +549,362 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     if vectors.is_empty() {
         return Err(format!("{}: no vectors", dir.display()));
     }
-    let vectors = select(&cli, vectors)?;
-    if cli.list_placeholders {
-        for (p, what) in harness::launch::PLACEHOLDERS {
-            println!("{{{p}}}  {what}");
-        }
-        return Ok(ExitCode::SUCCESS);
+    select(cli, vectors)
+}
+
+/// `--list-placeholders`.
+fn print_placeholders() {
+    for (p, what) in harness::launch::PLACEHOLDERS {
+        println!("{{{p}}}  {what}");
     }
-    let client = ClientChoice::parse(&cli)?;
-    if cli.mutants && client.wire.is_some() {
-        let opts = client.wire.clone().unwrap_or_default();
-        if cli.client != "wire-ref" {
-            return Err("--mutants on the wire needs --client wire-ref".into());
-        }
-        let make = |bug: bootstrap_model::bugs::Bug| -> Box<dyn AdapterFactory> {
-            let l = Launcher::new(&wire_reference_cmdline(Some(bug.name()), ""))
-                .expect("the bundled client's command line is valid");
-            Box::new(UdpFactory::new(Some(l), opts.clone()))
-        };
-        let fast: Vec<Vector> = vectors
-            .iter()
-            .filter(|v| client.runs_slow || !v.tags.iter().any(|t| t == "slow"))
-            .cloned()
-            .collect();
-        let rows = harness::mutants::kill_table_with(&fast, timeout, &make);
-        let misbehave = |m: harness::misbehave::Misbehaviour| -> Option<Box<dyn AdapterFactory>> {
-            let line = format!(
-                "{} --misbehave {}",
-                wire_reference_cmdline(None, ""),
-                m.name()
-            );
-            let l = Launcher::new(&line).expect("the bundled client's command line is valid");
-            Some(Box::new(UdpFactory::new(Some(l), opts.clone())))
-        };
-        let bad = harness::mutants::misbehaviour_table(&fast, timeout, &misbehave);
+}
+
+/// `--mutants`: the kill tables, on the wire for `wire-ref`, else in process.
+fn mutants(
+    cli: &Cli,
+    client: &ClientChoice,
+    vectors: &[Vector],
+    timeout: Duration,
+) -> Result<ExitCode, String> {
+    if client.wire.is_none() {
+        let rows = harness::mutants::kill_table(vectors, timeout);
+        let bad = harness::mutants::misbehaviour_table_in_process(vectors, timeout);
         return Ok(mutants_outcome(&rows, &bad));
     }
-    if cli.mutants {
-        let rows = harness::mutants::kill_table(&vectors, timeout);
-        let bad = harness::mutants::misbehaviour_table_in_process(&vectors, timeout);
-        return Ok(mutants_outcome(&rows, &bad));
+    let opts = client.wire.clone().unwrap_or_default();
+    if cli.client != "wire-ref" {
+        return Err("--mutants on the wire needs --client wire-ref".into());
     }
-    let mut client = client;
+    let make = |bug: bootstrap_model::bugs::Bug| -> Box<dyn AdapterFactory> {
+        let l = Launcher::new(&wire_reference_cmdline(Some(bug.name()), ""))
+            .expect("the bundled client's command line is valid");
+        Box::new(UdpFactory::new(Some(l), opts.clone()))
+    };
+    let fast: Vec<Vector> = vectors
+        .iter()
+        .filter(|v| client.runs_slow || !v.tags.iter().any(|t| t == "slow"))
+        .cloned()
+        .collect();
+    let rows = harness::mutants::kill_table_with(&fast, timeout, &make);
+    let misbehave = |m: harness::misbehave::Misbehaviour| -> Option<Box<dyn AdapterFactory>> {
+        let line = format!(
+            "{} --misbehave {}",
+            wire_reference_cmdline(None, ""),
+            m.name()
+        );
+        let l = Launcher::new(&line).expect("the bundled client's command line is valid");
+        Some(Box::new(UdpFactory::new(Some(l), opts.clone())))
+    };
+    let bad = harness::mutants::misbehaviour_table(&fast, timeout, &misbehave);
+    Ok(mutants_outcome(&rows, &bad))
+}
+
+/// The client profiles the run certifies against: `--client-profile`, or every profile
+/// for the bundled reference client.
+fn client_profiles(
+    cli: &Cli,
+    client: &ClientChoice,
+    vectors: &[Vector],
+) -> Result<Vec<ClientProfile>, String> {
     if cli.write_profile.is_some() && cli.client_profile.is_none() {
         return Err("--write-profile FILE needs --client-profile FILE: the draft is that profile with this run's failures as its expected failures".into());
     }
-    let profiles: Vec<ClientProfile> = match &cli.client_profile {
-        Some(f) => vec![ClientProfile::load(f, &vectors)?],
+    match &cli.client_profile {
+        Some(f) => Ok(vec![ClientProfile::load(f, vectors)?]),
         None if client.reference => {
             let vary =
                 Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
-            Profile::ALL
+            Ok(Profile::ALL
                 .iter()
                 .map(|p| ClientProfile::reference_with(*p, &vary))
-                .collect()
+                .collect())
         }
         None if cli.attach => {
-            return Err(
-                "--attach: the client needs --client-profile FILE (which profile it claims)".into(),
-            )
+            Err("--attach: the client needs --client-profile FILE (which profile it claims)".into())
         }
-        None => {
-            return Err(format!(
+        None => Err(format!(
             "--client {:?}: a client program needs --client-profile FILE (which profile it claims)",
             cli.client
-        ))
-        }
-    };
+        )),
+    }
+}
+
+/// On the wire with `--client-profile`: requests carry the payload encoding the client's
+/// profile prefers.
+fn prefer_profile_formats(cli: &Cli, client: &mut ClientChoice, profiles: &[ClientProfile]) {
     if let (Some(opts), Some(_)) = (&mut client.wire, &cli.client_profile) {
-        // Requests carry the payload encoding the client's profile prefers.
         opts.content_formats = profiles[0].content_formats.clone();
         client.factory = Arc::new(UdpFactory::new(client.launcher.clone(), opts.clone()));
     }
-    let factory = Arc::clone(&client.factory);
-    let client = Arc::new(client);
-    let results: Arc<Mutex<Vec<VectorResult>>> = Arc::new(Mutex::new(Vec::new()));
-    let capture: Arc<Mutex<Vec<harness::wirelog::WireRecord>>> = Arc::new(Mutex::new(Vec::new()));
-    let keep_all_wire = cli.pcap.is_some();
+}
+
+/// What the trials share with the run: their results, the datagrams for `--pcap`, the
+/// progress line.
+struct Shared {
+    results: Arc<Mutex<Vec<VectorResult>>>,
+    capture: Arc<Mutex<Vec<WireRecord>>>,
+    /// Whether every datagram is kept (`--pcap`), not only those of vectors that fail.
+    keep_all_wire: bool,
+    progress: Arc<Progress>,
+}
+
+impl Shared {
+    fn new(keep_all_wire: bool) -> Shared {
+        Shared {
+            results: Arc::new(Mutex::new(Vec::new())),
+            capture: Arc::new(Mutex::new(Vec::new())),
+            keep_all_wire,
+            progress: Arc::new(Progress::default()),
+        }
+    }
+
+    /// Another handle on the same state, for a trial.
+    fn handle(&self) -> Shared {
+        Shared {
+            results: Arc::clone(&self.results),
+            capture: Arc::clone(&self.capture),
+            keep_all_wire: self.keep_all_wire,
+            progress: Arc::clone(&self.progress),
+        }
+    }
+}
+
+/// One vector as its trial plays it, under one client profile.
+struct Plan {
+    /// The vector as played (after a prologue, if one stands in for its factory).
+    v: Vector,
+    /// Why it is skipped, if it is.
+    skip: Option<String>,
+    xfail: Option<ExpectedFailure>,
+    deviations: Vec<String>,
+    prologue_steps: usize,
+}
+
+/// The libtest trials, one per vector of each client profile, and the results of those
+/// skipped up front with their trial names. Skipped vectors are libtest's ignored trials,
+/// which do not run: their results are recorded here and kept when the trial filter
+/// selects them.
+fn trials(
+    profiles: &[ClientProfile],
+    vectors: &[Vector],
+    client: &ClientChoice,
+    factory: &Arc<dyn AdapterFactory>,
+    timeout: Duration,
+    shared: &Shared,
+) -> (Vec<Trial>, Vec<(String, VectorResult)>) {
     let mut trials = Vec::new();
-    let progress = Arc::new(Progress::default());
-    // Vectors skipped up front are libtest's ignored trials, which do not run: their
-    // results are recorded here and kept when the trial filter selects them.
-    let mut skipped: Vec<(String, VectorResult)> = Vec::new();
-    for cp in &profiles {
+    let mut skipped = Vec::new();
+    for cp in profiles {
         for v in vectors.iter().filter(|v| v.profile == cp.profile) {
-            // The vector's own requirement only, so that a line fits 120 columns; select
-            // by any cited requirement, tag, tier or factory with the options.
-            let name = format!(
-                "{}/{} [{}] {}",
-                v.profile,
-                v.name,
-                v.id,
-                v.requirements.first().map_or("", String::as_str)
-            );
-            let played = client.with_prologue(cp, v);
-            let prologue_steps = played.as_ref().map_or(0, |p| p.steps.len() - v.steps.len());
-            let v = played.as_ref().unwrap_or(v);
-            let skip = cp.skip_reason(v).or_else(|| client.wire_skip(cp, v));
-            let xfail = cp.expected_failure(v).cloned();
-            let deviations = cp.timing_deviations.clone();
-            let (factory, results, v) = (Arc::clone(&factory), Arc::clone(&results), v.clone());
-            let capture = Arc::clone(&capture);
-            let kind = format!("{:?}", v.tier).to_uppercase();
-            let ignored = skip.is_some();
-            if let Some(reason) = &skip {
+            let name = trial_name(v);
+            let plan = plan(cp, client, v);
+            let kind = format!("{:?}", plan.v.tier).to_uppercase();
+            let ignored = plan.skip.is_some();
+            if let Some(reason) = &plan.skip {
+                let verdict = Verdict::Skip {
+                    reason: reason.clone(),
+                };
                 skipped.push((
                     name.clone(),
-                    VectorResult {
-                        id: v.id.clone(),
-                        name: v.name.clone(),
-                        profile: v.profile.clone(),
-                        tier: v.tier,
-                        title: v.title.clone(),
-                        requirements: v.requirements.clone(),
-                        verdict: Verdict::Skip {
-                            reason: reason.clone(),
-                        },
-                        seconds: 0.0,
-                        exchange: Vec::new(),
-                        mermaid: None,
-                        wire: Vec::new(),
-                        client_output: None,
-                        prologue_steps,
-                    },
+                    bare_result(&plan.v, verdict, 0.0, plan.prologue_steps),
                 ));
             }
-            let progress = Arc::clone(&progress);
-            let trial = Trial::test(name, move || {
-                let run = match &skip {
-                    Some(reason) => Run {
-                        verdict: Verdict::Skip {
-                            reason: reason.clone(),
-                        },
-                        arrows: Vec::new(),
-                        elapsed: Duration::ZERO,
-                        wire: Vec::new(),
-                        client_output: String::new(),
-                    },
-                    None => run_vector_with(factory.as_ref(), &v, timeout, &deviations),
-                };
-                if keep_all_wire {
-                    capture
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .extend(run.wire.iter().cloned());
-                }
-                let Run {
-                    verdict,
-                    arrows: exchange,
-                    elapsed,
-                    wire,
-                    client_output,
-                } = run;
-                let verdict = match (verdict, xfail) {
-                    (Verdict::Pass, Some(x)) => Verdict::Xpass { reason: x.reason },
-                    (
-                        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail },
-                        Some(x),
-                    ) if x.matches(step, &detail) => Verdict::Xfail {
-                        reason: x.reason,
-                        detail: format!("step {step}: {detail}"),
-                    },
-                    // Another failure than the one declared: the client has changed, or
-                    // the profile was pinned to the wrong step or detail.
-                    (
-                        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail },
-                        Some(x),
-                    ) => Verdict::Fail {
-                        step,
-                        detail,
-                        tier: None,
-                        declared: Some(x.describe()),
-                    },
-                    (v, _) => v,
-                };
-                let outcome: Result<(), Failed> = match &verdict {
-                    Verdict::Fail {
-                        step,
-                        detail,
-                        declared: Some(d),
-                        ..
-                    } => Err(format!(
-                        "step {step}: {detail}\nfails differently than its client profile declares: {d}"
-                    )
-                    .into()),
-                    Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
-                        Err(format!("step {step}: {detail}").into())
-                    }
-                    Verdict::Xpass { reason } => {
-                        Err(format!("XPASS: passed, but expected to fail ({reason})").into())
-                    }
-                    _ => Ok(()),
-                };
-                let failing = match &verdict {
-                    Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
-                        Some((*step, detail.clone()))
-                    }
-                    Verdict::Xfail { detail, .. } => Some((usize::MAX, detail.clone())),
-                    _ => None,
-                };
-                progress.done(verdict.is_failure());
-                let keep = !matches!(verdict, Verdict::Pass | Verdict::Skip { .. });
-                let result = VectorResult {
-                    id: v.id.clone(),
-                    name: v.name.clone(),
-                    profile: v.profile.clone(),
-                    tier: v.tier,
-                    title: v.title.clone(),
-                    requirements: v.requirements.clone(),
-                    verdict,
-                    seconds: elapsed.as_secs_f64(),
-                    mermaid: keep.then(|| {
-                        report::mermaid(&exchange, failing.as_ref().map(|(s, d)| (*s, d.as_str())))
-                    }),
-                    exchange: if keep { exchange } else { Vec::new() },
-                    wire: if keep {
-                        wire.iter().map(|r| r.entry()).collect()
-                    } else {
-                        Vec::new()
-                    },
-                    client_output: keep.then_some(client_output),
-                    prologue_steps,
-                };
-                results
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(result);
-                outcome
-            })
-            .with_kind(kind)
-            .with_ignored_flag(ignored);
+            let (factory, shared) = (Arc::clone(factory), shared.handle());
+            let trial = Trial::test(name, move || play(plan, factory.as_ref(), timeout, &shared))
+                .with_kind(kind)
+                .with_ignored_flag(ignored);
             trials.push(trial);
         }
     }
-    let listing = cli.libtest.list;
+    (trials, skipped)
+}
+
+/// A trial's name. The vector's own requirement only, so that a line fits 120 columns;
+/// select by any cited requirement, tag, tier or factory with the options.
+fn trial_name(v: &Vector) -> String {
+    format!(
+        "{}/{} [{}] {}",
+        v.profile,
+        v.name,
+        v.id,
+        v.requirements.first().map_or("", String::as_str)
+    )
+}
+
+/// How `v` is played under `cp`: after a prologue if one stands in for its factory, or
+/// skipped, with its expected failure.
+fn plan(cp: &ClientProfile, client: &ClientChoice, v: &Vector) -> Plan {
+    let played = client.with_prologue(cp, v);
+    let prologue_steps = played.as_ref().map_or(0, |p| p.steps.len() - v.steps.len());
+    let v = played.as_ref().unwrap_or(v);
+    Plan {
+        skip: cp.skip_reason(v).or_else(|| client.wire_skip(cp, v)),
+        xfail: cp.expected_failure(v).cloned(),
+        deviations: cp.timing_deviations.clone(),
+        v: v.clone(),
+        prologue_steps,
+    }
+}
+
+/// A result with no evidence: the vector's identity, `verdict` and wall time.
+fn bare_result(v: &Vector, verdict: Verdict, seconds: f64, prologue_steps: usize) -> VectorResult {
+    VectorResult {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        profile: v.profile.clone(),
+        tier: v.tier,
+        title: v.title.clone(),
+        requirements: v.requirements.clone(),
+        verdict,
+        seconds,
+        exchange: Vec::new(),
+        mermaid: None,
+        wire: Vec::new(),
+        client_output: None,
+        prologue_steps,
+    }
+}
+
+/// The body of a trial: plays the vector (unless skipped), judges the verdict against the
+/// expected failure, records the result, and tells libtest.
+fn play(
+    plan: Plan,
+    factory: &dyn AdapterFactory,
+    timeout: Duration,
+    shared: &Shared,
+) -> Result<(), Failed> {
+    let run = match &plan.skip {
+        Some(reason) => Run {
+            verdict: Verdict::Skip {
+                reason: reason.clone(),
+            },
+            arrows: Vec::new(),
+            elapsed: Duration::ZERO,
+            wire: Vec::new(),
+            client_output: String::new(),
+        },
+        None => run_vector_with(factory, &plan.v, timeout, &plan.deviations),
+    };
+    if shared.keep_all_wire {
+        capture_lock(&shared.capture).extend(run.wire.iter().cloned());
+    }
+    let Run {
+        verdict,
+        arrows: exchange,
+        elapsed,
+        wire,
+        client_output,
+    } = run;
+    let verdict = against_expected_failure(verdict, plan.xfail);
+    let outcome = trial_outcome(&verdict);
+    let failing = match &verdict {
+        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
+            Some((*step, detail.clone()))
+        }
+        Verdict::Xfail { detail, .. } => Some((usize::MAX, detail.clone())),
+        _ => None,
+    };
+    shared.progress.done(verdict.is_failure());
+    let keep = !matches!(verdict, Verdict::Pass | Verdict::Skip { .. });
+    let mut result = bare_result(&plan.v, verdict, elapsed.as_secs_f64(), plan.prologue_steps);
+    if keep {
+        result.mermaid = Some(report::mermaid(
+            &exchange,
+            failing.as_ref().map(|(s, d)| (*s, d.as_str())),
+        ));
+        result.exchange = exchange;
+        result.wire = wire.iter().map(|r| r.entry()).collect();
+        result.client_output = Some(client_output);
+    }
+    shared
+        .results
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(result);
+    outcome
+}
+
+fn capture_lock(capture: &Mutex<Vec<WireRecord>>) -> std::sync::MutexGuard<'_, Vec<WireRecord>> {
+    capture.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `verdict` read against the failure the client profile declares for the vector: the
+/// declared failure is XFAIL, a pass XPASS, another failure a FAIL saying so.
+fn against_expected_failure(verdict: Verdict, xfail: Option<ExpectedFailure>) -> Verdict {
+    match (verdict, xfail) {
+        (Verdict::Pass, Some(x)) => Verdict::Xpass { reason: x.reason },
+        (Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail }, Some(x))
+            if x.matches(step, &detail) =>
+        {
+            Verdict::Xfail {
+                reason: x.reason,
+                detail: format!("step {step}: {detail}"),
+            }
+        }
+        // Another failure than the one declared: the client has changed, or the profile
+        // was pinned to the wrong step or detail.
+        (Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail }, Some(x)) => {
+            Verdict::Fail {
+                step,
+                detail,
+                tier: None,
+                declared: Some(x.describe()),
+            }
+        }
+        (v, _) => v,
+    }
+}
+
+/// What libtest reports for `verdict`: a failure (FAIL, ERROR, XPASS) with its message.
+fn trial_outcome(verdict: &Verdict) -> Result<(), Failed> {
+    match verdict {
+        Verdict::Fail {
+            step,
+            detail,
+            declared: Some(d),
+            ..
+        } => Err(format!(
+            "step {step}: {detail}\nfails differently than its client profile declares: {d}"
+        )
+        .into()),
+        Verdict::Fail { step, detail, .. } | Verdict::Error { step, detail } => {
+            Err(format!("step {step}: {detail}").into())
+        }
+        Verdict::Xpass { reason } => {
+            Err(format!("XPASS: passed, but expected to fail ({reason})").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// libtest's arguments: on the wire, many vectors at once unless `--test-threads` says.
+fn libtest_args(cli: &Cli, client: &ClientChoice) -> libtest_mimic::Arguments {
     let mut args = cli.libtest.clone();
     if client.wire.is_some() && args.test_threads.is_none() {
         // Vectors on the wire mostly wait (timers, the client's start): run many at once.
         args.test_threads = Some(if cli.attach { 1 } else { WIRE_THREADS });
     }
-    progress.start(
-        trials
-            .iter()
-            .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
-            .count(),
-        !listing
-            && !args.quiet
-            && args
-                .format
-                .is_none_or(|f| f == libtest_mimic::FormatSetting::Pretty)
-            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
-    let conclusion = libtest_mimic::run(&args, trials);
-    if listing {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
+    args
+}
+
+/// Whether the progress line is shown: libtest's pretty output on a terminal.
+fn shows_progress(args: &libtest_mimic::Arguments) -> bool {
+    !args.quiet
+        && args
+            .format
+            .is_none_or(|f| f == libtest_mimic::FormatSetting::Pretty)
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// The results of the trials that ran, with those skipped up front that the trial filter
+/// selects, in profile and name order.
+fn collect_results(
+    shared: &Shared,
+    skipped: Vec<(String, VectorResult)>,
+    args: &libtest_mimic::Arguments,
+) -> Vec<VectorResult> {
+    let mut results =
+        std::mem::take(&mut *shared.results.lock().unwrap_or_else(|p| p.into_inner()));
     if !(args.ignored || args.include_ignored) {
         let selected = |name: &str| {
             let hit = |f: &str| {
@@ -750,6 +924,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         );
     }
     results.sort_by(|a, b| (&a.profile, &a.name).cmp(&(&b.profile, &b.name)));
+    results
+}
+
+/// The report of the run: the client as its first profile names it, and the results.
+fn summarise(
+    profiles: &[ClientProfile],
+    factory: &dyn AdapterFactory,
+    results: Vec<VectorResult>,
+) -> report::RunReport {
     let first = &profiles[0];
     let client = ClientInfo {
         name: first.name.clone(),
@@ -757,24 +940,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         profiles: profiles.iter().map(|p| p.profile.clone()).collect(),
         adapter: factory.describe(),
     };
-    let report = report::summarise(
+    report::summarise(
         format!(
             "lwm2m bootstrap conformance suite {}",
             env!("CARGO_PKG_VERSION")
         ),
         client,
         results,
-    );
-    print!("{}", report::summary_text(&report));
+    )
+}
+
+/// The files the options ask for: `--report-dir`, `--write-profile` (drafted from
+/// `first`), `--pcap`.
+fn write_outputs(
+    cli: &Cli,
+    report: &report::RunReport,
+    first: &ClientProfile,
+    shared: &Shared,
+) -> Result<(), String> {
     if let Some(dir) = &cli.report_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let write = |name: &str, text: String| {
             std::fs::write(dir.join(name), text)
                 .map_err(|e| format!("{}: {e}", dir.join(name).display()))
         };
-        write("report.json", conformance::vector::pretty(&report))?;
-        write("report.xml", report::junit_xml(&report))?;
-        write("report.md", report::markdown(&report))?;
+        write("report.json", conformance::vector::pretty(report))?;
+        write("report.xml", report::junit_xml(report))?;
+        write("report.md", report::markdown(report))?;
         println!("reports written to {}", dir.display());
     }
     if let Some(file) = &cli.write_profile {
@@ -786,12 +978,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         );
     }
     if let Some(file) = &cli.pcap {
-        let mut records = std::mem::take(&mut *capture.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut records = std::mem::take(&mut *capture_lock(&shared.capture));
         records.sort_by_key(|r| r.at);
         std::fs::write(file, harness::wirelog::pcap(&records))
             .map_err(|e| format!("{}: {e}", file.display()))?;
         println!("{} datagrams written to {}", records.len(), file.display());
     }
-    let _ = conclusion;
-    Ok(ExitCode::from(report.exit_code as u8))
+    Ok(())
 }

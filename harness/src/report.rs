@@ -212,6 +212,18 @@ fn tier_name(t: Tier) -> &'static str {
 /// The human summary printed at the end of a run.
 pub fn summary_text(r: &RunReport) -> String {
     let mut s = String::new();
+    summary_header(&mut s, r);
+    prologue_note(&mut s, r);
+    requirements_summary(&mut s, r);
+    for v in &r.results {
+        not_passed_text(&mut s, v);
+    }
+    let _ = writeln!(s, "\n{} (exit code {})", r.outcome, r.exit_code);
+    s
+}
+
+/// The summary's first lines: suite, client, profiles, and the counts by tier.
+fn summary_header(s: &mut String, r: &RunReport) {
     let _ = writeln!(
         s,
         "\n{} — {} ({}) via {}",
@@ -230,6 +242,10 @@ pub fn summary_text(r: &RunReport) -> String {
             t.tier, t.pass, t.fail, t.error, t.skip, t.xfail, t.xpass
         );
     }
+}
+
+/// How many vectors ran after a prologue, if any did.
+fn prologue_note(s: &mut String, r: &RunReport) {
     let with_prologue = r
         .results
         .iter()
@@ -241,6 +257,10 @@ pub fn summary_text(r: &RunReport) -> String {
             "{with_prologue} vectors ran after a prologue: their factory configuration is not in the client profile, so a bootstrap session gave the client the same objects first"
         );
     }
+}
+
+/// The requirements exercised, and those failing with their counts.
+fn requirements_summary(s: &mut String, r: &RunReport) {
     let failing: Vec<&RequirementSummary> = r.requirements.iter().filter(|q| q.fail > 0).collect();
     if failing.is_empty() {
         let _ = writeln!(
@@ -259,72 +279,77 @@ pub fn summary_text(r: &RunReport) -> String {
             let _ = writeln!(s, "  {:<12} {} failing, {} passing", q.id, q.fail, q.pass);
         }
     }
-    for v in r
-        .results
-        .iter()
-        .filter(|v| !matches!(v.verdict, Verdict::Pass | Verdict::Skip { .. }))
-    {
-        let (what, step, detail) = match &v.verdict {
-            Verdict::Fail {
-                step,
-                detail,
-                declared,
-                ..
-            } => (
-                "FAIL",
-                Some(*step),
-                match declared {
-                    Some(d) => format!(
-                        "{detail}\n  fails differently than its client profile declares: {d}"
-                    ),
-                    None => detail.clone(),
-                },
-            ),
-            Verdict::Error { step, detail } => ("ERROR", Some(*step), detail.clone()),
-            Verdict::Xfail { reason, detail } => {
-                ("XFAIL", None, format!("{detail} (expected: {reason})"))
-            }
-            Verdict::Xpass { reason } => (
-                "XPASS",
-                None,
-                format!("passed, but the client profile expects a failure: {reason}"),
-            ),
-            _ => continue,
-        };
+}
+
+/// What the summary says of a verdict that is not PASS or SKIP: its word, the step it is
+/// at (for FAIL and ERROR), and its detail; `None` for PASS and SKIP.
+fn not_passed(verdict: &Verdict) -> Option<(&'static str, Option<usize>, String)> {
+    Some(match verdict {
+        Verdict::Fail {
+            step,
+            detail,
+            declared,
+            ..
+        } => (
+            "FAIL",
+            Some(*step),
+            match declared {
+                Some(d) => {
+                    format!("{detail}\n  fails differently than its client profile declares: {d}")
+                }
+                None => detail.clone(),
+            },
+        ),
+        Verdict::Error { step, detail } => ("ERROR", Some(*step), detail.clone()),
+        Verdict::Xfail { reason, detail } => {
+            ("XFAIL", None, format!("{detail} (expected: {reason})"))
+        }
+        Verdict::Xpass { reason } => (
+            "XPASS",
+            None,
+            format!("passed, but the client profile expects a failure: {reason}"),
+        ),
+        Verdict::Pass | Verdict::Skip { .. } => return None,
+    })
+}
+
+/// A vector that did not pass (nothing for PASS and SKIP): verdict, title, where and why,
+/// its chart and evidence.
+fn not_passed_text(s: &mut String, v: &VectorResult) {
+    let Some((what, step, detail)) = not_passed(&v.verdict) else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "\n{what} [{}] {}/{} ({})",
+        tier_name(v.tier),
+        v.profile,
+        v.name,
+        v.id
+    );
+    let _ = writeln!(s, "  {}", v.title);
+    if v.prologue_steps > 0 {
         let _ = writeln!(
             s,
-            "\n{what} [{}] {}/{} ({})",
-            tier_name(v.tier),
-            v.profile,
-            v.name,
-            v.id
+            "  played after a {}-step prologue from bootstrap-only (step numbers count it)",
+            v.prologue_steps
         );
-        let _ = writeln!(s, "  {}", v.title);
-        if v.prologue_steps > 0 {
-            let _ = writeln!(
-                s,
-                "  played after a {}-step prologue from bootstrap-only (step numbers count it)",
-                v.prologue_steps
-            );
-        }
-        match step {
-            Some(0) => {
-                let _ = writeln!(s, "  at power-on: {detail}");
-            }
-            Some(n) => {
-                let _ = writeln!(s, "  at step {n}: {detail}");
-            }
-            None => {
-                let _ = writeln!(s, "  {detail}");
-            }
-        }
-        if !v.exchange.is_empty() {
-            s.push_str(&msc_text(&v.exchange, step));
-        }
-        s.push_str(&evidence(v, "  "));
     }
-    let _ = writeln!(s, "\n{} (exit code {})", r.outcome, r.exit_code);
-    s
+    match step {
+        Some(0) => {
+            let _ = writeln!(s, "  at power-on: {detail}");
+        }
+        Some(n) => {
+            let _ = writeln!(s, "  at step {n}: {detail}");
+        }
+        None => {
+            let _ = writeln!(s, "  {detail}");
+        }
+    }
+    if !v.exchange.is_empty() {
+        s.push_str(&msc_text(&v.exchange, step));
+    }
+    s.push_str(&evidence(v, "  "));
 }
 
 /// The exchange as a text message sequence chart; the failing step is marked.
@@ -397,93 +422,112 @@ pub fn mermaid(arrows: &[Arrow], failing: Option<(usize, &str)>) -> String {
     s
 }
 
+/// `t` escaped for XML text and attribute values.
+fn xml_escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The JUnit counts of `vs`: failures (FAIL, XPASS), errors, skipped.
+fn junit_counts(vs: &[&VectorResult]) -> (usize, usize, usize) {
+    let count = |f: fn(&Verdict) -> bool| vs.iter().filter(|v| f(&v.verdict)).count();
+    (
+        count(|v| matches!(v, Verdict::Fail { .. } | Verdict::Xpass { .. })),
+        count(|v| matches!(v, Verdict::Error { .. })),
+        count(|v| matches!(v, Verdict::Skip { .. })),
+    )
+}
+
 /// The report as JUnit XML: one test suite per profile, one test case per vector.
 pub fn junit_xml(r: &RunReport) -> String {
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = xml_escape;
     let mut by_profile: BTreeMap<&str, Vec<&VectorResult>> = BTreeMap::new();
     for v in &r.results {
         by_profile.entry(&v.profile).or_default().push(v);
     }
-    let count =
-        |vs: &[&VectorResult], f: fn(&Verdict) -> bool| vs.iter().filter(|v| f(&v.verdict)).count();
-    let fail = |v: &Verdict| matches!(v, Verdict::Fail { .. } | Verdict::Xpass { .. });
-    let err = |v: &Verdict| matches!(v, Verdict::Error { .. });
-    let skip = |v: &Verdict| matches!(v, Verdict::Skip { .. });
     let all: Vec<&VectorResult> = r.results.iter().collect();
+    let (failures, errors, skipped) = junit_counts(&all);
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         esc(&r.suite),
         all.len(),
-        count(&all, fail),
-        count(&all, err),
-        count(&all, skip)
     );
     for (profile, vs) in by_profile {
         let time: f64 = vs.iter().map(|v| v.seconds).sum();
+        let (failures, errors, skipped) = junit_counts(&vs);
         let _ = writeln!(
             s,
-            "  <testsuite name=\"profile {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            "  <testsuite name=\"profile {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
             esc(profile),
             vs.len(),
-            count(&vs, fail),
-            count(&vs, err),
-            count(&vs, skip),
             time
         );
         for v in vs {
-            let _ = write!(
-                s,
-                "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
-                esc(profile),
-                tier_name(v.tier),
-                esc(&v.name),
-                v.seconds
-            );
-            let chart = || esc(&(msc_text(&v.exchange, None) + &evidence(v, "")));
-            match &v.verdict {
-                Verdict::Pass => s.push_str("/>\n"),
-                Verdict::Fail { step, detail, .. } => {
-                    let _ = writeln!(s, ">\n      <failure message=\"step {step}: {}\">{}</failure>\n    </testcase>", esc(detail), chart());
-                }
-                Verdict::Error { step, detail } => {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <error message=\"step {step}: {}\">{}</error>\n    </testcase>",
-                        esc(detail),
-                        chart()
-                    );
-                }
-                Verdict::Skip { reason } => {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        esc(reason)
-                    );
-                }
-                Verdict::Xfail { reason, detail } => {
-                    let _ = writeln!(
-                        s,
-                        ">\n      <system-out>XFAIL: {} ({})</system-out>\n    </testcase>",
-                        esc(detail),
-                        esc(reason)
-                    );
-                }
-                Verdict::Xpass { reason } => {
-                    let _ = writeln!(s, ">\n      <failure message=\"XPASS: expected to fail ({})\"/>\n    </testcase>", esc(reason));
-                }
-            }
+            junit_testcase(&mut s, profile, v);
         }
         s.push_str("  </testsuite>\n");
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+/// One vector as a JUnit test case of the suite of `profile`.
+fn junit_testcase(s: &mut String, profile: &str, v: &VectorResult) {
+    let esc = xml_escape;
+    let _ = write!(
+        s,
+        "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
+        esc(profile),
+        tier_name(v.tier),
+        esc(&v.name),
+        v.seconds
+    );
+    let chart = || esc(&(msc_text(&v.exchange, None) + &evidence(v, "")));
+    match &v.verdict {
+        Verdict::Pass => s.push_str("/>\n"),
+        Verdict::Fail { step, detail, .. } => {
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"step {step}: {}\">{}</failure>\n    </testcase>",
+                esc(detail),
+                chart()
+            );
+        }
+        Verdict::Error { step, detail } => {
+            let _ = writeln!(
+                s,
+                ">\n      <error message=\"step {step}: {}\">{}</error>\n    </testcase>",
+                esc(detail),
+                chart()
+            );
+        }
+        Verdict::Skip { reason } => {
+            let _ = writeln!(
+                s,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                esc(reason)
+            );
+        }
+        Verdict::Xfail { reason, detail } => {
+            let _ = writeln!(
+                s,
+                ">\n      <system-out>XFAIL: {} ({})</system-out>\n    </testcase>",
+                esc(detail),
+                esc(reason)
+            );
+        }
+        Verdict::Xpass { reason } => {
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"XPASS: expected to fail ({})\"/>\n    </testcase>",
+                esc(reason)
+            );
+        }
+    }
 }
 
 /// The report as Markdown: the summary, and each failing vector with its Mermaid chart.

@@ -190,6 +190,22 @@ fn check(
     }
 }
 
+/// The verdict of an adapter error at `step`: SKIP for what the adapter does not support,
+/// ERROR otherwise.
+fn adapter_error(step: usize, e: AdapterError) -> Verdict {
+    match e {
+        AdapterError::Unsupported(reason) => Verdict::Skip {
+            reason: format!("step {step}: {reason}"),
+        },
+        e => Verdict::Error {
+            step,
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Plays `v` on `adapter`: power-on, every step, then what the client sends after the last
+/// one; the first failure ends it.
 fn run(
     adapter: &mut dyn crate::adapter::Adapter,
     v: &Vector,
@@ -198,18 +214,9 @@ fn run(
     deviations: &[String],
     seen: &mut Vec<(usize, String)>,
 ) -> Verdict {
-    let error = |step: usize, e: AdapterError| match e {
-        AdapterError::Unsupported(reason) => Verdict::Skip {
-            reason: format!("step {step}: {reason}"),
-        },
-        e => Verdict::Error {
-            step,
-            detail: e.to_string(),
-        },
-    };
     let boot = match adapter.start(v, timeout) {
         Ok(o) => o,
-        Err(e) => return error(0, e),
+        Err(e) => return adapter_error(0, e),
     };
     let uris = adapter.uris().unwrap_or_else(|| v.uris.clone());
     let ctx = Context {
@@ -231,15 +238,26 @@ fn run(
         });
         let observed = match adapter.step(step, timeout) {
             Ok(o) => o,
-            Err(e) => return error(n, e),
+            Err(e) => return adapter_error(n, e),
         };
         record(arrows, n, Some(&from), &observed, &uris);
         if let Err(verdict) = check(ctx, &step.expect, &observed, n, deviations, seen) {
             return verdict;
         }
     }
-    // Judged to the end: what the client sends while nobody answers it after the last
-    // step must be something a conforming client may send then.
+    after_last_step(adapter, v, ctx, arrows, deviations, seen)
+}
+
+/// Judged to the end: what the client sends while nobody answers it after the last step
+/// must be something a conforming client may send then.
+fn after_last_step(
+    adapter: &mut dyn crate::adapter::Adapter,
+    v: &Vector,
+    ctx: Context<'_>,
+    arrows: &mut Vec<Arrow>,
+    deviations: &[String],
+    seen: &mut Vec<(usize, String)>,
+) -> Verdict {
     let after = v.steps.len() + 1;
     let window = adapter.drain_window(v);
     if window.is_zero() {
@@ -247,9 +265,9 @@ fn run(
     }
     let observed = match adapter.drain(window) {
         Ok(o) => o,
-        Err(e) => return error(after, e),
+        Err(e) => return adapter_error(after, e),
     };
-    record(arrows, after, None, &observed, &uris);
+    record(arrows, after, None, &observed, ctx.uris);
     match &observed.violation {
         Some(v) if deviations.iter().any(|id| v.contains(id.as_str())) => {
             seen.push((after, v.clone()));
@@ -274,24 +292,30 @@ fn run(
             detail: format!(
                 "after the last step, within {:.2} s of silence, the client sent {m}, which a conforming client does not send then{}",
                 window.as_secs_f64(),
-                if v.after_last.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (it may send only: {})",
-                        v.after_last
-                            .iter()
-                            .map(|r| conformance::judge::describe(ctx, r))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )
-                }
+                may_send_after_last(ctx, v)
             ),
             tier: None,
             declared: None,
         };
     }
     Verdict::Pass
+}
+
+/// What a conforming client may send after the last step of `v`, for a failure's detail
+/// (` (it may send only: ...)`), or nothing when it may send nothing.
+fn may_send_after_last(ctx: Context<'_>, v: &Vector) -> String {
+    if v.after_last.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (it may send only: {})",
+            v.after_last
+                .iter()
+                .map(|r| conformance::judge::describe(ctx, r))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    }
 }
 
 fn peer_name(p: Peer) -> String {

@@ -7,9 +7,9 @@ use conformance::load::Loader;
 use conformance::vector::{Step, Vector};
 use harness::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
 use harness::inprocess::InProcessFactory;
-use harness::subprocess::{
-    protocol_schema, serve, AnswerMessage, StartMessage, StepMessage, Subprocess, SubprocessFactory,
-};
+use harness::protocol::{protocol_schema, AnswerMessage, StartMessage, StepMessage};
+use harness::protocol_client::serve;
+use harness::subprocess::{Subprocess, SubprocessFactory};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -238,7 +238,7 @@ fn main() -> ExitCode {
     };
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
-    match harness::subprocess::serve(bugs, stdin, stdout) {
+    match harness::protocol_client::serve(bugs, stdin, stdout) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lwm2m-reference-client: {e}");
