@@ -83,6 +83,17 @@ pub enum Event {
         /// Why.
         failure: Failure,
     },
+    /// A peer sent a new request under a Message ID it had used for another request
+    /// less than EXCHANGE_LIFETIME before, which RFC 7252 §4.4 forbids; the request is
+    /// taken as new (it is not a duplicate: other bytes).
+    MessageIdReused {
+        /// The peer.
+        from: SocketAddr,
+        /// The Message ID.
+        mid: u16,
+        /// How long after its first use.
+        after: std::time::Duration,
+    },
     /// A peer broke a rule of the message layer; the endpoint went on as RFC 7252 and
     /// RFC 7959 say (ignored the message, or answered 4.00 or 4.08).
     Broken {
@@ -121,14 +132,21 @@ pub enum Answer {
 }
 
 /// Per-request choices of [`Endpoint::request`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestOptions {
     /// Ask for the answer in blocks of the endpoint's block size from the start (an early
     /// Block2 option, RFC 7959 §2.4); nothing without a block size.
     pub early_block2: bool,
-    /// Send under this Message ID instead of a fresh one (only for showing that a peer
-    /// catches a reused Message ID, RFC 7252 §4.4).
+    /// Send under this Message ID instead of a fresh one (a duplicate sent on purpose, or
+    /// showing that a peer catches a reused Message ID, RFC 7252 §4.4).
     pub message_id: Option<u16>,
+    /// Send with this token instead of a fresh one (with `message_id`: the same datagram
+    /// again, a duplicate sent on purpose).
+    pub token: Option<Vec<u8>>,
+    /// Wait this long for each datagram's answer, past the last retransmission and past
+    /// an empty ACK, before giving up ([`Failure::NoAnswer`]); `None`: MAX_TRANSMIT_WAIT
+    /// after the last retransmission's timeout, EXCHANGE_LIFETIME after an empty ACK.
+    pub patience: Option<std::time::Duration>,
 }
 
 /// What the endpoint made of a datagram, for the wire log.
@@ -139,7 +157,7 @@ pub enum Received {
     /// A duplicate of an answered request, answered again.
     Duplicate,
     /// A retransmission of a request not answered yet.
-    Retransmission,
+    Retransmission(RequestId),
     /// A block of a block-wise transfer, answered below the user.
     Block,
     /// An answer or empty message for one of the endpoint's requests.
@@ -156,7 +174,7 @@ impl Received {
         match self {
             Received::Request | Received::Answer => "",
             Received::Duplicate => "duplicate",
-            Received::Retransmission => "retransmission",
+            Received::Retransmission(_) => "retransmission",
             Received::Block => "block",
             Received::Stale => "stale",
             Received::Broken => "malformed",
@@ -213,6 +231,8 @@ struct Exchange {
     block1: Option<BlockValue>,
     /// The answer fetched block by block, and the code of its block 0.
     fetch: Option<(Block2Fetch, MessageClass)>,
+    /// [`RequestOptions::patience`].
+    patience: Option<std::time::Duration>,
 }
 
 /// The CoAP message layer of one local endpoint (see the module documentation).
@@ -229,6 +249,11 @@ pub struct Endpoint {
     /// Answers sent as Block2, whole, by peer and Uri-Path.
     served: HashMap<(SocketAddr, Vec<Vec<u8>>), Packet>,
     exchanges: Vec<Exchange>,
+    /// Every Message ID the endpoint sent a request under, by peer: an ACK under any other
+    /// answers nothing it sent.
+    sent: std::collections::HashSet<(SocketAddr, u16)>,
+    /// Each peer request's bytes and arrival by peer and Message ID, for RFC 7252 §4.4.
+    mids: HashMap<(SocketAddr, u16), (Vec<u8>, Instant)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -249,6 +274,8 @@ impl Endpoint {
             assembling: HashMap::new(),
             served: HashMap::new(),
             exchanges: Vec::new(),
+            sent: std::collections::HashSet::new(),
+            mids: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -332,7 +359,8 @@ impl Endpoint {
             _ => first.payload.clone_from(&body),
         }
         let mid = options.message_id.unwrap_or_else(|| self.ids.mid());
-        let token = self.ids.token();
+        let token = options.token.unwrap_or_else(|| self.ids.token());
+        self.sent.insert((to, mid));
         first.header.set_type(MessageType::Confirmable);
         first.header.message_id = mid;
         first.set_token(token.clone());
@@ -352,11 +380,18 @@ impl Endpoint {
             earlier: Vec::new(),
             attempt: 0,
             next: Some(now + self.timing.retransmit_after(0)),
-            give_up: now + self.timing.max_transmit_wait(),
+            give_up: now + options.patience.unwrap_or(self.timing.max_transmit_wait()),
             block1,
             fetch: None,
+            patience: options.patience,
         });
         Ok(id)
+    }
+
+    /// A fresh Message ID and token, for a request the user wants to send again as the
+    /// same datagram later ([`RequestOptions::message_id`], [`RequestOptions::token`]).
+    pub fn fresh_ids(&mut self) -> (u16, Vec<u8>) {
+        (self.ids.mid(), self.ids.token())
     }
 
     /// The Message ID of the datagram in flight of `exchange`.
@@ -396,6 +431,11 @@ impl Endpoint {
                     self.transmit(to, bytes, "retransmission");
                     i += 1;
                 }
+                Some(at) if at <= now && e.patience.is_some() && e.give_up > now => {
+                    // Patient: no more retransmissions, the answer may still come.
+                    e.next = None;
+                    i += 1;
+                }
                 Some(at) if at <= now => self.fail(i, Failure::NoAnswer),
                 None if e.give_up <= now => self.fail(i, Failure::NoAnswer),
                 _ => i += 1,
@@ -403,6 +443,7 @@ impl Endpoint {
         }
         let lifetime = self.timing.exchange_lifetime();
         self.answered.retain(|_, a| a.at + lifetime > now);
+        self.mids.retain(|_, (_, at)| *at + lifetime > now);
     }
 
     fn fail(&mut self, i: usize, failure: Failure) {
@@ -417,7 +458,10 @@ impl Endpoint {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Received {
         let p = match Packet::from_bytes(bytes) {
             Ok(p) => p,
-            Err(e) => return self.broken(from, bytes, format!("not a CoAP message ({e:?})")),
+            Err(e) => {
+                let why = format!("a datagram that is not CoAP ({e:?})");
+                return self.broken(from, bytes, why);
+            }
         };
         match p.header.code {
             MessageClass::Request(_) => self.peer_request(now, from, bytes, p),
@@ -452,13 +496,25 @@ impl Endpoint {
             // Other bytes under a Message ID used before: a new request.
             self.answered.remove(&(from, mid));
         }
-        if self
+        if let Some((id, _)) = self
             .owed
-            .values()
-            .any(|o| (o.from, o.mid) == (from, mid) && o.bytes == bytes)
+            .iter()
+            .find(|(_, o)| (o.from, o.mid) == (from, mid) && o.bytes == bytes)
         {
-            return Received::Retransmission;
+            return Received::Retransmission(*id);
         }
+        // RFC 7252 §4.4: a Message ID is not used again for another message within
+        // EXCHANGE_LIFETIME.
+        if let Some((first, at)) = self.mids.get(&(from, mid)) {
+            if *first != bytes && now < *at + self.timing.exchange_lifetime() {
+                let after = now.saturating_duration_since(*at);
+                self.events
+                    .push_back(Event::MessageIdReused { from, mid, after });
+            }
+        }
+        self.mids.insert((from, mid), (bytes.to_vec(), now));
+        // A request under the Message ID of one still owed replaces it.
+        self.owed.retain(|_, o| (o.from, o.mid) != (from, mid));
         let block = |which| blockwise::block_of(&p, which);
         let (block1, block2) = match (block(CoapOption::Block1), block(CoapOption::Block2)) {
             (Ok(b1), Ok(b2)) => (b1, b2),
@@ -749,7 +805,7 @@ impl Endpoint {
             MessageType::Acknowledgement => {
                 let e = &mut self.exchanges[i];
                 e.next = None;
-                e.give_up = now + self.timing.exchange_lifetime();
+                e.give_up = now + e.patience.unwrap_or(self.timing.exchange_lifetime());
             }
             // An empty CON is a ping (RFC 7252 §4.3): answered with a Reset.
             _ => {
@@ -767,24 +823,44 @@ impl Endpoint {
             let ack = transport::empty(MessageType::Acknowledgement, mid);
             self.transmit(from, ack, "ACK of a separate response");
         }
+        if kind == MessageType::Acknowledgement {
+            if !self.sent.contains(&(from, mid)) {
+                let why = format!(
+                    "an ACK for Message ID {mid}, under which no request went to this peer"
+                );
+                return self.broken(from, bytes, why);
+            }
+            if let Some(e) = self.exchanges.iter().find(|e| e.to == from && e.mid == mid) {
+                if e.token != p.get_token() {
+                    let why = format!(
+                        "the response carries token {} but the request had {} (RFC 7252 §5.3.2)",
+                        token_hex(p.get_token()),
+                        token_hex(&e.token)
+                    );
+                    return self.broken(from, bytes, why);
+                }
+            }
+        }
         let Some(i) = self
             .exchanges
             .iter()
             .position(|e| e.to == from && e.token == p.get_token())
         else {
+            // An answer to a request given up on, or to an earlier block's request
+            // answered again after a retransmission.
+            let in_flight = self.exchanges.iter().any(|e| e.to == from);
+            if in_flight && kind != MessageType::Acknowledgement {
+                let why = format!(
+                    "a response with token {}, which no request in flight has (RFC 7252 §5.3.2)",
+                    token_hex(p.get_token())
+                );
+                return self.broken(from, bytes, why);
+            }
             return Received::Stale;
         };
         if kind == MessageType::Acknowledgement && self.exchanges[i].mid != mid {
-            // An answer to an earlier block's request, answered again after a
-            // retransmission, is stale; any other Message ID is none the endpoint sent.
-            if self.exchanges[i].earlier.contains(&mid) {
-                return Received::Stale;
-            }
-            let why = format!(
-                "an ACK for Message ID {mid}, which the request (Message ID {}) never had",
-                self.exchanges[i].mid
-            );
-            return self.broken(from, bytes, why);
+            // A piggy-backed answer to an earlier block's request is stale.
+            return Received::Stale;
         }
         match self.next_block(now, i, p) {
             Ok(Some(whole)) => {
@@ -921,11 +997,20 @@ impl Endpoint {
         e.bytes.clone_from(&bytes);
         e.attempt = 0;
         e.next = Some(now + self.timing.retransmit_after(0));
-        e.give_up = now + self.timing.max_transmit_wait();
+        e.give_up = now + e.patience.unwrap_or(self.timing.max_transmit_wait());
         let to = e.to;
+        self.sent.insert((to, mid));
         self.transmit(to, bytes, note);
         Ok(())
     }
+}
+
+/// A token as a message quotes it.
+fn token_hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    transport::hex(b)
 }
 
 /// The Uri-Path options of a request.

@@ -301,6 +301,11 @@ impl ReferenceNode {
                 Event::Broken { from, why, .. } => {
                     self.note(format!("ignored a message from {from}: {why}"));
                 }
+                Event::MessageIdReused { from, mid, .. } => {
+                    self.note(format!(
+                        "{from} used Message ID {mid} again for another request"
+                    ));
+                }
             }
         }
         Ok(())
@@ -355,6 +360,7 @@ impl ReferenceNode {
             let options = RequestOptions {
                 early_block2: pack,
                 message_id: self.first_mid.filter(|_| reuse),
+                ..Default::default()
             };
             let x = self.endpoint.request(now, to, request, options)?;
             let mid = self.endpoint.message_id(x);

@@ -22,18 +22,21 @@
 //!   timeout as the vector provisions them, EXCHANGE_LIFETIME from the RFC 7252 timing), and
 //!   a message that comes before that breaks the timing rule (BS-FACT-05).
 //!
-//! Block-wise transfer (RFC 7959) is handled here, below the steps, with the state machines
-//! of [`crate::blockwise`]: a client request that comes as Block1 blocks is answered 2.31
-//! Continue block by block and reaches the steps once whole, its final answer echoing the
-//! last Block1 option (§2.3); a client answer with Block2 M=1 is fetched block by block, each
-//! request retransmitted like the first, and judged once whole (§2.4); a client request with
-//! an early Block2 option (the Bootstrap-Pack-Request, BS-PACK-01) gets block 0 of a larger
-//! answer, and the later blocks are served from the stored answer (§2.4); a request of the
-//! harness's answered 4.13 with a Block1 size hint goes again as Block1 blocks of that size
-//! (§2.9.3, §2.5). A gap, an
-//! out-of-order block, a size change or a body over 64 KiB is a named protocol error (a
-//! Block1 one is also answered 4.08 Request Entity Incomplete, §2.9.2). The wire log keeps
-//! every block; the steps and their judgement see only whole messages.
+//! The message layer is each server's sans-IO CoAP endpoint ([`crate::endpoint`], the same
+//! one the bundled client uses): Message IDs and tokens, retransmission, duplicates
+//! answered from its cache, separate responses, and block-wise transfer (RFC 7959) below
+//! the steps: a client request that comes as Block1 blocks is answered 2.31 Continue block
+//! by block and reaches the steps once whole, its final answer echoing the last Block1
+//! option (§2.3); a client answer with Block2 M=1 is fetched block by block and judged once
+//! whole (§2.4); a client request with an early Block2 option (the Bootstrap-Pack-Request,
+//! BS-PACK-01) gets block 0 of a larger answer, and the later blocks are served from the
+//! stored answer (§2.4); a request of the harness's answered 4.13 with a Block1 size hint
+//! goes again as Block1 blocks of that size (§2.9.3, §2.5). A gap, an out-of-order block, a
+//! size change or a body over 64 KiB is a named protocol error (a Block1 one is also
+//! answered 4.08 Request Entity Incomplete, §2.9.2), as is any other rule of the message
+//! layer the client breaks ([`crate::endpoint::Event::Broken`]); a Message ID reused within
+//! EXCHANGE_LIFETIME is a violation of the step that sees it. The wire log keeps every
+//! block; the steps and their judgement see only whole messages.
 //!
 //! Content formats: a request with payload alternatives carries the first of the client
 //! profile's `content_formats` that the vector has (BS-WRITE-07), and a Bootstrap-Read asks
@@ -51,16 +54,18 @@
 //! every adapter. Every datagram goes into the wire log.
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
-use crate::blockwise::{self, Assembled, Block1Assembly, Block2Fetch, Fetched};
+use crate::blockwise;
 use crate::coap::{client_request, encode_request, observed_response};
+use crate::endpoint::{
+    Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
+};
 use crate::launch::{Launched, Launcher};
 use crate::timing::{Armed, Clock, CoapTiming};
-use crate::transport::{self, Ids};
+use crate::transport;
 use crate::wirelog::WireRecord;
 use bootstrap_model::client::{Client, ClientSpec, Input, PackAnswer, Peer, Timer};
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
-use coap_lite::block_handler::BlockValue;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
 use conformance::judge::{could_still_pass, judge, Context};
 use conformance::observation::ObservedResponse;
@@ -126,15 +131,11 @@ impl AdapterFactory for UdpFactory {
             client: None,
             client_addrs: HashMap::new(),
             pending: Vec::new(),
-            answered: HashMap::new(),
-            ignored: Vec::new(),
+            lost: Vec::new(),
+            outcomes: HashMap::new(),
             register_answers: HashMap::new(),
             profile: Profile::V1_2,
-            mids: HashMap::new(),
             violations: Vec::new(),
-            block1: HashMap::new(),
-            served: Vec::new(),
-            ids: Ids::default(),
             log: Vec::new(),
             t0: Instant::now(),
             shadow: None,
@@ -145,7 +146,6 @@ impl AdapterFactory for UdpFactory {
             window: Instant::now(),
             pct: None,
             alternate_paths: BTreeMap::new(),
-            answered_mids: Vec::new(),
             held: None,
         }))
     }
@@ -163,6 +163,8 @@ struct Server {
     name: String,
     socket: UdpSocket,
     addr: SocketAddr,
+    /// Its CoAP message layer.
+    endpoint: Endpoint,
 }
 
 /// A datagram a server received.
@@ -173,10 +175,6 @@ struct Datagram {
     at: Instant,
     wall: SystemTime,
 }
-
-/// A request of the client's by the server it went to, the client's address and its
-/// Message ID.
-type RequestKey = (usize, SocketAddr, u16);
 
 /// What a request of the client's own is, by its method and path (BS-REQ-01, BS-PACK-01,
 /// BS-REG-01): which step may answer it.
@@ -213,14 +211,11 @@ impl Kind {
 struct Pending {
     server: usize,
     from: SocketAddr,
+    /// Its server's endpoint's name for it.
+    id: RequestId,
     mid: u16,
-    token: Vec<u8>,
     confirmable: bool,
-    /// The request as sent.
-    message: CoapMessage,
     kind: Kind,
-    /// Its datagram: a retransmission is the same Message ID and the same bytes.
-    bytes: Vec<u8>,
     /// Its Accept option (a Bootstrap-Pack-Request's pack format, BS-PACK-01).
     accept: Option<u32>,
     /// The earliest the client can have sent it: the start of the step (or power-on) during
@@ -230,41 +225,23 @@ struct Pending {
     /// When the harness read it: the latest the client can have sent it (a loaded machine
     /// can read it well after it came).
     seen: Instant,
-    /// The last Block1 option of a request that came block-wise: the answer echoes it
-    /// (RFC 7959 §2.3).
-    block1: Option<BlockValue>,
-    /// An early Block2 option (RFC 7959 §2.4): the answer goes block-wise when larger.
-    block2: Option<BlockValue>,
-    /// Its Uri-Path options, to match the requests for later Block2 blocks.
-    uri_path: Vec<Vec<u8>>,
-}
-
-/// An answer of the harness's sent as Block2 blocks: the later blocks come from here.
-struct Served {
-    server: usize,
-    from: SocketAddr,
-    uri_path: Vec<Vec<u8>>,
-    /// The whole answer (Message ID and token are each request's own).
-    whole: Packet,
 }
 
 /// A request the harness sent, kept to send it again as a duplicate.
 #[derive(Clone)]
 struct SentRequest {
     server: usize,
-    bytes: Vec<u8>,
+    packet: Packet,
     mid: u16,
     token: Vec<u8>,
     req: CoapRequest,
 }
 
-/// What a received datagram is, once logged and deduplicated.
+/// What a received datagram is, once logged and handed to its endpoint.
 enum Ingested {
     /// A new request of the client's own.
     Send(CoapMessage, Instant),
-    /// A response or empty message (an answer to one of the harness's requests).
-    Answer(Packet, usize, SocketAddr),
-    /// A duplicate, or nothing the step needs.
+    /// A duplicate, a block, an answer, or nothing the step needs.
     Nothing,
 }
 
@@ -282,35 +259,25 @@ pub struct UdpAdapter {
     /// The client's address as each server last saw it.
     client_addrs: HashMap<usize, SocketAddr>,
     pending: Vec<Pending>,
-    /// The harness's answers to the client's requests, by server, peer and Message ID, with
-    /// the request's bytes: a duplicate is the same Message ID and the same bytes (RFC 7252
-    /// §4.5); another request under a used Message ID is a new request.
-    answered: HashMap<RequestKey, (Vec<u8>, Vec<u8>)>,
-    /// Requests a `*-lost` step dropped, with their bytes: their retransmissions are not
-    /// answered either.
-    ignored: Vec<(RequestKey, Vec<u8>)>,
+    /// Requests a `*-lost` step dropped, by server: their retransmissions are not answered
+    /// either.
+    lost: Vec<(usize, RequestId)>,
+    /// How the harness's requests ended, by server and exchange.
+    outcomes: HashMap<(usize, ExchangeId), Result<Packet, Failure>>,
     /// How each server answered the client's last Register (`None`: not at all): a
     /// Register the client sends again while its registration retry procedure runs (Core
     /// 1.2 §6.2.1.1) gets the same answer, until it asks for bootstrap.
     register_answers: HashMap<usize, Option<ResponseType>>,
     /// The vector's profile.
     profile: Profile,
-    /// Each request's bytes and arrival by server, peer and Message ID: a Message ID used
-    /// again for other bytes within EXCHANGE_LIFETIME breaks RFC 7252 §4.4.
-    mids: HashMap<RequestKey, (Vec<u8>, Instant)>,
     /// Rules of the message layer the client broke, for the step that sees them.
     violations: Vec<String>,
-    /// Block1 requests being received, by server and peer.
-    block1: HashMap<(usize, SocketAddr), Block1Assembly>,
-    /// Answers being served block-wise.
-    served: Vec<Served>,
-    ids: Ids,
     log: Vec<WireRecord>,
     t0: Instant,
     /// The reference client in step with the vector, for its timers.
     shadow: Option<(Client, ClientSpec)>,
     clock: Clock,
-    /// The last Bootstrap-Finish sent: server, bytes, Message ID, token, request.
+    /// The last Bootstrap-Finish sent: server, request, Message ID, token.
     last_finish: Option<SentRequest>,
     /// Whether a message before its timer is a violation (off with `--attach`, whose start
     /// time the harness does not know).
@@ -325,10 +292,6 @@ pub struct UdpAdapter {
     /// its root link `</lwm2m>;rt="oma.lwm2m"`: that server's requests address the client's
     /// objects under it (Core 1.2 §6.2.1, BS-OBJ-06); the bootstrap server's never do.
     alternate_paths: BTreeMap<usize, String>,
-    /// Message IDs of the harness's requests the client has answered in this vector: a
-    /// later ACK with one of them is the client answering a retransmission again (RFC 7252
-    /// §4.5), not a protocol error.
-    answered_mids: Vec<u16>,
     /// A datagram that came after the step reading it had ended (the harness lagged): it
     /// is the next step's, judged by when it arrived, not when it was read.
     held: Option<Datagram>,
@@ -385,7 +348,12 @@ impl UdpAdapter {
                 .name(format!("udp-{name}"))
                 .spawn(move || read_datagrams(reader, i, tx, stop))
                 .map_err(|e| AdapterError::Spawn(format!("cannot start a thread: {e}")))?;
-            self.servers.push(Server { name, socket, addr });
+            self.servers.push(Server {
+                name,
+                socket,
+                addr,
+                endpoint: Endpoint::new(self.opts.coap, None),
+            });
         }
         self.rx = Some(rx);
         let uri = |i: usize| transport::uri_of(self.servers[i].addr);
@@ -497,266 +465,159 @@ impl UdpAdapter {
         }
     }
 
-    /// Logs a received datagram and sorts it: a new client request, an answer, or nothing.
+    /// Logs a received datagram, hands it to its server's endpoint (which answers
+    /// duplicates and block-wise steps itself), and sorts what comes out: a new client
+    /// request, or nothing the step needs.
     fn ingest(&mut self, d: Datagram) -> Result<Ingested, AdapterError> {
-        let at = (d.at, d.wall);
-        let p = match Packet::from_bytes(&d.bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                self.record(d.server, false, d.from, &d.bytes, at, "malformed");
-                return Err(protocol(
-                    format!(
-                        "the client sent {} a datagram that is not CoAP ({e:?})",
-                        self.servers[d.server].name
-                    ),
-                    &d.bytes,
-                ));
+        let received = self.servers[d.server]
+            .endpoint
+            .handle_datagram(d.at, d.from, &d.bytes);
+        let note = match received {
+            Received::Retransmission(id) if self.lost.contains(&(d.server, id)) => {
+                "retransmission of a lost request: not answered"
             }
+            r => r.note(),
         };
-        let mid = p.header.message_id;
-        let key = (d.server, d.from, mid);
-        match p.header.code {
-            MessageClass::Request(_) => {
-                let reused = match self.answered.get(&key).cloned() {
-                    Some((request, answer)) if request == d.bytes => {
-                        self.record(d.server, false, d.from, &d.bytes, at, "duplicate");
-                        self.send(d.server, d.from, &answer, "answered again (RFC 7252 §4.5)")?;
-                        return Ok(Ingested::Nothing);
-                    }
-                    Some(_) => true,
-                    None => false,
-                };
-                if self.ignored.iter().any(|(k, b)| *k == key && *b == d.bytes) {
-                    self.record(
-                        d.server,
-                        false,
-                        d.from,
-                        &d.bytes,
-                        at,
-                        "retransmission of a lost request: not answered",
-                    );
-                    return Ok(Ingested::Nothing);
-                }
-                if self
-                    .pending
-                    .iter()
-                    .any(|q| (q.server, q.from, q.mid) == key && q.bytes == d.bytes)
-                {
-                    self.record(d.server, false, d.from, &d.bytes, at, "retransmission");
-                    return Ok(Ingested::Nothing);
-                }
-                let reused = reused
-                    || self
-                        .pending
-                        .iter()
-                        .any(|q| (q.server, q.from, q.mid) == key)
-                    || self.ignored.iter().any(|(k, _)| *k == key);
-                if let Some((first, at)) = self.mids.get(&key) {
-                    if *first != d.bytes && d.at < *at + self.opts.coap.exchange_lifetime() {
-                        self.violations.push(format!(
-                            "the client sent {} a new request under Message ID {mid}, which it had used {:.3} s before for another request: a Message ID MUST NOT be reused within EXCHANGE_LIFETIME (RFC 7252 §4.4)",
-                            self.servers[d.server].name,
-                            (d.at - *at).as_secs_f64()
-                        ));
-                    }
-                }
-                self.mids.insert(key, (d.bytes.clone(), d.at));
-                if reused {
-                    // RFC 7252 §4.5: a duplicate is the same message; other bytes under a
-                    // Message ID used before are a new request, judged as one.
-                    self.record(
-                        d.server,
-                        false,
-                        d.from,
-                        &d.bytes,
-                        at,
-                        "a new request under a Message ID used before (not a duplicate: other bytes)",
-                    );
-                    self.answered.remove(&key);
-                    self.ignored.retain(|(k, _)| *k != key);
-                    self.pending.retain(|q| (q.server, q.from, q.mid) != key);
-                } else {
-                    self.record(d.server, false, d.from, &d.bytes, at, "");
-                }
-                let server_name = self.servers[d.server].name.clone();
-                let block = |which| {
-                    blockwise::block_of(&p, which).map_err(|e| {
-                        protocol(
-                            format!("the client's request to {server_name}: {e}"),
-                            &d.bytes,
-                        )
-                    })
-                };
-                let (block1, block2) = (block(CoapOption::Block1)?, block(CoapOption::Block2)?);
-                let mut p = p;
-                let mut echo = None;
-                if let Some(b) = block1 {
-                    let assembly = self.block1.entry((d.server, d.from)).or_default();
-                    match assembly.offer(&b, &p.payload) {
-                        Ok(Assembled::Continue(b)) => {
-                            let mut reply = reply_to(&p, ResponseType::Continue, &mut self.ids);
-                            blockwise::set_block(&mut reply, CoapOption::Block1, &b);
-                            self.reply_now(
-                                key,
-                                &d.bytes,
-                                &reply,
-                                "2.31 Continue: the next Block1 block, please (RFC 7959 §2.3)",
-                            )?;
-                            return Ok(Ingested::Nothing);
-                        }
-                        Ok(Assembled::Complete(body, last)) => {
-                            p.payload = body;
-                            p.clear_option(CoapOption::Block1);
-                            echo = Some(last);
-                        }
-                        Err(e) => {
-                            self.block1.remove(&(d.server, d.from));
-                            let reply =
-                                reply_to(&p, ResponseType::RequestEntityIncomplete, &mut self.ids);
-                            self.reply_now(
-                                key,
-                                &d.bytes,
-                                &reply,
-                                "4.08: block-wise transfer broken",
-                            )?;
-                            return Err(protocol(
-                                format!("the client's request to {server_name}: {e}; answered 4.08 Request Entity Incomplete (RFC 7959 §2.9.2)"),
-                                &d.bytes,
-                            ));
-                        }
-                    }
-                }
-                let uri_path = uri_path(&p);
-                if let Some(b) = block2.as_ref().filter(|b| b.num > 0) {
-                    let served = self
-                        .served
-                        .iter()
-                        .find(|s| (s.server, s.from) == (d.server, d.from) && s.uri_path == uri_path)
-                        .ok_or_else(|| {
-                            protocol(
-                                format!(
-                                    "the client asked {server_name} for Block2 block {} of an answer the harness is not serving block-wise (RFC 7959 §2.4)",
-                                    b.num
-                                ),
-                                &d.bytes,
-                            )
-                        })?;
-                    let (v, bytes) =
-                        blockwise::chunk(&served.whole.payload, b.num, b.size_exponent).map_err(
-                            |e| {
-                                protocol(
-                                    format!("the client's request to {server_name}: {e}"),
-                                    &d.bytes,
-                                )
-                            },
-                        )?;
-                    let mut reply = served.whole.clone();
-                    reply.payload = bytes.to_vec();
-                    let req_reply = reply_to(&p, ResponseType::Content, &mut self.ids);
-                    reply.header = req_reply.header;
-                    reply.header.code = served.whole.header.code;
-                    reply.set_token(p.get_token().to_vec());
-                    blockwise::set_block(&mut reply, CoapOption::Block2, &v);
-                    self.reply_now(
-                        key,
-                        &d.bytes,
-                        &reply,
-                        "a later Block2 block, from the stored answer (RFC 7959 §2.4)",
-                    )?;
-                    return Ok(Ingested::Nothing);
-                }
-                let server = &self.servers[d.server];
-                let message = client_request(&p, &transport::uri_of(server.addr)).map_err(|e| {
-                    protocol(
-                        format!("the client's request to {}: {e}", server.name),
-                        &d.bytes,
-                    )
-                })?;
-                self.client_addrs.insert(d.server, d.from);
-                let kind = Kind::of(&message);
-                if matches!(kind, Kind::BootstrapRequest | Kind::PackRequest) {
-                    // The retry procedure of a failed registration ends with the fallback.
-                    self.register_answers.clear();
-                }
-                if kind == Kind::Register {
-                    let declared = message
-                        .payload
-                        .as_ref()
-                        .and_then(|p| p.bytes().ok())
-                        .and_then(|b| String::from_utf8(b).ok())
-                        .and_then(|t| conformance::links::parse(&t).ok())
-                        .and_then(|e| conformance::links::alternate_path(&e));
-                    match declared {
-                        Some(prefix) => self.alternate_paths.insert(d.server, prefix),
-                        None => self.alternate_paths.remove(&d.server),
-                    };
-                }
-                if kind == Kind::BootstrapRequest {
-                    self.pct = message
-                        .query
-                        .iter()
-                        .find_map(|q| q.strip_prefix("pct="))
-                        .and_then(|v| v.parse().ok());
-                }
-                let mut pending = Pending {
-                    server: d.server,
-                    from: d.from,
-                    mid,
-                    token: p.get_token().to_vec(),
-                    confirmable: p.header.get_type() == MessageType::Confirmable,
-                    message: message.clone(),
-                    kind,
-                    bytes: d.bytes.clone(),
-                    accept: p
-                        .get_first_option(CoapOption::Accept)
-                        .and_then(|v| crate::coap::read_uint(v)),
-                    since: self.window,
-                    seen: d.at,
-                    block1: echo,
-                    block2,
-                    uri_path,
-                };
-                match (kind, self.register_answers.get(&d.server).copied()) {
-                    // A Register sent again after the server refused (or lost) the last:
-                    // the same answer (the step judges whether it may come).
-                    (Kind::Register, Some(Some(code))) => {
-                        pending.message = message.clone();
-                        self.pending.push(pending);
-                        self.answer(
-                            "Register",
-                            |q| q.kind == Kind::Register && q.mid == mid,
-                            code,
-                            None,
-                            None,
-                        )?;
-                    }
-                    (Kind::Register, Some(None)) => {
-                        self.ignored.push((key, d.bytes.clone()));
-                    }
-                    (Kind::Other, _) => {}
-                    _ => self.pending.push(pending),
-                }
-                Ok(Ingested::Send(message, d.at))
-            }
-            _ => {
-                self.record(d.server, false, d.from, &d.bytes, at, "");
-                Ok(Ingested::Answer(p, d.server, d.from))
-            }
-        }
+        self.record(d.server, false, d.from, &d.bytes, (d.at, d.wall), note);
+        self.flush(d.server)?;
+        self.events(d.server, d.at)
     }
 
-    /// Sends `reply` to the client's request `key` (server, peer, Message ID) at once, below
-    /// the vector's steps, and keeps it for the request's retransmissions (RFC 7252 §4.5).
-    fn reply_now(
+    /// Sends what server `server`'s endpoint asks.
+    fn flush(&mut self, server: usize) -> Result<(), AdapterError> {
+        while let Some(t) = self.servers[server].endpoint.poll_transmit() {
+            self.send(server, t.to, &t.bytes, &t.note)?;
+        }
+        Ok(())
+    }
+
+    /// What server `server`'s endpoint has to say, at `at`: a new request of the client's,
+    /// the answer (or failure) of the harness's request, a rule of the message layer broken.
+    fn events(&mut self, server: usize, at: Instant) -> Result<Ingested, AdapterError> {
+        let mut out = Ingested::Nothing;
+        let name = self.servers[server].name.clone();
+        while let Some(e) = self.servers[server].endpoint.poll_event() {
+            match e {
+                Event::Request {
+                    id, from, request, ..
+                } => {
+                    if let Some(m) = self.client_request(server, id, from, &request, at)? {
+                        out = Ingested::Send(m, at);
+                    }
+                }
+                Event::Response { exchange, response } => {
+                    self.outcomes.insert((server, exchange), Ok(response));
+                }
+                Event::Failed { exchange, failure } => {
+                    self.outcomes.insert((server, exchange), Err(failure));
+                }
+                Event::MessageIdReused { mid, after, .. } => self.violations.push(format!(
+                    "the client sent {name} a new request under Message ID {mid}, which it had used {:.3} s before for another request: a Message ID MUST NOT be reused within EXCHANGE_LIFETIME (RFC 7252 §4.4)",
+                    after.as_secs_f64()
+                )),
+                Event::Broken { bytes, why, .. } => {
+                    return Err(protocol(format!("the client's message to {name}: {why}"), &bytes));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A request of the client's own, whole: judged by the step; held for the step that
+    /// answers it (Bootstrap-Request, Bootstrap-Pack-Request, Register), answered as
+    /// before when it is a Register sent again after a refusal or a loss.
+    fn client_request(
         &mut self,
-        key: (usize, SocketAddr, u16),
-        request: &[u8],
-        reply: &Packet,
-        note: &str,
-    ) -> Result<(), AdapterError> {
-        let bytes = encode(reply)?;
-        self.answered.insert(key, (request.to_vec(), bytes.clone()));
-        self.send(key.0, key.1, &bytes, note)
+        server: usize,
+        id: RequestId,
+        from: SocketAddr,
+        p: &Packet,
+        at: Instant,
+    ) -> Result<Option<CoapMessage>, AdapterError> {
+        let name = self.servers[server].name.clone();
+        let bytes = p.to_bytes_unlimited().unwrap_or_default();
+        if let Some(b) = blockwise::block_of(p, CoapOption::Block2)
+            .ok()
+            .flatten()
+            .filter(|b| b.num > 0)
+        {
+            return Err(protocol(
+                format!(
+                    "the client asked {name} for Block2 block {} of an answer the harness is not serving block-wise (RFC 7959 §2.4)",
+                    b.num
+                ),
+                &bytes,
+            ));
+        }
+        let uri = transport::uri_of(self.servers[server].addr);
+        let message = client_request(p, &uri)
+            .map_err(|e| protocol(format!("the client's request to {name}: {e}"), &bytes))?;
+        self.client_addrs.insert(server, from);
+        let kind = Kind::of(&message);
+        if matches!(kind, Kind::BootstrapRequest | Kind::PackRequest) {
+            // The retry procedure of a failed registration ends with the fallback.
+            self.register_answers.clear();
+        }
+        if kind == Kind::Register {
+            self.learn_alternate_path(server, &message);
+        }
+        if kind == Kind::BootstrapRequest {
+            self.pct = message
+                .query
+                .iter()
+                .find_map(|q| q.strip_prefix("pct="))
+                .and_then(|v| v.parse().ok());
+        }
+        let mid = p.header.message_id;
+        // A request under the Message ID of one still pending replaces it.
+        self.pending
+            .retain(|q| (q.server, q.from, q.mid) != (server, from, mid));
+        let pending = Pending {
+            server,
+            from,
+            id,
+            mid,
+            confirmable: p.header.get_type() == MessageType::Confirmable,
+            kind,
+            accept: p
+                .get_first_option(CoapOption::Accept)
+                .and_then(|v| crate::coap::read_uint(v)),
+            since: self.window,
+            seen: at,
+        };
+        match (kind, self.register_answers.get(&server).copied()) {
+            // A Register sent again after the server refused (or lost) the last: the same
+            // answer (the step judges whether it may come).
+            (Kind::Register, Some(Some(code))) => {
+                self.pending.push(pending);
+                self.answer(
+                    "Register",
+                    |q| q.kind == Kind::Register && q.id == id && q.server == server,
+                    code,
+                    None,
+                    None,
+                )?;
+            }
+            (Kind::Register, Some(None)) => self.lost.push((server, id)),
+            (Kind::Other, _) => {}
+            _ => self.pending.push(pending),
+        }
+        Ok(Some(message))
+    }
+
+    /// The alternate path a Register declares with its root link (BS-OBJ-06).
+    fn learn_alternate_path(&mut self, server: usize, message: &CoapMessage) {
+        let declared = message
+            .payload
+            .as_ref()
+            .and_then(|p| p.bytes().ok())
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| conformance::links::parse(&t).ok())
+            .and_then(|e| conformance::links::alternate_path(&e));
+        match declared {
+            Some(prefix) => self.alternate_paths.insert(server, prefix),
+            None => self.alternate_paths.remove(&server),
+        };
     }
 
     /// The address to send server `server`'s requests to.
@@ -799,263 +660,75 @@ impl UdpAdapter {
     }
 
     /// Sends a request of the harness's and waits for the client's response; client
-    /// requests that arrive meanwhile go to `sends`. A response with Block2 M=1 is fetched
-    /// block by block (RFC 7959 §2.4: the same request with Block2 NUM=1, 2, ... and the
-    /// client's SZX, a new Message ID and token each, each retransmitted like the first and
-    /// given `timeout`), and decoded once whole.
+    /// requests that arrive meanwhile go to `sends`. The endpoint retransmits it, takes a
+    /// separate response, sends it again in Block1 blocks after a 4.13 with a size hint
+    /// (RFC 7959 §2.9.3) and fetches a Block2 answer block by block (§2.4), each datagram
+    /// given `timeout`; the response is decoded once whole. `again`: the Message ID and
+    /// token of a request sent before, for the same datagram again (a duplicate).
     fn request(
         &mut self,
         server: usize,
         req: &CoapRequest,
-        wire: (Vec<u8>, u16, Vec<u8>),
+        packet: Packet,
+        again: (u16, Vec<u8>),
         timeout: Duration,
         sends: &mut Vec<(CoapMessage, Instant)>,
     ) -> Result<ObservedResponse, AdapterError> {
-        let template = Packet::from_bytes(&wire.0)
-            .map_err(|e| AdapterError::Spawn(format!("cannot re-read a request: {e:?}")))?;
         self.await_client_port(timeout)?;
-        let mut earlier = vec![wire.1];
-        let (mut p, mut first) = self.exchange(server, req, wire, timeout, sends, "", &[])?;
-        let what = format!("the client's response to {} {}", req.method, req.path);
-        let bad = |e: blockwise::BlockError, bytes: &[u8]| protocol(format!("{what}: {e}"), bytes);
-        // RFC 7959 §2.9.3: 4.13 with a Block1 size hint: the request again, in blocks.
-        if p.header.code == MessageClass::Response(ResponseType::RequestEntityTooLarge) {
-            let hint = blockwise::block_of(&p, CoapOption::Block1).map_err(|e| bad(e, &first))?;
-            if let Some(hint) = hint.filter(|h| template.payload.len() > h.size()) {
-                (p, first) = self.send_block1(
-                    server,
-                    req,
-                    &template,
-                    hint.size_exponent,
-                    timeout,
-                    sends,
-                    &mut earlier,
-                )?;
-            }
-        }
-        if let Some(b) = blockwise::block_of(&p, CoapOption::Block2).map_err(|e| bad(e, &first))? {
-            let code = p.header.code;
-            let (mut fetch, mut next) =
-                Block2Fetch::start(&b, &p.payload).map_err(|e| bad(e, &first))?;
-            loop {
-                match next {
-                    Fetched::Complete(body) => {
-                        p.payload = body;
-                        p.clear_option(CoapOption::Block2);
-                        break;
-                    }
-                    Fetched::Next(want) => {
-                        let (mid, token) = (self.ids.mid(), self.ids.token());
-                        let mut q = template.clone();
-                        q.header.message_id = mid;
-                        q.set_token(token.clone());
-                        blockwise::set_block(&mut q, CoapOption::Block2, &want);
-                        let bytes = encode(&q)?;
-                        let note = format!(
-                            "Block2 block {} of the answer, please (RFC 7959 §2.4)",
-                            want.num
-                        );
-                        let (r, bytes_in) = self.exchange(
-                            server,
-                            req,
-                            (bytes, mid, token),
-                            timeout,
-                            sends,
-                            &note,
-                            &earlier,
-                        )?;
-                        earlier.push(mid);
-                        if r.header.code != code {
-                            return Err(protocol(
-                                format!(
-                                    "{what}: block {} came as {} after block 0 came as {code} (RFC 7959 §2.4)",
-                                    want.num, r.header.code
-                                ),
-                                &bytes_in,
-                            ));
-                        }
-                        let got = blockwise::block_of(&r, CoapOption::Block2)
-                            .map_err(|e| bad(e, &bytes_in))?
-                            .ok_or_else(|| {
-                                protocol(
-                                    format!("{what}: the answer for Block2 block {} carries no Block2 option (RFC 7959 §2.4)", want.num),
-                                    &bytes_in,
-                                )
-                            })?;
-                        next = fetch
-                            .offer(&got, &r.payload)
-                            .map_err(|e| bad(e, &bytes_in))?;
-                    }
-                }
-            }
-        }
-        let mut o = observed_response(&p).map_err(|e| protocol(format!("{what}: {e}"), &first))?;
-        o.accept = req.accept;
-        Ok(o)
-    }
-
-    /// Sends `template` as Block1 blocks of `szx`'s size (RFC 7959 §2.3, §2.5), each next
-    /// one after the client's 2.31 Continue for the last (its Block1 option must echo that
-    /// block's number), each a new Message ID and token, retransmitted like the first; the
-    /// client's answer to the final block, or any other answer to an earlier one, is the
-    /// answer.
-    #[allow(clippy::too_many_arguments)]
-    fn send_block1(
-        &mut self,
-        server: usize,
-        req: &CoapRequest,
-        template: &Packet,
-        szx: u8,
-        timeout: Duration,
-        sends: &mut Vec<(CoapMessage, Instant)>,
-        earlier: &mut Vec<u16>,
-    ) -> Result<(Packet, Vec<u8>), AdapterError> {
-        let what = format!("the client's answer to {} {}", req.method, req.path);
-        let mut num = 0u16;
-        loop {
-            let (v, bytes) = blockwise::chunk(&template.payload, num, szx)
-                .map_err(|e| protocol(format!("{what}: {e}"), &[]))?;
-            let (mid, token) = (self.ids.mid(), self.ids.token());
-            let mut q = template.clone();
-            q.header.message_id = mid;
-            q.set_token(token.clone());
-            q.payload = bytes.to_vec();
-            blockwise::set_block(&mut q, CoapOption::Block1, &v);
-            let wire = encode(&q)?;
-            let note = format!(
-                "Block1 block {num} of the request (the client asked for {}-byte blocks, RFC 7959 §2.9.3)",
-                v.size()
-            );
-            let (r, bytes_in) = self.exchange(
-                server,
-                req,
-                (wire, mid, token),
-                timeout,
-                sends,
-                &note,
-                earlier,
-            )?;
-            earlier.push(mid);
-            if !(v.more && r.header.code == MessageClass::Response(ResponseType::Continue)) {
-                return Ok((r, bytes_in));
-            }
-            let echo = blockwise::block_of(&r, CoapOption::Block1)
-                .map_err(|e| protocol(format!("{what}: {e}"), &bytes_in))?;
-            if echo.as_ref().map(|e| e.num) != Some(num) {
-                return Err(protocol(
-                    format!(
-                        "{what}: 2.31 Continue for Block1 block {num} must echo its Block1 option (RFC 7959 §2.3), it carries {}",
-                        echo.map_or("none".to_string(), |e| format!("block {}", e.num))
-                    ),
-                    &bytes_in,
-                ));
-            }
-            num = num.saturating_add(1);
-        }
-    }
-
-    /// One exchange of [`Self::request`]: sends `wire`, retransmits it, and returns the
-    /// client's response (checked against the request's Message ID and token) and its bytes.
-    /// A piggy-backed answer to one of the `earlier` requests of the same block-wise
-    /// transfer (the client answering a retransmission again) is stale and passed over.
-    #[allow(clippy::too_many_arguments)]
-    fn exchange(
-        &mut self,
-        server: usize,
-        req: &CoapRequest,
-        wire: (Vec<u8>, u16, Vec<u8>),
-        timeout: Duration,
-        sends: &mut Vec<(CoapMessage, Instant)>,
-        note: &str,
-        earlier: &[u16],
-    ) -> Result<(Packet, Vec<u8>), AdapterError> {
-        let (bytes, mid, token) = wire;
         let to = self.client_addr(server)?;
         let name = self.servers[server].name.clone();
-        let deadline = Instant::now() + timeout;
-        self.send(server, to, &bytes, note)?;
-        let mut attempt = 0;
-        let mut retransmit = Some(Instant::now() + self.opts.coap.retransmit_after(0));
+        let what = format!("the client's response to {} {}", req.method, req.path);
+        let options = RequestOptions {
+            message_id: Some(again.0),
+            token: Some(again.1),
+            patience: Some(timeout),
+            ..Default::default()
+        };
+        let x = self.servers[server]
+            .endpoint
+            .request(Instant::now(), to, packet, options)
+            .map_err(AdapterError::Spawn)?;
+        self.flush(server)?;
         loop {
-            let until = retransmit.map_or(deadline, |r| r.min(deadline));
-            let Some(d) = self.next_datagram(until)? else {
-                if Instant::now() >= deadline {
-                    return Err(AdapterError::Timeout {
+            if let Some(outcome) = self.outcomes.remove(&(server, x)) {
+                return match outcome {
+                    Ok(p) => {
+                        let bytes = p.to_bytes_unlimited().unwrap_or_default();
+                        let mut o = observed_response(&p)
+                            .map_err(|e| protocol(format!("{what}: {e}"), &bytes))?;
+                        o.accept = req.accept;
+                        Ok(o)
+                    }
+                    Err(Failure::Reset) => Err(protocol(
+                        format!(
+                            "the client rejected {} {} with a Reset",
+                            req.method, req.path
+                        ),
+                        &[],
+                    )),
+                    Err(Failure::Blockwise(why)) => Err(protocol(format!("{what}: {why}"), &[])),
+                    Err(Failure::NoAnswer | Failure::Cancelled) => Err(AdapterError::Timeout {
                         waiting_for: format!("response to {} {} from {name}", req.method, req.path),
                         after: timeout,
-                    });
+                    }),
+                };
+            }
+            let until = self.servers[server]
+                .endpoint
+                .poll_timeout()
+                .unwrap_or_else(|| Instant::now() + timeout);
+            match self.next_datagram(until)? {
+                Some(d) => {
+                    if let Ingested::Send(o, at) = self.ingest(d)? {
+                        sends.push((o, at));
+                    }
                 }
-                if attempt < crate::timing::MAX_RETRANSMIT {
-                    attempt += 1;
-                    retransmit = Some(Instant::now() + self.opts.coap.retransmit_after(attempt));
-                    self.send(server, to, &bytes, "retransmission")?;
-                } else {
-                    retransmit = None;
-                }
-                continue;
-            };
-            let bytes_in = d.bytes.clone();
-            match self.ingest(d)? {
-                Ingested::Send(o, at) => sends.push((o, at)),
-                Ingested::Nothing => {}
-                Ingested::Answer(p, s, from) => {
-                    let kind = p.header.get_type();
-                    let same_mid = p.header.message_id == mid;
-                    match (kind, &p.header.code) {
-                        (MessageType::Acknowledgement, MessageClass::Empty) if same_mid => {
-                            // A separate response follows (RFC 7252 §5.2.2).
-                            retransmit = None;
-                        }
-                        (MessageType::Reset, _) if same_mid => {
-                            return Err(protocol(
-                                format!(
-                                    "the client rejected {} {} with a Reset",
-                                    req.method, req.path
-                                ),
-                                &bytes_in,
-                            ))
-                        }
-                        (MessageType::Acknowledgement, _)
-                            if !same_mid
-                                && (earlier.contains(&p.header.message_id)
-                                    || self.answered_mids.contains(&p.header.message_id)) => {}
-                        (_, MessageClass::Response(_)) => {
-                            let piggybacked = kind == MessageType::Acknowledgement;
-                            if piggybacked && !same_mid {
-                                return Err(protocol(
-                                    format!(
-                                        "an ACK for Message ID {} that the harness never sent (the request had {mid})",
-                                        p.header.message_id
-                                    ),
-                                    &bytes_in,
-                                ));
-                            }
-                            if p.get_token() != token.as_slice() {
-                                return Err(protocol(
-                                    format!(
-                                        "the response carries token {} but the request had {} (RFC 7252 §5.3.2)",
-                                        hex(p.get_token()),
-                                        hex(&token)
-                                    ),
-                                    &bytes_in,
-                                ));
-                            }
-                            if kind == MessageType::Confirmable {
-                                let ack = transport::empty(
-                                    MessageType::Acknowledgement,
-                                    p.header.message_id,
-                                );
-                                self.send(s, from, &ack, "ACK of a separate response")?;
-                            }
-                            self.answered_mids.push(mid);
-                            return Ok((p, bytes_in));
-                        }
-                        _ => {
-                            return Err(protocol(
-                                "a message that answers no request of the harness".to_string(),
-                                &bytes_in,
-                            ))
-                        }
+                None => {
+                    let now = Instant::now();
+                    self.servers[server].endpoint.handle_timeout(now);
+                    self.flush(server)?;
+                    if let Ingested::Send(o, at) = self.events(server, now)? {
+                        sends.push((o, at));
                     }
                 }
             }
@@ -1097,15 +770,7 @@ impl UdpAdapter {
             self.register_answers.insert(q.server, Some(code));
         }
         let mut p = Packet::new();
-        if q.confirmable {
-            p.header.set_type(MessageType::Acknowledgement);
-            p.header.message_id = q.mid;
-        } else {
-            p.header.set_type(MessageType::NonConfirmable);
-            p.header.message_id = self.ids.mid();
-        }
         p.header.code = MessageClass::Response(code);
-        p.set_token(q.token.clone());
         if let Some(l) = location {
             for seg in l.split('/').filter(|s| !s.is_empty()) {
                 p.add_option(CoapOption::LocationPath, seg.as_bytes().to_vec());
@@ -1115,34 +780,11 @@ impl UdpAdapter {
             p.add_option(CoapOption::ContentFormat, crate::coap::uint(format.into()));
             p.payload = bytes;
         }
-        // RFC 7959 §2.3: the answer to a Block1 request echoes its last block's option.
-        if let Some(b) = &q.block1 {
-            blockwise::set_block(&mut p, CoapOption::Block1, b);
-        }
-        // RFC 7959 §2.4: an early Block2 asks for blocks of at most its size.
-        let mut note = "";
-        if let Some(b) = q.block2.as_ref().filter(|b| p.payload.len() > b.size()) {
-            let (v, bytes) = blockwise::chunk(&p.payload, 0, b.size_exponent).map_err(|e| {
-                AdapterError::Spawn(format!("cannot cut the answer in blocks: {e}"))
-            })?;
-            let mut first = p.clone();
-            first.payload = bytes.to_vec();
-            blockwise::set_block(&mut first, CoapOption::Block2, &v);
-            self.served
-                .retain(|s| (s.server, s.from, &s.uri_path) != (q.server, q.from, &q.uri_path));
-            self.served.push(Served {
-                server: q.server,
-                from: q.from,
-                uri_path: q.uri_path.clone(),
-                whole: p,
-            });
-            p = first;
-            note = "Block2 block 0 of the answer (the client asked for blocks, RFC 7959 §2.4)";
-        }
-        let bytes = encode(&p)?;
-        self.answered
-            .insert((q.server, q.from, q.mid), (q.bytes.clone(), bytes.clone()));
-        self.send(q.server, q.from, &bytes, note)
+        self.servers[q.server]
+            .endpoint
+            .respond(Instant::now(), q.id, p, Answer::Cached)
+            .map_err(AdapterError::Spawn)?;
+        self.flush(q.server)
     }
 
     /// Drops the client's pending request that `pick` selects (a `*-lost` step).
@@ -1165,8 +807,7 @@ impl UdpAdapter {
         if q.kind == Kind::Register {
             self.register_answers.insert(q.server, None);
         }
-        self.ignored
-            .push(((q.server, q.from, q.mid), q.bytes.clone()));
+        self.lost.push((q.server, q.id));
         Ok((q.since, q.seen))
     }
 
@@ -1225,15 +866,6 @@ impl UdpAdapter {
                 Some(d) => match self.ingest(d)? {
                     Ingested::Send(o, at) => sends.push((o, at)),
                     Ingested::Nothing => {}
-                    // A late answer to a request the harness has given up on: acknowledged
-                    // when it asks to be (the wire log shows it), otherwise ignored.
-                    Ingested::Answer(p, s, from) => {
-                        if p.header.get_type() == MessageType::Confirmable {
-                            let ack =
-                                transport::empty(MessageType::Acknowledgement, p.header.message_id);
-                            self.send(s, from, &ack, "unexpected; acknowledged")?;
-                        }
-                    }
                 },
             }
         }
@@ -1390,34 +1022,6 @@ fn try_lock(_: &std::fs::File) -> bool {
     true
 }
 
-/// The Uri-Path options of a request.
-fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
-    p.get_option(CoapOption::UriPath)
-        .map(|l| l.iter().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// An answer to request `p` with `code`, no payload: piggy-backed in the ACK of a
-/// Confirmable request, else a Non-confirmable message with a new Message ID.
-fn reply_to(p: &Packet, code: ResponseType, ids: &mut Ids) -> Packet {
-    let mut r = Packet::new();
-    if p.header.get_type() == MessageType::Confirmable {
-        r.header.set_type(MessageType::Acknowledgement);
-        r.header.message_id = p.header.message_id;
-    } else {
-        r.header.set_type(MessageType::NonConfirmable);
-        r.header.message_id = ids.mid();
-    }
-    r.header.code = MessageClass::Response(code);
-    r.set_token(p.get_token().to_vec());
-    r
-}
-
-fn encode(p: &Packet) -> Result<Vec<u8>, AdapterError> {
-    p.to_bytes()
-        .map_err(|e| AdapterError::Spawn(format!("cannot encode a response: {e:?}")))
-}
-
 /// The client profile's formats, the preferred first, with the Bootstrap-Request's `pct`
 /// moved to the front when the profile lists it (BS-REQ-02).
 pub fn preferred_formats(formats: &[u16], pct: Option<u16>) -> Vec<u16> {
@@ -1439,14 +1043,6 @@ pub fn read_accept(accept: u16, prefer: &[u16]) -> u16 {
         .copied()
         .find(|f| crate::coap::READ_FORMATS.contains(f))
         .unwrap_or(accept)
-}
-
-/// A token as an error quotes it.
-fn hex(b: &[u8]) -> String {
-    if b.is_empty() {
-        return "(empty)".into();
-    }
-    transport::hex(b)
 }
 
 fn read_datagrams(
@@ -1785,7 +1381,7 @@ impl Adapter for UdpAdapter {
             Action::BootstrapFinishDuplicated => {
                 let Some(SentRequest {
                     server,
-                    bytes,
+                    packet,
                     mid,
                     token,
                     req,
@@ -1795,8 +1391,8 @@ impl Adapter for UdpAdapter {
                         "a duplicate Finish before any Finish".into(),
                     ));
                 };
-                response =
-                    Some(self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?);
+                let again = (mid, token);
+                response = Some(self.request(server, &req, packet, again, timeout, &mut sends)?);
             }
             _ => {
                 let Some(mut req) =
@@ -1840,19 +1436,21 @@ impl Adapter for UdpAdapter {
                 {
                     req.path = format!("{}{}", prefix.trim_end_matches('/'), req.path);
                 }
-                let (mid, token) = (self.ids.mid(), self.ids.token());
-                let bytes = encode_request(&req, mid, &token)
+                let (mid, token) = self.servers[server].endpoint.fresh_ids();
+                let packet = encode_request(&req, mid, &token)
+                    .and_then(|b| Packet::from_bytes(&b).map_err(|e| format!("{e:?}")))
                     .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
                 if matches!(step.stimulus, Action::BootstrapFinish) {
                     self.last_finish = Some(SentRequest {
                         server,
-                        bytes: bytes.clone(),
+                        packet: packet.clone(),
                         mid,
                         token: token.clone(),
                         req: req.clone(),
                     });
                 }
-                let r = self.request(server, &req, (bytes, mid, token), timeout, &mut sends)?;
+                let again = (mid, token);
+                let r = self.request(server, &req, packet, again, timeout, &mut sends)?;
                 if matches!(step.stimulus, Action::BootstrapFinish) && r.code == "2.04" {
                     // A new configuration (a push session has no Bootstrap-Request): the
                     // Registers that follow are new, not the refused ones sent again.
@@ -1920,13 +1518,6 @@ impl Adapter for UdpAdapter {
             match self.ingest(d)? {
                 Ingested::Send(m, _) => out.push(m),
                 Ingested::Nothing => {}
-                Ingested::Answer(p, s, from) => {
-                    if p.header.get_type() == MessageType::Confirmable {
-                        let ack =
-                            transport::empty(MessageType::Acknowledgement, p.header.message_id);
-                        self.send(s, from, &ack, "unexpected; acknowledged")?;
-                    }
-                }
             }
         }
         Ok(Observed {
