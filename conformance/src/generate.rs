@@ -10,7 +10,7 @@
 //! the same every time and with any number of threads.
 
 use crate::catalogue::{Catalogue, Tier};
-use crate::expectation::SendRule;
+use crate::expectation::{IfAbsent, SendRule};
 use crate::observe::{self, History};
 use crate::oracle::{self, Knowledge};
 use crate::vector::{
@@ -158,10 +158,6 @@ pub fn alternatives(
     post: &SystemState,
 ) -> Alternatives {
     let profile = model.config.profile;
-    let mut codes = Vec::new();
-    if let Some(r) = &out.response {
-        codes.push(r.code);
-    }
     let observable = bootstrap_model::spec::Observable {
         store: &pre.client.store,
         in_session: pre.ghost.in_session,
@@ -169,50 +165,29 @@ pub fn alternatives(
         access_control_delivered: pre.ghost.access_control_delivered,
     };
     let spec: CodeSet = expected_codes(profile, observable, &action.input()).unwrap_or_default();
-    let mut divergent = false;
-    let mut or_sends: Vec<(Vec<Outgoing>, SystemState)> = Vec::new();
+    let mut alt = Alternatives {
+        codes: out.response.iter().map(|r| r.code).collect(),
+        divergent: false,
+        or_sends: Vec::new(),
+        note: None,
+    };
     let mut notes = Vec::new();
-    let choice_dependent = matches!(
-        action,
-        Action::BootstrapFinish
-            | Action::BootstrapFinishDuplicated
-            | Action::ExchangeLifetimeExpired
-    ) || action.is_bootstrap_command()
-        && pre.client.phase != Phase::Bootstrapping;
-    if choice_dependent {
-        for c in allowed.iter().filter(|c| **c != pre.client.choices) {
-            let mut other = pre.clone();
-            other.client.choices = *c;
-            let (mut t2, out2) = model.step(&other, action);
-            t2.client.choices = post.client.choices;
-            if let Some(r) = &out2.response {
-                if !codes.contains(&r.code) {
-                    codes.push(r.code);
-                }
-            }
-            let same_content = out2.response.as_ref().map(|r| &r.content)
-                == out.response.as_ref().map(|r| &r.content);
-            if t2.client != post.client || !same_content || out2.send != out.send {
-                divergent = true;
-                if out2.send != out.send && !or_sends.iter().any(|(o, _)| *o == out2.send) {
-                    or_sends.push((out2.send.clone(), t2));
-                }
-            }
-        }
+    if choice_dependent(pre, action) {
+        other_clients(model, allowed, pre, action, out, post, &mut alt);
         if matches!(action, Action::ExchangeLifetimeExpired) && pre.ghost.session_changed {
             // a client that rolls everything back ends elsewhere than the reference,
             // which restores only the BS account (BS-CI-04); the snapshot it would need is
             // not in the reference's state, so the divergence is read from the ghost.
-            divergent = true;
+            alt.divergent = true;
         }
-        if divergent {
+        if alt.divergent {
             notes.push("allowed clients part ways here (A-03 pruning, A-04 strict pairing, A-10 legacy push, A-20 full rollback): the vector ends at this step");
         }
     }
     if matches!(action, Action::BootstrapPackLost) {
         if let Some(Outgoing::BootstrapRequest { to, .. }) = out.send.first() {
-            divergent = true;
-            or_sends.push((
+            alt.divergent = true;
+            alt.or_sends.push((
                 vec![Outgoing::BootstrapPackRequest {
                     to: *to,
                     endpoint: Some(model.spec.endpoint.to_string()),
@@ -223,8 +198,8 @@ pub fn alternatives(
         }
     }
     for c in spec.codes() {
-        if !codes.contains(&c) {
-            codes.push(c);
+        if !alt.codes.contains(&c) {
+            alt.codes.push(c);
         }
     }
     let unsupported_object = pre.client.choices.no_access_control
@@ -235,11 +210,51 @@ pub fn alternatives(
     } else if spec.codes().count() > 1 {
         notes.push("the specification allows every listed code (A-04, A-05, A-06 or A-10)");
     }
-    Alternatives {
-        codes,
-        divergent,
-        or_sends,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    alt.note = (!notes.is_empty()).then(|| notes.join("; "));
+    alt
+}
+
+/// Whether what the client does depends on its allowed choices:
+/// Finish, the end of a session, and bootstrap commands outside a session.
+fn choice_dependent(pre: &SystemState, action: &Action) -> bool {
+    matches!(
+        action,
+        Action::BootstrapFinish
+            | Action::BootstrapFinishDuplicated
+            | Action::ExchangeLifetimeExpired
+    ) || action.is_bootstrap_command() && pre.client.phase != Phase::Bootstrapping
+}
+
+/// Plays `action` for every other allowed client: adds the codes they answer with, and
+/// where one ends elsewhere or answers or sends otherwise, marks the step divergent and
+/// adds what it sends.
+fn other_clients(
+    model: &BootstrapSystem,
+    allowed: &[Choices],
+    pre: &SystemState,
+    action: &Action,
+    out: &Output,
+    post: &SystemState,
+    alt: &mut Alternatives,
+) {
+    for c in allowed.iter().filter(|c| **c != pre.client.choices) {
+        let mut other = pre.clone();
+        other.client.choices = *c;
+        let (mut t2, out2) = model.step(&other, action);
+        t2.client.choices = post.client.choices;
+        if let Some(r) = &out2.response {
+            if !alt.codes.contains(&r.code) {
+                alt.codes.push(r.code);
+            }
+        }
+        let same_content =
+            out2.response.as_ref().map(|r| &r.content) == out.response.as_ref().map(|r| &r.content);
+        if t2.client != post.client || !same_content || out2.send != out.send {
+            alt.divergent = true;
+            if out2.send != out.send && !alt.or_sends.iter().any(|(o, _)| *o == out2.send) {
+                alt.or_sends.push((out2.send.clone(), t2));
+            }
+        }
     }
 }
 
@@ -404,16 +419,9 @@ fn explore(
     // The index holds a 64-bit hash of (state, history) and the indices with that hash,
     // compared in full on a hit: half the memory of keeping every state twice.
     let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
-    let key = |s: &SystemState, h: &History| {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        s.hash(&mut hasher);
-        h.hash(&mut hasher);
-        hasher.finish()
-    };
     for (i, s) in model.initial_states().into_iter().enumerate() {
         index
-            .entry(key(&s, &History::default()))
+            .entry(state_key(&s, &History::default()))
             .or_default()
             .push(e.states.len() as u32);
         e.states.push(s);
@@ -421,10 +429,7 @@ fn explore(
         e.root.push(i as u8);
         e.history.push(History::default());
     }
-    let mut covered: BTreeSet<&'static str> = BTreeSet::new();
-    let mut stimuli: BTreeSet<String> = BTreeSet::new();
     let mut head = 0;
-    let (mut covered_out, mut stimuli_out) = (BTreeSet::new(), BTreeSet::new());
     let mut actions = Vec::new();
     while head < e.states.len() {
         let s = e.states[head].clone();
@@ -439,30 +444,13 @@ fn explore(
                 ));
             }
             let alt = alternatives(model, allowed, &s, &a, &out, &t);
-            let class = class_of(&a, &out);
-            let mut reasons = Vec::new();
-            if e.reachable.insert(class.clone()) {
-                reasons.push(Reason::Transition(class.clone()));
-            }
-            let stimulus = format!("{a} [{class}]");
-            if stimuli.insert(stimulus.clone()) && reasons.is_empty() {
-                reasons.push(Reason::Stimulus(stimulus));
-            }
-            if let Some(scenario) = observe::scenario(&s, &a) {
-                if stimuli.insert(scenario.to_string()) {
-                    reasons.push(Reason::Stimulus(scenario.to_string()));
-                }
-            }
-            for id in observe::exercised(profile, e.history[head], &s, &a, &out, &t) {
-                if observable(catalogue, id, profile) && covered.insert(id) {
-                    reasons.push(Reason::Requirement(id));
-                }
-            }
+            let exercised = observe::exercised(profile, e.history[head], &s, &a, &out, &t);
+            let reasons = e.reasons(catalogue, profile, &s, &a, &out, exercised);
             if !reasons.is_empty() {
                 e.selections.push((head as u32, a.clone(), reasons));
             }
             let h = e.history[head].after(&s, &a, &out, &t);
-            let k = key(&t, &h);
+            let k = state_key(&t, &h);
             let known = index.get(&k).is_some_and(|v| {
                 v.iter()
                     .any(|&i| e.history[i as usize] == h && e.states[i as usize] == t)
@@ -477,11 +465,52 @@ fn explore(
         }
         head += 1;
     }
-    std::mem::swap(&mut covered, &mut covered_out);
-    std::mem::swap(&mut stimuli, &mut stimuli_out);
-    e.covered = covered_out;
-    e.stimuli = stimuli_out;
     Ok(e)
+}
+
+/// The key of `(s, h)` in the exploration's index: a 64-bit hash.
+fn state_key(s: &SystemState, h: &History) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut hasher);
+    h.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Explored {
+    /// Why `a` taken in `s` is selected for a vector, if it is: the first step of its
+    /// transition class, else a stimulus (or scenario) not seen yet, and every observable
+    /// requirement among `exercised` that no selection covers yet.
+    fn reasons(
+        &mut self,
+        catalogue: &Catalogue,
+        profile: Profile,
+        s: &SystemState,
+        a: &Action,
+        out: &Output,
+        exercised: Vec<&'static str>,
+    ) -> Vec<Reason> {
+        let class = class_of(a, out);
+        let mut reasons = Vec::new();
+        if self.reachable.insert(class.clone()) {
+            reasons.push(Reason::Transition(class.clone()));
+        }
+        let stimulus = format!("{a} [{class}]");
+        if self.stimuli.insert(stimulus.clone()) && reasons.is_empty() {
+            reasons.push(Reason::Stimulus(stimulus));
+        }
+        if let Some(scenario) = observe::scenario(s, a) {
+            if self.stimuli.insert(scenario.to_string()) {
+                reasons.push(Reason::Stimulus(scenario.to_string()));
+            }
+        }
+        for id in exercised {
+            if observable(catalogue, id, profile) && self.covered.insert(id) {
+                reasons.push(Reason::Requirement(id));
+            }
+        }
+        reasons
+    }
 }
 
 /// What an exploration's selections covered.
@@ -590,7 +619,6 @@ fn prologue(
     v: &Vector,
     method: String,
 ) -> Result<Result<Prologue, String>, String> {
-    use bootstrap_model::client::WriteValue;
     // A random walk has no single point: its first requirement is only the first in order,
     // so the equivalence check below decides for it.
     let walk = method.starts_with("random walk");
@@ -617,6 +645,50 @@ fn prologue(
     else {
         return Ok(Err("the model has no bootstrap-only start".into()));
     };
+    let steps = prologue_steps(&store, bs_iid, pack);
+    let n = steps.len();
+    // The store the prologue leaves.
+    let mut state = model.initial_states()[from].clone();
+    for a in &steps {
+        state = model.step(&state, a).0;
+    }
+    if state.client.store != store {
+        return Ok(Err(format!(
+            "the prologue's bootstrap session leaves other objects than the factory's: {:?}",
+            state.client.store
+        )));
+    }
+    let all: Vec<Action> = steps.iter().chain(actions).cloned().collect();
+    let played = build_path(
+        model, allowed, catalogue, cfg, pack, from, &all, None, method,
+    )?;
+    if let Some(why) = prologue_mismatch(&played, &steps, v) {
+        return Ok(Err(why));
+    }
+    Ok(Ok(Prologue {
+        factory: Factory::BootstrapOnly,
+        factory_objects: Factory::BootstrapOnly.store(),
+        boot: played.boot,
+        steps: played.steps[..n].to_vec(),
+        features: played.features,
+        equivalence: format!(
+            "checked in the model: after these {n} steps the client holds the objects of {}, and the vector's {} steps and what may follow them are judged by the same rules as from {}",
+            v.factory.name(),
+            v.steps.len(),
+            v.factory.name()
+        ),
+    }))
+}
+
+/// The prologue's stimuli for the factory objects `store` (BS account `bs_iid`): the
+/// Client Hold Off Time, then one pack (BS-PACK-02) or a Bootstrap-Request accepted, one
+/// Bootstrap-Write per instance but the BS account's and Bootstrap-Finish.
+fn prologue_steps(
+    store: &bootstrap_model::store::ObjectStore,
+    bs_iid: u16,
+    pack: Option<bool>,
+) -> Vec<Action> {
+    use bootstrap_model::client::WriteValue;
     let write = |path, value| Action::BootstrapWrite {
         path,
         value,
@@ -660,66 +732,42 @@ fn prologue(
         }
         steps.push(Action::BootstrapFinish);
     }
+    steps
+}
+
+/// Why the vector `played` after the prologue `steps` is not equivalent to `v` played from
+/// its factory (issue #10): the prologue does not go through, or a later step or what may
+/// follow the last one is judged differently.
+fn prologue_mismatch(played: &Vector, steps: &[Action], v: &Vector) -> Option<String> {
     let n = steps.len();
-    // The store the prologue leaves.
-    let mut state = model.initial_states()[from].clone();
-    for a in &steps {
-        state = model.step(&state, a).0;
-    }
-    if state.client.store != store {
-        return Ok(Err(format!(
-            "the prologue's bootstrap session leaves other objects than the factory's: {:?}",
-            state.client.store
-        )));
-    }
-    let all: Vec<Action> = steps.iter().chain(actions).cloned().collect();
-    let played = build_path(
-        model, allowed, catalogue, cfg, pack, from, &all, None, method,
-    )?;
     if played.steps.len() < n
         || played.steps[..n]
             .iter()
             .map(|s| &s.stimulus)
             .ne(steps.iter())
     {
-        return Ok(Err(
-            "the prologue's bootstrap session does not go through in the model".into(),
-        ));
+        return Some("the prologue's bootstrap session does not go through in the model".into());
     }
     let later = &played.steps[n..];
     if later.len() != v.steps.len() {
-        return Ok(Err(format!(
+        return Some(format!(
             "after the prologue the vector has {} steps, from the factory {}",
             later.len(),
             v.steps.len()
-        )));
+        ));
     }
     for (k, (a, b)) in later.iter().zip(&v.steps).enumerate() {
         if (&a.stimulus, &a.request, &a.expect) != (&b.stimulus, &b.request, &b.expect) {
-            return Ok(Err(format!(
+            return Some(format!(
                 "step {} is judged differently after the prologue than from the factory",
                 k + 1
-            )));
+            ));
         }
     }
     if played.after_last != v.after_last {
-        return Ok(Err(
-            "what may follow the last step differs after the prologue".into(),
-        ));
+        return Some("what may follow the last step differs after the prologue".into());
     }
-    Ok(Ok(Prologue {
-        factory: Factory::BootstrapOnly,
-        factory_objects: Factory::BootstrapOnly.store(),
-        boot: played.boot,
-        steps: played.steps[..n].to_vec(),
-        features: played.features,
-        equivalence: format!(
-            "checked in the model: after these {n} steps the client holds the objects of {}, and the vector's {} steps and what may follow them are judged by the same rules as from {}",
-            v.factory.name(),
-            v.steps.len(),
-            v.factory.name()
-        ),
-    }))
+    None
 }
 
 /// Builds the vector for a path from a factory configuration. Each step's rules come from
@@ -742,53 +790,149 @@ fn build_path(
     let profile = model.config.profile;
     let uris = UriMap::canonical(model.config.servers as usize);
     let factory = model.config.factories[factory_index];
-    let mut state = model.initial_states()[factory_index].clone();
-    let (_, boot_out) = Client::boot(&model.spec, factory.store(), state.client.choices);
-    let mut know = Knowledge::factory(&state.client.store, profile);
-    let boot = Expectation {
-        sends: send_rules(profile, &state, &know, &boot_out.send)?,
-        ..Expectation::default()
-    };
-    let mut requirements: BTreeSet<&'static str> = observe::at_boot(&boot_out.send)
-        .into_iter()
-        .filter(|id| catalogue.applies(id, profile))
-        .collect();
-    let mut features = Features {
-        bootstrap_pack: pack,
-        access_control: !factory.store().access_control.is_empty(),
-        ..Features::default()
-    };
-    let mut history = History::default();
-    let mut steps = Vec::new();
+    let (mut w, boot) = Walk::start(model, allowed, catalogue, &uris, factory_index, pack)?;
     let mut all: Vec<Action> = actions.to_vec();
-    // Registers the client may send again while its registration retry procedure runs
-    // (Core 1.2 §6.2.1.1), from a refused or lost Register until it asks for bootstrap.
-    let mut retrying_registers: Vec<SendRule> = Vec::new();
     let mut i = 0;
     while i < all.len() {
         let a = all[i].clone();
-        let (next, out) = model.step(&state, &a);
-        let alt = alternatives(model, allowed, &state, &a, &out, &next);
-        let ex: Vec<&'static str> = observe::exercised(profile, history, &state, &a, &out, &next)
+        let divergent = w.play(&a)?;
+        i += 1;
+        if divergent {
+            break;
+        }
+        if i == actions.len() {
+            all.extend(observation(profile, &a, &w.state));
+        }
+    }
+    // After the last step the client is as it was then: a Register its retry procedure
+    // may send again stays allowed.
+    let mut after_last = quiet_closure(model, &w.state, &w.know)?;
+    for r in w.retrying_registers {
+        if !after_last.contains(&r) {
+            after_last.push(r);
+        }
+    }
+    let (requirements, tier) =
+        ranked_requirements(catalogue, actions.len(), &w.steps, &w.requirements, primary);
+    let (steps, features) = (w.steps, w.features);
+    Ok(Vector {
+        format_version: FORMAT_VERSION,
+        id: String::new(),
+        name: String::new(),
+        title: String::new(),
+        profile: profile.name().to_string(),
+        requirements,
+        tags: tags(factory, &steps, &boot),
+        tier,
+        features,
+        factory,
+        factory_objects: factory.store(),
+        endpoint: model.spec.endpoint.to_string(),
+        uris,
+        boot,
+        steps,
+        after_last,
+        prologue: None,
+        no_prologue: None,
+        provenance: Provenance {
+            model_version: env!("CARGO_PKG_VERSION").to_string(),
+            generator_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: cfg.clone(),
+            method,
+        },
+    })
+}
+
+/// The walk along a path while [`build_path`] builds its steps: the model's state, what the
+/// oracle knows and the history there, and what the steps so far collected.
+struct Walk<'a> {
+    model: &'a BootstrapSystem,
+    allowed: &'a [Choices],
+    catalogue: &'a Catalogue,
+    uris: &'a UriMap,
+    state: SystemState,
+    know: Knowledge,
+    history: History,
+    /// The requirements the boot and the steps so far exercise.
+    requirements: BTreeSet<&'static str>,
+    features: Features,
+    steps: Vec<Step>,
+    /// Registers the client may send again while its registration retry procedure runs
+    /// (Core 1.2 §6.2.1.1), from a refused or lost Register until it asks for bootstrap.
+    retrying_registers: Vec<SendRule>,
+}
+
+impl<'a> Walk<'a> {
+    /// The walk at the model's initial state `factory_index`, and the rules of what the
+    /// client sends at boot (BS-FACT-01/03).
+    fn start(
+        model: &'a BootstrapSystem,
+        allowed: &'a [Choices],
+        catalogue: &'a Catalogue,
+        uris: &'a UriMap,
+        factory_index: usize,
+        pack: Option<bool>,
+    ) -> Result<(Self, Expectation), String> {
+        let profile = model.config.profile;
+        let factory = model.config.factories[factory_index];
+        let state = model.initial_states()[factory_index].clone();
+        let (_, boot_out) = Client::boot(&model.spec, factory.store(), state.client.choices);
+        let know = Knowledge::factory(&state.client.store, profile);
+        let boot = Expectation {
+            sends: send_rules(profile, &state, &know, &boot_out.send)?,
+            ..Expectation::default()
+        };
+        let w = Walk {
+            model,
+            allowed,
+            catalogue,
+            uris,
+            requirements: observe::at_boot(&boot_out.send)
+                .into_iter()
+                .filter(|id| catalogue.applies(id, profile))
+                .collect(),
+            features: Features {
+                bootstrap_pack: pack,
+                access_control: !factory.store().access_control.is_empty(),
+                ..Features::default()
+            },
+            state,
+            know,
+            history: History::default(),
+            steps: Vec::new(),
+            retrying_registers: Vec::new(),
+        };
+        Ok((w, boot))
+    }
+
+    /// Plays `a` in the model and records its step with the oracle's rules; returns whether
+    /// allowed clients part ways there (the vector ends at this step).
+    fn play(&mut self, a: &Action) -> Result<bool, String> {
+        let profile = self.model.config.profile;
+        let pre = &self.state;
+        let (next, out) = self.model.step(pre, a);
+        let alt = alternatives(self.model, self.allowed, pre, a, &out, &next);
+        let ex: Vec<&'static str> = observe::exercised(profile, self.history, pre, a, &out, &next)
             .into_iter()
-            .filter(|id| catalogue.applies(id, profile))
+            .filter(|id| self.catalogue.applies(id, profile))
             .collect();
-        requirements.extend(ex.iter().copied());
+        self.requirements.extend(ex.iter().copied());
         let code = out.response.as_ref().map(|r| r.code);
         let response = match out.response {
             None => None,
             Some(_) => Some(oracle::response_rule(
                 profile,
-                codes_of(&a, &alt, &state),
-                &a,
-                &state.client.store,
-                &know,
+                codes_of(a, &alt, pre),
+                a,
+                &pre.client.store,
+                &self.know,
             )?),
         };
-        let mut after = know.clone();
-        after.after(profile, &a, code, &state.client.store, &next.client.store);
-        if let Action::RegisterRejected { server } | Action::RegisterLost { server } = &a {
-            retrying_registers.extend(register_again(profile, &state, &know, *server)?);
+        let mut after = self.know.clone();
+        after.after(profile, a, code, &pre.client.store, &next.client.store);
+        if let Action::RegisterRejected { server } | Action::RegisterLost { server } = a {
+            let again = register_again(profile, pre, &self.know, *server)?;
+            self.retrying_registers.extend(again);
         }
         let sends = send_rules(profile, &next, &after, &out.send)?;
         let mut or_sends = Vec::new();
@@ -801,58 +945,57 @@ fn build_path(
                 Outgoing::BootstrapRequest { .. } | Outgoing::BootstrapPackRequest { .. }
             )
         });
-        let if_absent = match a {
-            Action::ClientHoldOffExpired if asks && history.falling_back() => {
-                Some(oracle::fallback_may_be_late())
-            }
-            Action::ClientHoldOffExpired if asks && history.retrying() => {
-                Some(oracle::retry_is_open())
-            }
-            _ => None,
-        };
-        let tolerated = retrying_registers.clone();
+        let tolerated = self.retrying_registers.clone();
         if asks || next.client.phase == Phase::Bootstrapping {
-            retrying_registers.clear();
+            self.retrying_registers.clear();
         }
-        note_features(profile, &mut features, &state, &a, &response);
-        steps.push(Step {
+        note_features(profile, &mut self.features, pre, a, &response);
+        self.steps.push(Step {
             stimulus: a.clone(),
-            request: wire::stimulus(&a, profile, &uris),
+            request: wire::stimulus(a, profile, self.uris),
             expect: Expectation {
                 response,
                 sends,
                 or_sends,
                 tolerated,
-                if_absent,
+                if_absent: if_absent(self.history, a, asks),
                 note: alt.note.clone(),
             },
             requirements: ex.into_iter().map(str::to_string).collect(),
         });
-        history = history.after(&state, &a, &out, &next);
-        state = next;
-        know = after;
-        i += 1;
-        if alt.divergent {
-            break;
-        }
-        if i == actions.len() {
-            all.extend(observation(profile, &a, &state));
-        }
+        self.history = self.history.after(&self.state, a, &out, &next);
+        self.state = next;
+        self.know = after;
+        Ok(alt.divergent)
     }
-    // After the last step the client is as it was then: a Register its retry procedure
-    // may send again stays allowed.
-    let mut after_last = quiet_closure(model, &state, &know)?;
-    for r in retrying_registers {
-        if !after_last.contains(&r) {
-            after_last.push(r);
+}
+
+/// What a missing bootstrap request after the Client Hold Off Time means: a fallback
+/// (BS-REG-06) or a retry (BS-REQ-04) may come later than the reference's.
+fn if_absent(history: History, a: &Action, asks: bool) -> Option<IfAbsent> {
+    match a {
+        Action::ClientHoldOffExpired if asks && history.falling_back() => {
+            Some(oracle::fallback_may_be_late())
         }
+        Action::ClientHoldOffExpired if asks && history.retrying() => Some(oracle::retry_is_open()),
+        _ => None,
     }
-    // The rule the vector checks: the requirement it was selected for, else the strongest
-    // requirement its target step exercises, else the strongest of any step.
+}
+
+/// The vector's requirement IDs, the rule it checks first: the requirement it was selected
+/// for (`primary`), else the strongest requirement its target step (the last of the
+/// `targets` actions) exercises, else the strongest of any step; then the others by
+/// strength. Also the tier of the first.
+fn ranked_requirements(
+    catalogue: &Catalogue,
+    targets: usize,
+    steps: &[Step],
+    requirements: &BTreeSet<&'static str>,
+    primary: Option<&'static str>,
+) -> (Vec<String>, Tier) {
     let by_strength =
         |v: &mut Vec<&'static str>| v.sort_by_key(|r| (catalogue.tier(r), r.to_string()));
-    let mut target: Vec<&'static str> = actions
-        .len()
+    let mut target: Vec<&'static str> = targets
         .checked_sub(1)
         .and_then(|i| steps.get(i))
         .map(|s| {
@@ -876,32 +1019,7 @@ fn build_path(
             .map(|s| s.to_string()),
     );
     let tier = primary.map_or(Tier::May, |p| catalogue.tier(p));
-    Ok(Vector {
-        format_version: FORMAT_VERSION,
-        id: String::new(),
-        name: String::new(),
-        title: String::new(),
-        profile: profile.name().to_string(),
-        requirements: ids,
-        tags: tags(factory, &steps, &boot),
-        tier,
-        features,
-        factory,
-        factory_objects: factory.store(),
-        endpoint: model.spec.endpoint.to_string(),
-        uris,
-        boot,
-        steps,
-        after_last,
-        prologue: None,
-        no_prologue: None,
-        provenance: Provenance {
-            model_version: env!("CARGO_PKG_VERSION").to_string(),
-            generator_version: env!("CARGO_PKG_VERSION").to_string(),
-            config: cfg.clone(),
-            method,
-        },
-    })
+    (ids, tier)
 }
 
 /// The codes a step's response may carry: every code an allowed client answers with and

@@ -6,8 +6,8 @@
 
 use crate::catalogue::Tier;
 use crate::expectation::{
-    Attr, BindingRule, ContentRule, DiscoverRule, Expectation, Listing, Presence, ReadRule,
-    ResourceValue, SendRule,
+    Attr, BindingRule, ContentRule, DiscoverRule, Expectation, LinkRule, Listing, Presence,
+    ReadRule, ResourceValue, SendRule,
 };
 use crate::links::{self, Element};
 use crate::observation::{code_name, show_payload, ObservedResponse};
@@ -200,6 +200,28 @@ fn judge_listing(
     listed: &[(Path, &Element)],
     what: &str,
 ) -> Result<(), String> {
+    lists_no_forbidden_object(rule, listed, what)?;
+    for req in &rule.required {
+        let Some((_, e)) = listed.iter().find(|(p, _)| *p == req.path) else {
+            return Err(format!(
+                "{what} does not list {} ({})",
+                req.path,
+                why_required(req.path)
+            ));
+        };
+        listed_ssid(req, e, what)?;
+        listed_uri(ctx, req, e, what)?;
+    }
+    lists_every_supported_object(rule, listed, what)?;
+    lists_nothing_gone(rule, listed, what)
+}
+
+/// BS-REG-04, BS-OBJ-02: no object the rule forbids (Security, OSCORE in Register) is listed.
+fn lists_no_forbidden_object(
+    rule: &Listing,
+    listed: &[(Path, &Element)],
+    what: &str,
+) -> Result<(), String> {
     for (path, e) in listed {
         if path
             .object()
@@ -211,68 +233,65 @@ fn judge_listing(
             ));
         }
     }
-    for req in &rule.required {
-        let Some((_, e)) = listed.iter().find(|(p, _)| *p == req.path) else {
-            return Err(format!(
-                "{what} does not list {} ({})",
-                req.path,
-                why_required(req.path)
-            ));
-        };
-        match &req.ssid {
-            Attr::Any => {}
-            Attr::Absent if e.has("ssid") => {
-                return Err(format!(
-                    "{what} gives {} an ssid ({}), but the Bootstrap-Server Account has no Short Server ID (BS-ACCT-03, BS-DISC-04)",
+    Ok(())
+}
+
+/// BS-ACCT-03, BS-DISC-04: a required instance's `ssid` attribute is the Short Server ID
+/// written, and the Bootstrap-Server Account has none.
+fn listed_ssid(req: &LinkRule, e: &Element, what: &str) -> Result<(), String> {
+    match &req.ssid {
+        Attr::Any => Ok(()),
+        Attr::Absent if e.has("ssid") => Err(format!(
+            "{what} gives {} an ssid ({}), but the Bootstrap-Server Account has no Short Server ID (BS-ACCT-03, BS-DISC-04)",
+            req.path, e.text
+        )),
+        Attr::Absent => Ok(()),
+        Attr::Equals(want) => match e.attr("ssid") {
+            Some(v) if v.trim().parse::<u16>() == Ok(*want) => Ok(()),
+            Some(v) => Err(format!(
+                "{what} gives {} ssid={v}, the Short Server ID written is {want} (BS-DISC-04): {}",
+                req.path, e.text
+            )),
+            None => Err(format!(
+                "{what} lists {} without ssid={want} (BS-DISC-04): {}",
+                req.path, e.text
+            )),
+        },
+    }
+}
+
+/// BS-DISC-04 (1.1+): a required instance's `uri` attribute is the server URI written.
+fn listed_uri(ctx: Context<'_>, req: &LinkRule, e: &Element, what: &str) -> Result<(), String> {
+    match &req.uri {
+        Attr::Any => Ok(()),
+        Attr::Absent if e.has("uri") => Err(format!(
+            "{what} gives {} a uri attribute: {}",
+            req.path, e.text
+        )),
+        Attr::Absent => Ok(()),
+        Attr::Equals(u) => {
+            let want = ctx.uris.uri(*u);
+            match e.attr("uri") {
+                Some(v) if v == want => Ok(()),
+                Some(v) => Err(format!(
+                    "{what} gives {} uri=\"{v}\", the URI written is \"{want}\" (BS-DISC-04): {}",
                     req.path, e.text
-                ))
-            }
-            Attr::Absent => {}
-            Attr::Equals(want) => match e.attr("ssid") {
-                Some(v) if v.trim().parse::<u16>() == Ok(*want) => {}
-                Some(v) => {
-                    return Err(format!(
-                        "{what} gives {} ssid={v}, the Short Server ID written is {want} (BS-DISC-04): {}",
-                        req.path, e.text
-                    ))
-                }
-                None => {
-                    return Err(format!(
-                        "{what} lists {} without ssid={want} (BS-DISC-04): {}",
-                        req.path, e.text
-                    ))
-                }
-            },
-        }
-        match &req.uri {
-            Attr::Any => {}
-            Attr::Absent if e.has("uri") => {
-                return Err(format!(
-                    "{what} gives {} a uri attribute: {}",
+                )),
+                None => Err(format!(
+                    "{what} lists {} without uri=\"{want}\" (BS-DISC-04, 1.1+): {}",
                     req.path, e.text
-                ))
-            }
-            Attr::Absent => {}
-            Attr::Equals(u) => {
-                let want = ctx.uris.uri(*u);
-                match e.attr("uri") {
-                    Some(v) if v == want => {}
-                    Some(v) => {
-                        return Err(format!(
-                            "{what} gives {} uri=\"{v}\", the URI written is \"{want}\" (BS-DISC-04): {}",
-                            req.path, e.text
-                        ))
-                    }
-                    None => {
-                        return Err(format!(
-                            "{what} lists {} without uri=\"{want}\" (BS-DISC-04, 1.1+): {}",
-                            req.path, e.text
-                        ))
-                    }
-                }
+                )),
             }
         }
     }
+}
+
+/// BS-DISC-02: every object the client supports is listed, as `</o>` when it has no instance.
+fn lists_every_supported_object(
+    rule: &Listing,
+    listed: &[(Path, &Element)],
+    what: &str,
+) -> Result<(), String> {
     for o in &rule.required_objects {
         if !listed.iter().any(|(p, _)| p.object() == Some(*o)) {
             return Err(format!(
@@ -280,6 +299,16 @@ fn judge_listing(
             ));
         }
     }
+    Ok(())
+}
+
+/// BS-DEL-02, BS-CI-04, BS-FIN-06, BS-WIPE-01/03/04, BS-PACK-02: no instance that must be
+/// gone is listed, nor an instance of an object the rule names completely.
+fn lists_nothing_gone(
+    rule: &Listing,
+    listed: &[(Path, &Element)],
+    what: &str,
+) -> Result<(), String> {
     for (path, e) in listed {
         if rule.absent.contains(path) {
             return Err(format!(
@@ -329,16 +358,11 @@ fn text_of(p: &crate::wire::Encoded) -> Result<String, Finding> {
     })
 }
 
+/// Judges a Bootstrap-Read answer against `rule`: in the format asked for
+/// ([`read_in_accepted_format`]), decodable, holding what was written
+/// ([`read_holds_written`]) and nothing else ([`read_holds_nothing_else`]).
 fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
-    if let (Some(p), Some(a)) = (&r.payload, r.accept) {
-        if p.content_format != a {
-            return Err(fail(format!(
-                "the Bootstrap-Read answer is in Content-Format {}, but the request's Accept asked for {a}: a 2.05 must come in that format, or the answer be 4.06 Not Acceptable (RFC 7252 §5.10.4; BS-READ-01): {}",
-                p.content_format,
-                show_payload(p)
-            )));
-        }
-    }
+    read_in_accepted_format(r)?;
     let records = match &r.payload {
         // An object with no instance may be answered with an empty payload.
         None => Vec::new(),
@@ -354,14 +378,43 @@ fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
             })?
         }
     };
-    let shown = || r.payload.as_ref().map(show_payload).unwrap_or_default();
+    read_holds_written(rule, &records, r)?;
+    read_holds_nothing_else(rule, &records, r)
+}
+
+/// The payload of `r` as quoted in a failure (empty without one).
+fn shown(r: &ObservedResponse) -> String {
+    r.payload.as_ref().map(show_payload).unwrap_or_default()
+}
+
+/// BS-READ-01 (RFC 7252 §5.10.4): a 2.05 comes in the Content-Format the Accept asked for.
+fn read_in_accepted_format(r: &ObservedResponse) -> Result<(), Finding> {
+    if let (Some(p), Some(a)) = (&r.payload, r.accept) {
+        if p.content_format != a {
+            return Err(fail(format!(
+                "the Bootstrap-Read answer is in Content-Format {}, but the request's Accept asked for {a}: a 2.05 must come in that format, or the answer be 4.06 Not Acceptable (RFC 7252 §5.10.4; BS-READ-01): {}",
+                p.content_format,
+                show_payload(p)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// BS-READ-01, BS-WRITE-02: the answer holds every instance of the target with the values
+/// written.
+fn read_holds_written(
+    rule: &ReadRule,
+    records: &[records::Record],
+    r: &ObservedResponse,
+) -> Result<(), Finding> {
     let object = rule.target.object().unwrap_or_default();
     for want in &rule.instances {
         if !records.iter().any(|x| x.instance == want.instance) && !want.resources.is_empty() {
             return Err(fail(format!(
                 "the Bootstrap-Read answer lacks /{object}/{} (BS-READ-01: every instance of the target): {}",
                 want.instance,
-                shown()
+                shown(r)
             )));
         }
         for res in &want.resources {
@@ -370,55 +423,74 @@ fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
                 .filter(|x| x.instance == want.instance && x.resource == res.resource)
                 .collect();
             let at = format!("/{object}/{}/{}", want.instance, res.resource);
-            match &res.value {
-                ResourceValue::Single(v) => match got.as_slice() {
-                    [one] if one.resource_instance.is_none() && v.matches(&one.value) => {}
-                    [one] => {
-                        return Err(fail(format!(
-                            "{at} is {} in the Bootstrap-Read answer, the value written is {v} (BS-WRITE-02): {}",
-                            one.value,
-                            shown()
-                        )))
-                    }
-                    [] => {
-                        return Err(fail(format!(
-                            "the Bootstrap-Read answer lacks {at}, written as {v} (BS-READ-01, BS-WRITE-02): {}",
-                            shown()
-                        )))
-                    }
-                    _ => {
-                        return Err(fail(format!(
-                            "{at} appears {} times in the Bootstrap-Read answer: {}",
-                            got.len(),
-                            shown()
-                        )))
-                    }
-                },
-                ResourceValue::Multiple(instances) => {
-                    let ok = got.len() == instances.len()
-                        && instances.iter().all(|(ri, v)| {
-                            got.iter()
-                                .any(|x| x.resource_instance == Some(*ri) && v.matches(&x.value))
-                        });
-                    if !ok {
-                        let want: Vec<String> =
-                            instances.iter().map(|(ri, v)| format!("{ri}: {v}")).collect();
-                        return Err(fail(format!(
-                            "{at} in the Bootstrap-Read answer differs from what was written ({{{}}}) (BS-WRITE-02): {}",
-                            want.join(", "),
-                            shown()
-                        )));
-                    }
-                }
-            }
+            read_value_written(&at, &res.value, &got, r)?;
         }
     }
-    for x in &records {
+    Ok(())
+}
+
+/// BS-READ-01, BS-WRITE-02: the records `got` of the resource `at` hold the value written.
+fn read_value_written(
+    at: &str,
+    value: &ResourceValue,
+    got: &[&records::Record],
+    r: &ObservedResponse,
+) -> Result<(), Finding> {
+    match value {
+        ResourceValue::Single(v) => match got {
+            [one] if one.resource_instance.is_none() && v.matches(&one.value) => Ok(()),
+            [one] => Err(fail(format!(
+                "{at} is {} in the Bootstrap-Read answer, the value written is {v} (BS-WRITE-02): {}",
+                one.value,
+                shown(r)
+            ))),
+            [] => Err(fail(format!(
+                "the Bootstrap-Read answer lacks {at}, written as {v} (BS-READ-01, BS-WRITE-02): {}",
+                shown(r)
+            ))),
+            _ => Err(fail(format!(
+                "{at} appears {} times in the Bootstrap-Read answer: {}",
+                got.len(),
+                shown(r)
+            ))),
+        },
+        ResourceValue::Multiple(instances) => {
+            let ok = got.len() == instances.len()
+                && instances.iter().all(|(ri, v)| {
+                    got.iter()
+                        .any(|x| x.resource_instance == Some(*ri) && v.matches(&x.value))
+                });
+            if ok {
+                return Ok(());
+            }
+            let want: Vec<String> = instances
+                .iter()
+                .map(|(ri, v)| format!("{ri}: {v}"))
+                .collect();
+            Err(fail(format!(
+                "{at} in the Bootstrap-Read answer differs from what was written ({{{}}}) (BS-WRITE-02): {}",
+                want.join(", "),
+                shown(r)
+            )))
+        }
+    }
+}
+
+/// BS-DEL-02, BS-WIPE-03/04, BS-WRITE-04 (Core 1.2 §6.1.7.5): the answer holds no instance
+/// that must be gone or that the configuration lacks, and no resource nobody wrote but a
+/// default the rule allows.
+fn read_holds_nothing_else(
+    rule: &ReadRule,
+    records: &[records::Record],
+    r: &ObservedResponse,
+) -> Result<(), Finding> {
+    let object = rule.target.object().unwrap_or_default();
+    for x in records {
         if rule.absent.contains(&x.instance) {
             return Err(fail(format!(
                 "the Bootstrap-Read answer holds /{object}/{}, which must be gone (BS-DEL-02, BS-WIPE-03/04): {}",
                 x.instance,
-                shown()
+                shown(r)
             )));
         }
         let want = rule.instances.iter().find(|w| w.instance == x.instance);
@@ -427,7 +499,7 @@ fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
                 return Err(fail(format!(
                     "the Bootstrap-Read answer holds /{object}/{}, which the configuration does not have: {}",
                     x.instance,
-                    shown()
+                    shown(r)
                 )));
             }
             continue;
@@ -445,7 +517,7 @@ fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
                         x.path(),
                         x.value,
                         a.why,
-                        shown()
+                        shown(r)
                     )))
                 }
             },
@@ -454,7 +526,7 @@ fn judge_read(rule: &ReadRule, r: &ObservedResponse) -> Result<(), Finding> {
                     "the Bootstrap-Read answer holds {} = {}, which nobody wrote and which has no default: a supported optional resource absent from the payload MUST NOT be instantiated (BS-WRITE-04, Core 1.2 §6.1.7.5): {}",
                     x.path(),
                     x.value,
-                    shown()
+                    shown(r)
                 )))
             }
         }
@@ -718,145 +790,188 @@ pub fn problems(ctx: Context<'_>, r: &SendRule, m: &CoapMessage) -> Vec<String> 
     if m.uri != to {
         p.push(format!("goes to {}, not {to}", m.uri));
     }
-    let ep =
-        |p: &mut Vec<String>, presence: Presence, clause: &str| match (one(m, "ep", p), presence) {
-            (Some(v), _) if v == ctx.endpoint => {}
-            (Some(v), _) => p.push(format!("has ep={v}, not ep={} ({clause})", ctx.endpoint)),
-            (None, Presence::Required) => p.push(format!("has no ep= ({clause})")),
-            (None, Presence::Optional) => {}
-        };
     match r {
         SendRule::BootstrapRequest {
             pct, device_info, ..
-        } => {
-            if !path_is(m, "POST", "bs") {
-                p.push("is not POST /bs (BS-REQ-01)".into());
-                return p;
-            }
-            ep(&mut p, Presence::Required, "BS-CI-02, BS-REQ-01");
-            match one(m, "pct", &mut p) {
-                None => {}
-                Some(v) if pct.is_empty() => p.push(format!(
-                    "carries pct={v}, a parameter this version's Bootstrap-Request does not have (BS-REQ-01)"
-                )),
-                Some(v) if v.parse::<u16>().is_ok_and(|f| pct.contains(&f)) => {}
-                Some(v) => p.push(format!(
-                    "carries pct={v}, not one of {:?} (BS-REQ-02)",
-                    pct
-                )),
-            }
-            if *device_info {
-                for k in [
-                    bootstrap_model::seed_ext::DEVICE_INFO_QUERY,
-                    bootstrap_model::seed_ext::SECURITY_MODES_QUERY,
-                ] {
-                    if query(m, k).is_empty() {
-                        p.push(format!(
-                            "has no {k}= (the seed's Step 1 sends device information and supported security modes: BS-RB-02)"
-                        ));
-                    }
-                }
-            }
-            if m.payload.as_ref().is_some_and(|x| !x.hex.is_empty()) {
-                p.push("has a payload (BS-REQ-01: none)".into());
-            }
-        }
+        } => bootstrap_request_problems(ctx, m, pct, *device_info, &mut p),
         SendRule::BootstrapPackRequest { accept, .. } => {
-            if !path_is(m, "GET", "bspack") {
-                p.push("is not GET /bspack (BS-PACK-01)".into());
-                return p;
-            }
-            ep(&mut p, Presence::Required, "BS-PACK-01");
-            if let Some(a) = m.accept {
-                if !accept.contains(&a) {
-                    p.push(format!(
-                        "asks for Content-Format {a}, not one of {accept:?} (BS-PACK-01)"
-                    ));
-                }
-            }
+            pack_request_problems(ctx, m, accept, &mut p)
         }
-        SendRule::Register {
-            endpoint,
-            lifetime,
-            version,
-            binding,
-            objects,
-            objects_optional,
-            ..
-        } => {
-            if !path_is(m, "POST", "rd") {
-                p.push("is not POST /rd (BS-REG-01)".into());
-                return p;
-            }
-            ep(&mut p, *endpoint, "BS-REG-03");
-            match one(m, "lt", &mut p) {
-                Some(v) if v.parse::<u32>() == Ok(*lifetime) => {}
-                Some(v) => p.push(format!(
-                    "has lt={v}, the lifetime written is {lifetime} (BS-REG-03: lt = /1/y/1)"
-                )),
-                None => p.push(format!("has no lt= (BS-REG-03: lt = /1/y/1 = {lifetime})")),
-            }
-            if let Some(want) = version {
-                match one(m, "lwm2m", &mut p) {
-                    Some(v) if v == want => {}
-                    Some(v) => p.push(format!("has lwm2m={v}, the profile is {want} (BS-REG-03)")),
-                    None => p.push(format!(
-                        "has no lwm2m= (BS-REG-03: the enabler version, {want})"
-                    )),
-                }
-            }
-            match (binding, one(m, "b", &mut p)) {
-                (_, None) => {}
-                (BindingRule::EqualsWritten(w), Some(v)) if v == w => {}
-                (BindingRule::EqualsWritten(w), Some(v)) => p.push(format!(
-                    "has b={v}: in 1.0 the binding MUST be the /1/y/7 written, {w} (BS-REG-03)"
-                )),
-                (BindingRule::IncludesUdp, Some(v))
-                    if v.contains('U') && v.chars().all(|c| "UTSNQMH".contains(c)) => {}
-                (BindingRule::IncludesUdp, Some(v)) => p.push(format!(
-                    "has b={v}, which does not include U although the client registers over UDP (BS-REG-03)"
-                )),
-            }
-            match &m.payload {
-                None if *objects_optional => {}
-                None => p.push("has no object list (BS-REG-01: the objects and instances)".into()),
-                Some(pl) => {
-                    if pl.content_format != LINK_FORMAT {
-                        p.push(format!(
-                            "carries Content-Format {}, not link-format",
-                            pl.content_format
-                        ));
-                    } else {
-                        match text_of(pl) {
-                            Err(e) => p.push(e.to_string()),
-                            Ok(text) => match links::parse(&text) {
-                                Err(e) => p.push(format!(
-                                    "has an object list that is not link-format ({e})"
-                                )),
-                                Ok(elements) => {
-                                    let alt = links::alternate_path(&elements);
-                                    let list = listed(&elements, alt.as_deref());
-                                    if let Some((path, _)) =
-                                        list.iter().find(|(x, _)| matches!(x, Path::Resource(..)))
-                                    {
-                                        p.push(format!(
-                                            "lists the resource {path}: objects and instances only"
-                                        ));
-                                    }
-                                    if let Err(e) =
-                                        judge_listing(ctx, objects, &list, "its object list")
-                                    {
-                                        p.push(e);
-                                    }
-                                }
-                            },
-                        }
-                    }
-                }
+        SendRule::Register { .. } => register_problems(ctx, r, m, &mut p),
+    }
+    p
+}
+
+/// The `ep=` query parameter: the client's Endpoint Client Name, where `presence` says it
+/// must be there (`clause` names the requirements).
+fn endpoint_problems(
+    ctx: Context<'_>,
+    m: &CoapMessage,
+    presence: Presence,
+    clause: &str,
+    p: &mut Vec<String>,
+) {
+    match (one(m, "ep", p), presence) {
+        (Some(v), _) if v == ctx.endpoint => {}
+        (Some(v), _) => p.push(format!("has ep={v}, not ep={} ({clause})", ctx.endpoint)),
+        (None, Presence::Required) => p.push(format!("has no ep= ({clause})")),
+        (None, Presence::Optional) => {}
+    }
+}
+
+/// A Bootstrap-Request: POST /bs (BS-REQ-01) with ep= (BS-CI-02), a `pct=` this version has
+/// (BS-REQ-02), the seed's Step 1 information (BS-RB-02), and no payload.
+fn bootstrap_request_problems(
+    ctx: Context<'_>,
+    m: &CoapMessage,
+    pct: &[u16],
+    device_info: bool,
+    p: &mut Vec<String>,
+) {
+    if !path_is(m, "POST", "bs") {
+        p.push("is not POST /bs (BS-REQ-01)".into());
+        return;
+    }
+    endpoint_problems(ctx, m, Presence::Required, "BS-CI-02, BS-REQ-01", p);
+    match one(m, "pct", p) {
+        None => {}
+        Some(v) if pct.is_empty() => p.push(format!(
+            "carries pct={v}, a parameter this version's Bootstrap-Request does not have (BS-REQ-01)"
+        )),
+        Some(v) if v.parse::<u16>().is_ok_and(|f| pct.contains(&f)) => {}
+        Some(v) => p.push(format!(
+            "carries pct={v}, not one of {:?} (BS-REQ-02)",
+            pct
+        )),
+    }
+    if device_info {
+        for k in [
+            bootstrap_model::seed_ext::DEVICE_INFO_QUERY,
+            bootstrap_model::seed_ext::SECURITY_MODES_QUERY,
+        ] {
+            if query(m, k).is_empty() {
+                p.push(format!(
+                    "has no {k}= (the seed's Step 1 sends device information and supported security modes: BS-RB-02)"
+                ));
             }
         }
     }
-    p
+    if m.payload.as_ref().is_some_and(|x| !x.hex.is_empty()) {
+        p.push("has a payload (BS-REQ-01: none)".into());
+    }
+}
+
+/// A Bootstrap-Pack-Request (BS-PACK-01): GET /bspack with ep=, asking for a format the
+/// rule accepts.
+fn pack_request_problems(ctx: Context<'_>, m: &CoapMessage, accept: &[u16], p: &mut Vec<String>) {
+    if !path_is(m, "GET", "bspack") {
+        p.push("is not GET /bspack (BS-PACK-01)".into());
+        return;
+    }
+    endpoint_problems(ctx, m, Presence::Required, "BS-PACK-01", p);
+    if let Some(a) = m.accept {
+        if !accept.contains(&a) {
+            p.push(format!(
+                "asks for Content-Format {a}, not one of {accept:?} (BS-PACK-01)"
+            ));
+        }
+    }
+}
+
+/// A Register: POST /rd (BS-REG-01) with the parameters of BS-REG-03 (ep=, lt=, lwm2m=,
+/// b=) and the object list ([`object_list_problems`]).
+fn register_problems(ctx: Context<'_>, r: &SendRule, m: &CoapMessage, p: &mut Vec<String>) {
+    let SendRule::Register {
+        endpoint,
+        lifetime,
+        version,
+        binding,
+        objects,
+        objects_optional,
+        ..
+    } = r
+    else {
+        return;
+    };
+    if !path_is(m, "POST", "rd") {
+        p.push("is not POST /rd (BS-REG-01)".into());
+        return;
+    }
+    endpoint_problems(ctx, m, *endpoint, "BS-REG-03", p);
+    match one(m, "lt", p) {
+        Some(v) if v.parse::<u32>() == Ok(*lifetime) => {}
+        Some(v) => p.push(format!(
+            "has lt={v}, the lifetime written is {lifetime} (BS-REG-03: lt = /1/y/1)"
+        )),
+        None => p.push(format!("has no lt= (BS-REG-03: lt = /1/y/1 = {lifetime})")),
+    }
+    if let Some(want) = version {
+        match one(m, "lwm2m", p) {
+            Some(v) if v == want => {}
+            Some(v) => p.push(format!("has lwm2m={v}, the profile is {want} (BS-REG-03)")),
+            None => p.push(format!(
+                "has no lwm2m= (BS-REG-03: the enabler version, {want})"
+            )),
+        }
+    }
+    binding_problems(binding, one(m, "b", p), p);
+    object_list_problems(ctx, m, objects, *objects_optional, p);
+}
+
+/// BS-REG-03: a Register's `b=`, if any: in 1.0 the binding written (/1/y/7), else one
+/// including U since the client registers over UDP.
+fn binding_problems(binding: &BindingRule, b: Option<&str>, p: &mut Vec<String>) {
+    match (binding, b) {
+        (_, None) => {}
+        (BindingRule::EqualsWritten(w), Some(v)) if v == w => {}
+        (BindingRule::EqualsWritten(w), Some(v)) => p.push(format!(
+            "has b={v}: in 1.0 the binding MUST be the /1/y/7 written, {w} (BS-REG-03)"
+        )),
+        (BindingRule::IncludesUdp, Some(v))
+            if v.contains('U') && v.chars().all(|c| "UTSNQMH".contains(c)) => {}
+        (BindingRule::IncludesUdp, Some(v)) => p.push(format!(
+            "has b={v}, which does not include U although the client registers over UDP (BS-REG-03)"
+        )),
+    }
+}
+
+/// BS-REG-01/BS-REG-04: a Register's object list, in link-format, lists objects and
+/// instances only, as the rule `objects` says (judged as any listing, [`judge_listing`]).
+fn object_list_problems(
+    ctx: Context<'_>,
+    m: &CoapMessage,
+    objects: &Listing,
+    optional: bool,
+    p: &mut Vec<String>,
+) {
+    let Some(pl) = &m.payload else {
+        if !optional {
+            p.push("has no object list (BS-REG-01: the objects and instances)".into());
+        }
+        return;
+    };
+    if pl.content_format != LINK_FORMAT {
+        p.push(format!(
+            "carries Content-Format {}, not link-format",
+            pl.content_format
+        ));
+        return;
+    }
+    let elements = match text_of(pl).map(|text| links::parse(&text)) {
+        Err(e) => return p.push(e.to_string()),
+        Ok(Err(e)) => return p.push(format!("has an object list that is not link-format ({e})")),
+        Ok(Ok(elements)) => elements,
+    };
+    let alt = links::alternate_path(&elements);
+    let list = listed(&elements, alt.as_deref());
+    if let Some((path, _)) = list.iter().find(|(x, _)| matches!(x, Path::Resource(..))) {
+        p.push(format!(
+            "lists the resource {path}: objects and instances only"
+        ));
+    }
+    if let Err(e) = judge_listing(ctx, objects, &list, "its object list") {
+        p.push(e);
+    }
 }
 
 #[cfg(test)]

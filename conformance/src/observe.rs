@@ -6,7 +6,7 @@
 //! Requirements no vector exercises are listed in [`EXCLUDED`] and [`EXCLUDED_IN`] with their
 //! group ([`Exclusion`]) and the reason; the coverage report prints them by group.
 
-use bootstrap_model::client::{Content, Outgoing, Output, Phase, WriteValue};
+use bootstrap_model::client::{Content, Link, Outgoing, Output, Phase, WriteValue};
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::monitor::Event;
 use bootstrap_model::path::Path;
@@ -145,89 +145,7 @@ impl History {
             f &= !SESSION_MASK;
         }
         let code = out.response.as_ref().map(|r| r.code);
-        let event = post.last.and_then(|l| l.event);
-        match action {
-            Action::BootstrapWrite {
-                path,
-                value,
-                keep_server_info,
-            } if code == Some(ResponseCode::Changed) => {
-                f |= WRITE;
-                if *keep_server_info {
-                    f |= KEEP_SERVER_INFO;
-                }
-                match value {
-                    WriteValue::Security(s) if s.is_bootstrap() => {
-                        // Only a new bootstrap URI shows where the next request goes.
-                        let before = pre
-                            .client
-                            .store
-                            .bootstrap_account()
-                            .and_then(|(_, b)| b.uri);
-                        if before.is_some() && s.uri != before {
-                            f |= BS_ACCOUNT_WRITE;
-                        }
-                    }
-                    WriteValue::Security(_) => f |= ACCOUNT_WRITE,
-                    WriteValue::SecretKey(_) => f |= REKEY,
-                    WriteValue::Server(_)
-                    | WriteValue::ServerObject(_)
-                    | WriteValue::Lifetime(_) => f |= SERVER_WRITE,
-                    _ => {}
-                }
-                if matches!(value, WriteValue::Security(_))
-                    && path
-                        .instance()
-                        .is_some_and(|x| pre.client.store.security.get(x).is_some())
-                {
-                    f |= REKEY;
-                }
-                if let WriteValue::Security(s) = value {
-                    if s.ssid.is_some_and(|id| pre.client.store.has_related(id)) {
-                        f |= RELATED_AT_WRITE;
-                    }
-                }
-            }
-            Action::BootstrapDelete { path } if code == Some(ResponseCode::Deleted) => {
-                f |= DELETE;
-                match path {
-                    Path::Root => f |= DELETE_ROOT | DELETE_PROTECTED,
-                    Path::Object(0) => f |= DELETE_SECURITY_OBJECT | DELETE_PROTECTED,
-                    Path::Instance(0, x)
-                        if pre
-                            .client
-                            .store
-                            .security
-                            .get(*x)
-                            .is_some_and(|s| s.is_bootstrap()) =>
-                    {
-                        f |= DELETE_PROTECTED
-                    }
-                    Path::Instance(0, _) => f |= DELETE_ACCOUNT,
-                    _ => {}
-                }
-            }
-            Action::BootstrapFinish if code == Some(ResponseCode::NotAcceptable) => {
-                f |= FINISH_REFUSED
-            }
-            Action::BootstrapFinish if code == Some(ResponseCode::Changed) => f |= BOOTSTRAPPED,
-            Action::BootstrapPackDelivered {
-                consistent: true, ..
-            } => f |= BOOTSTRAPPED,
-            Action::BootstrapAccountTimeoutExpired => f |= PURGED,
-            Action::RegisterAccepted { .. } => f |= REGISTERED,
-            Action::RegisterRejected { .. } | Action::RegisterLost { .. } => f |= FALLBACK,
-            Action::BootstrapRequestTrigger { .. } => f |= TRIGGERED,
-            Action::ReBootstrapNotification { .. } => f |= NOTIFIED,
-            Action::ExchangeLifetimeExpired => {
-                f |= EXPIRED;
-                if f & BS_ACCOUNT_WRITE != 0 {
-                    f |= FAILED_AFTER_BS_WRITE;
-                }
-            }
-            Action::BootstrapRequestRejected | Action::BootstrapRequestLost => f |= REFUSED,
-            _ => {}
-        }
+        f |= action_flags(f, pre, action, code);
         // Why a bootstrap attempt happens is told by the request it leads to; after that
         // the reasons are spent (fewer distinct histories to explore).
         if out.send.iter().any(|o| {
@@ -241,12 +159,106 @@ impl History {
         if matches!(action, Action::BootstrapFinish) && code == Some(ResponseCode::Changed) {
             f &= !REGISTERED;
         }
-        match event {
+        match post.last.and_then(|l| l.event) {
             Some(Event::RelatedInformationRemoved) => f |= CASCADED,
             Some(Event::RelatedInformationKept) => f |= KEPT,
             _ => {}
         }
         History { flags: f }
+    }
+}
+
+/// The flags `action` answered with `code` adds to the flags `f` (session flags already
+/// reset when it opened a session).
+fn action_flags(f: u32, pre: &SystemState, action: &Action, code: Option<ResponseCode>) -> u32 {
+    match action {
+        Action::BootstrapWrite {
+            path,
+            value,
+            keep_server_info,
+        } if code == Some(ResponseCode::Changed) => {
+            write_flags(pre, *path, value, *keep_server_info)
+        }
+        Action::BootstrapDelete { path } if code == Some(ResponseCode::Deleted) => {
+            DELETE | delete_flags(pre, *path)
+        }
+        Action::BootstrapFinish if code == Some(ResponseCode::NotAcceptable) => FINISH_REFUSED,
+        Action::BootstrapFinish if code == Some(ResponseCode::Changed) => BOOTSTRAPPED,
+        Action::BootstrapPackDelivered {
+            consistent: true, ..
+        } => BOOTSTRAPPED,
+        Action::BootstrapAccountTimeoutExpired => PURGED,
+        Action::RegisterAccepted { .. } => REGISTERED,
+        Action::RegisterRejected { .. } | Action::RegisterLost { .. } => FALLBACK,
+        Action::BootstrapRequestTrigger { .. } => TRIGGERED,
+        Action::ReBootstrapNotification { .. } => NOTIFIED,
+        Action::ExchangeLifetimeExpired if f & BS_ACCOUNT_WRITE != 0 => {
+            EXPIRED | FAILED_AFTER_BS_WRITE
+        }
+        Action::ExchangeLifetimeExpired => EXPIRED,
+        Action::BootstrapRequestRejected | Action::BootstrapRequestLost => REFUSED,
+        _ => 0,
+    }
+}
+
+/// What an accepted Bootstrap-Write tells later steps: a write happened (BS-WRITE-05), with
+/// keepServerInfo (BS-KEEP-01/03), to an account (BS-ACCT-02), a new bootstrap URI
+/// (BS-CI-04), new keys (BS-REG-05/BS-WIPE-05), a server (BS-WRITE-04), or over an account
+/// with related information (BS-KEEP-02).
+fn write_flags(pre: &SystemState, path: Path, value: &WriteValue, keep_server_info: bool) -> u32 {
+    let store = &pre.client.store;
+    let mut f = WRITE;
+    if keep_server_info {
+        f |= KEEP_SERVER_INFO;
+    }
+    match value {
+        WriteValue::Security(s) if s.is_bootstrap() => {
+            // Only a new bootstrap URI shows where the next request goes.
+            let before = store.bootstrap_account().and_then(|(_, b)| b.uri);
+            if before.is_some() && s.uri != before {
+                f |= BS_ACCOUNT_WRITE;
+            }
+        }
+        WriteValue::Security(_) => f |= ACCOUNT_WRITE,
+        WriteValue::SecretKey(_) => f |= REKEY,
+        WriteValue::Server(_) | WriteValue::ServerObject(_) | WriteValue::Lifetime(_) => {
+            f |= SERVER_WRITE
+        }
+        _ => {}
+    }
+    if matches!(value, WriteValue::Security(_))
+        && path
+            .instance()
+            .is_some_and(|x| store.security.get(x).is_some())
+    {
+        f |= REKEY;
+    }
+    if let WriteValue::Security(s) = value {
+        if s.ssid.is_some_and(|id| store.has_related(id)) {
+            f |= RELATED_AT_WRITE;
+        }
+    }
+    f
+}
+
+/// What an accepted Bootstrap-Delete of `path` removed, for the next Discover (BS-WIPE-03/04,
+/// BS-DEL-02/03) and Finish (BS-WIPE-02, BS-CI-05).
+fn delete_flags(pre: &SystemState, path: Path) -> u32 {
+    match path {
+        Path::Root => DELETE_ROOT | DELETE_PROTECTED,
+        Path::Object(0) => DELETE_SECURITY_OBJECT | DELETE_PROTECTED,
+        Path::Instance(0, x)
+            if pre
+                .client
+                .store
+                .security
+                .get(x)
+                .is_some_and(|s| s.is_bootstrap()) =>
+        {
+            DELETE_PROTECTED
+        }
+        Path::Instance(0, _) => DELETE_ACCOUNT,
+        _ => 0,
     }
 }
 
@@ -294,88 +306,19 @@ pub fn exercised(
     out: &Output,
     post: &SystemState,
 ) -> Vec<&'static str> {
+    let s = Step {
+        profile,
+        h,
+        pre,
+        action,
+        out,
+        post,
+        code: out.response.as_ref().map(|x| x.code),
+        in_session: pre.client.phase == Phase::Bootstrapping,
+        published: profile != Profile::Seed,
+    };
     let mut r: Vec<&'static str> = Vec::new();
-    let code = out.response.as_ref().map(|x| x.code);
-    let requested = out
-        .send
-        .iter()
-        .find(|o| matches!(o, Outgoing::BootstrapRequest { .. }));
-    let packed = out
-        .send
-        .iter()
-        .any(|o| matches!(o, Outgoing::BootstrapPackRequest { .. }));
-    let registers = out
-        .send
-        .iter()
-        .filter(|o| matches!(o, Outgoing::Register { .. }))
-        .count();
-    let in_session = pre.client.phase == Phase::Bootstrapping;
-    let published = profile != Profile::Seed;
-
-    if let Some(Outgoing::BootstrapRequest {
-        pct, device_info, ..
-    }) = requested
-    {
-        r.extend([
-            "BS-CI-01",
-            "BS-CI-02",
-            "BS-REQ-01",
-            "BS-REQ-03",
-            "BS-FACT-02",
-            "BS-ACCT-08",
-        ]);
-        if pct.is_some() {
-            r.push("BS-REQ-02");
-        }
-        if device_info.is_some() && h.has(NOTIFIED) {
-            r.push("BS-RB-02");
-        }
-        if h.has(FAILED_AFTER_BS_WRITE) {
-            // The BS account written in the failed session must not be the one used.
-            r.push("BS-CI-04");
-        }
-        if h.has(BOOTSTRAPPED)
-            && pre
-                .client
-                .store
-                .bootstrap_account()
-                .and_then(|(_, s)| s.uri)
-                == Some(bootstrap_model::objects::ServerUri::BootstrapAlternate)
-        {
-            r.push("BS-WRITE-08");
-        }
-    }
-    if packed {
-        r.extend(["BS-PACK-01", "BS-CI-01", "BS-ACCT-08"]);
-    }
-    if requested.is_none()
-        && !packed
-        && matches!(action, Action::ClientHoldOffExpired)
-        && h.has(FALLBACK)
-        && published
-    {
-        // No fallback where none is due: /1/y/16 = false (BS-RB-05).
-        r.push("BS-RB-05");
-    }
-    if (requested.is_some() || packed) && matches!(action, Action::ClientHoldOffExpired) {
-        r.push("BS-FACT-05");
-        if h.has(FALLBACK) {
-            r.extend(["BS-REG-06", "BS-FACT-03", "BS-RB-05", "BS-RB-01"]);
-        }
-        if h.has(TRIGGERED) {
-            r.push("BS-RB-03");
-        }
-        if h.has(NOTIFIED) {
-            r.extend(["BS-RB-01", "BS-RB-02"]);
-        }
-        if h.has(EXPIRED) {
-            r.push("BS-CI-03");
-        }
-        if h.has(REFUSED) {
-            r.push("BS-REQ-04");
-        }
-    }
-
+    bootstrap_attempt(&s, &mut r);
     match action {
         Action::BootstrapRequestAccepted
         | Action::BootstrapRequestRejected
@@ -392,233 +335,25 @@ pub fn exercised(
             path,
             value,
             keep_server_info,
-        } => {
-            let accepted = code == Some(ResponseCode::Changed);
-            if !in_session {
-                if accepted {
-                    r.push("BS-RB-04");
-                } else if pre.client.store.bootstrap_account().is_none() || profile == Profile::Seed
-                {
-                    r.extend(["BS-RB-06", "BS-CI-08"]);
-                }
-            }
-            if accepted {
-                // BS-OBJ-06 (1.1+): the plain /o/i path of the bootstrap interface reached
-                // the object, whatever path the client hosts its objects under.
-                r.extend(["BS-WRITE-01", "BS-WRITE-07", "BS-SEC-04", "BS-OBJ-06"]);
-                let creates = match path.object() {
-                    Some(0) => path
-                        .instance()
-                        .is_some_and(|x| pre.client.store.security.get(x).is_none()),
-                    Some(1) => path
-                        .instance()
-                        .is_some_and(|x| pre.client.store.server.get(x).is_none()),
-                    Some(2) => path
-                        .instance()
-                        .is_some_and(|x| pre.client.store.access_control.get(x).is_none()),
-                    _ => false,
-                };
-                if creates {
-                    r.push("BS-WRITE-02");
-                }
-                if h.has(WRITE) {
-                    r.push("BS-WRITE-05");
-                }
-                match (path, value) {
-                    (Path::Object(_), _) => r.extend(["BS-WRITE-03", "BS-OBJ-03"]),
-                    (_, WriteValue::Security(s)) if s.is_bootstrap() => {
-                        r.extend(["BS-WRITE-08", "BS-OBJ-01"])
-                    }
-                    (_, WriteValue::Security(_) | WriteValue::SecretKey(_)) => r.push("BS-OBJ-01"),
-                    (_, WriteValue::Server(_) | WriteValue::Lifetime(_)) => r.push("BS-OBJ-03"),
-                    (_, WriteValue::AccessControl(_)) => r.push("BS-OBJ-04"),
-                    _ => {}
-                }
-                if *keep_server_info && !published {
-                    r.push("BS-KEEP-01");
-                }
-                if let (Some(x), WriteValue::Security(sec)) = (path.instance(), value) {
-                    let elsewhere = pre.client.store.security.iter().any(|(i, s)| {
-                        i != x && !s.is_bootstrap() && s.ssid.is_some() && s.ssid == sec.ssid
-                    });
-                    if !published && elsewhere {
-                        // The seed keeps Short Server IDs unique by replacing the old account.
-                        r.push("BS-ACCT-02");
-                    }
-                }
-                // A cascade (BS-WIPE-01) or its absence (BS-KEEP-01) shows in the next
-                // Discover, which credits it (`CASCADED`, `KEPT`); the write's code does not.
-            } else if code.is_some() && in_session {
-                r.push("BS-WRITE-06");
-            }
-        }
+        } => write(&s, *path, value, *keep_server_info, &mut r),
         Action::ServerWritesSecurity { .. } => r.extend(["BS-OBJ-02", "BS-SEC-04"]),
         Action::ServerReadsSecurity { .. } | Action::ServerDiscoversSecurity { .. } => {
             r.push("BS-OBJ-02")
         }
-        Action::BootstrapRead { path } if in_session => {
-            r.push("BS-READ-04");
-            match code {
-                Some(ResponseCode::Content) => {
-                    r.extend(["BS-READ-01", "BS-READ-03"]);
-                    if path.object() == Some(1) && h.has(SERVER_WRITE) {
-                        r.push("BS-WRITE-04");
-                    }
-                    // Only instances the answer must hold show what a write kept.
-                    let holds = match out.response.as_ref().and_then(|x| x.content.as_ref()) {
-                        Some(Content::Servers(xs)) => !xs.is_empty(),
-                        Some(Content::AccessControl(xs)) => !xs.is_empty(),
-                        _ => false,
-                    };
-                    if published && h.has(RELATED_AT_WRITE) && holds {
-                        r.push("BS-KEEP-02");
-                        if h.has(KEEP_SERVER_INFO) {
-                            r.push("BS-KEEP-03");
-                        }
-                    }
-                }
-                _ => r.push("BS-READ-02"),
-            }
-        }
-        Action::BootstrapDiscover { .. } if in_session => {
-            r.push("BS-DISC-01");
-            if code == Some(ResponseCode::Content) {
-                r.extend(["BS-DISC-02", "BS-DISC-03"]);
-                if let Some(Some(Content::Links { links, .. })) =
-                    out.response.as_ref().map(|x| x.content.as_ref())
-                {
-                    if links
-                        .iter()
-                        .any(|l| l.path.object() == Some(0) && l.ssid.is_some())
-                    {
-                        r.push("BS-DISC-04");
-                    }
-                    if links.iter().any(|l| {
-                        l.path.object() == Some(0)
-                            && l.path.instance().is_some()
-                            && l.ssid.is_none()
-                    }) {
-                        r.push("BS-ACCT-03");
-                    }
-                }
-                if h.has(DELETE_ROOT) {
-                    r.extend(["BS-WIPE-03", "BS-DEL-03"]);
-                }
-                if h.has(DELETE_SECURITY_OBJECT) {
-                    r.extend(["BS-WIPE-04", "BS-DEL-03"]);
-                }
-                if h.has(DELETE_PROTECTED) {
-                    r.push("BS-DEL-03");
-                }
-                if h.has(DELETE_ACCOUNT) {
-                    r.push("BS-DEL-02");
-                }
-                if h.has(WRITE) {
-                    r.push("BS-WRITE-02");
-                }
-                if h.has(CASCADED) {
-                    r.push("BS-WIPE-01");
-                }
-                if h.has(KEPT) {
-                    r.push("BS-KEEP-01");
-                }
-                if published && h.has(RELATED_AT_WRITE) {
-                    r.push("BS-KEEP-02");
-                    if h.has(KEEP_SERVER_INFO) {
-                        r.push("BS-KEEP-03");
-                    }
-                }
-            } else {
-                r.push("BS-DISC-05");
-            }
-        }
-        Action::BootstrapDelete { path } if in_session => {
-            r.extend(["BS-DEL-01", "BS-DEL-05"]);
-            if h.has(DELETE) {
-                r.push("BS-DEL-04");
-            }
-            // What a Delete of `/` or `/o` removes (BS-WIPE-03/04) and any cascade
-            // (BS-WIPE-01) show in the next Discover, which credits them.
-            if let Path::Instance(0, _) = path {
-                r.push("BS-DEL-02");
-            }
-        }
+        Action::BootstrapRead { path } if s.in_session => read(&s, *path, &mut r),
+        Action::BootstrapDiscover { .. } if s.in_session => discover(&s, &mut r),
+        Action::BootstrapDelete { path } if s.in_session => delete(&s, *path, &mut r),
         Action::BootstrapFinish | Action::BootstrapFinishDuplicated
-            if in_session || matches!(action, Action::BootstrapFinishDuplicated) =>
+            if s.in_session || matches!(action, Action::BootstrapFinishDuplicated) =>
         {
-            r.push("BS-FIN-01");
-            match code {
-                Some(ResponseCode::Changed) if in_session => {
-                    r.extend(["BS-FIN-02", "BS-FIN-05", "BS-CI-08", "BS-ACCT-01"]);
-                    if registers > 0 {
-                        r.extend(["BS-REG-01", "BS-REG-02", "BS-REG-03", "BS-REG-04"]);
-                    }
-                    if registers > 1 {
-                        r.push("BS-ACCT-05");
-                    }
-                    if h.has(FINISH_REFUSED) {
-                        r.push("BS-FIN-04");
-                    }
-                    if h.has(BOOTSTRAPPED) && !h.has(DELETE_ROOT) {
-                        r.push("BS-CI-05");
-                    }
-                    if h.has(REKEY) && registers > 0 {
-                        r.extend(["BS-REG-05", "BS-WIPE-05"]);
-                    }
-                    if h.has(REGISTERED)
-                        && (h.has(DELETE_ACCOUNT)
-                            || h.has(DELETE_ROOT)
-                            || h.has(DELETE_SECURITY_OBJECT))
-                    {
-                        r.push("BS-WIPE-02");
-                    }
-                    if post.client.account_timeout_armed {
-                        r.push("BS-FIN-06");
-                    }
-                }
-                Some(ResponseCode::NotAcceptable) => {
-                    r.extend(["BS-FIN-02", "BS-FIN-03"]);
-                    if pre.client.choices.no_access_control
-                        && pre.client.store.server_accounts().len() > 1
-                    {
-                        r.push("BS-OBJ-05");
-                    }
-                    match pre.client.store.consistency(false) {
-                        Err(Inconsistency::NoServerAccount) => r.push("BS-ACCT-06"),
-                        Err(Inconsistency::TwoBootstrapAccounts) => {
-                            r.extend(["BS-ACCT-04", "BS-WRITE-08"])
-                        }
-                        Err(
-                            Inconsistency::DuplicateShortServerId(_)
-                            | Inconsistency::ReservedShortServerId,
-                        ) => r.push("BS-ACCT-02"),
-                        _ => {}
-                    }
-                }
-                _ => {}
-            }
+            finish(&s, &mut r)
         }
-        // A Register accepted asks nothing of the client; the Register itself credited
-        // BS-REG-01. A refused or lost one starts the fallback, which the hold-off's expiry
-        // shows (`FALLBACK`: BS-REG-06, BS-RB-01/05); the client is silent until then.
         Action::RegisterRejected { .. } | Action::RegisterLost { .. } => {
-            if matches!(post.client.phase, Phase::HoldOff { .. }) {
-                r.push("BS-FACT-03");
-            } else if pre.client.store.bootstrap_account().is_none() {
-                r.extend(["BS-ACCT-08", "BS-RB-06"]);
-                if h.has(PURGED) {
-                    r.push("BS-FIN-06");
-                }
-            }
+            registration_failed(&s, &mut r)
         }
-        Action::BootstrapRequestTrigger { .. } => match code {
+        Action::BootstrapRequestTrigger { .. } => match s.code {
             Some(ResponseCode::Changed) => r.push("BS-RB-03"),
-            _ => {
-                r.push("BS-RB-06");
-                if h.has(PURGED) {
-                    r.push("BS-FIN-06");
-                }
-            }
+            _ => no_bootstrap_account(h, &mut r),
         },
         Action::ReBootstrapNotification { .. } => r.extend(["BS-RB-01", "BS-RB-02"]),
         Action::ExchangeLifetimeExpired => r.push("BS-CI-03"),
@@ -628,4 +363,428 @@ pub fn exercised(
     r.sort_unstable();
     r.dedup();
     r
+}
+
+/// One step as [`exercised`] reads it.
+struct Step<'a> {
+    profile: Profile,
+    h: History,
+    pre: &'a SystemState,
+    action: &'a Action,
+    out: &'a Output,
+    post: &'a SystemState,
+    code: Option<ResponseCode>,
+    in_session: bool,
+    published: bool,
+}
+
+impl Step<'_> {
+    /// The Bootstrap-Request the client sends, if any.
+    fn requested(&self) -> Option<&Outgoing> {
+        self.out
+            .send
+            .iter()
+            .find(|o| matches!(o, Outgoing::BootstrapRequest { .. }))
+    }
+
+    /// Whether the client sends a Bootstrap-Pack-Request.
+    fn packed(&self) -> bool {
+        self.out
+            .send
+            .iter()
+            .any(|o| matches!(o, Outgoing::BootstrapPackRequest { .. }))
+    }
+
+    /// How many Registers the client sends.
+    fn registers(&self) -> usize {
+        self.out
+            .send
+            .iter()
+            .filter(|o| matches!(o, Outgoing::Register { .. }))
+            .count()
+    }
+}
+
+/// A bootstrap attempt (or its absence) in the step, whatever the action:
+/// [`bootstrap_request`], [`pack_request`], [`no_fallback_due`], [`attempt_after_hold_off`].
+fn bootstrap_attempt(s: &Step, r: &mut Vec<&'static str>) {
+    if let Some(Outgoing::BootstrapRequest {
+        pct, device_info, ..
+    }) = s.requested()
+    {
+        bootstrap_request(s, pct.is_some(), device_info.is_some(), r);
+    }
+    if s.packed() {
+        pack_request(r);
+    }
+    no_fallback_due(s, r);
+    attempt_after_hold_off(s, r);
+}
+
+/// A Bootstrap-Request: BS-CI-01/02, BS-REQ-01/03, BS-FACT-02, BS-ACCT-08; `pct=` BS-REQ-02;
+/// seed Step 1 after a notification BS-RB-02; not to a BS account written in a failed
+/// session BS-CI-04; to the alternate bootstrap URI written in a bootstrap BS-WRITE-08.
+fn bootstrap_request(s: &Step, pct: bool, device_info: bool, r: &mut Vec<&'static str>) {
+    let h = s.h;
+    r.extend([
+        "BS-CI-01",
+        "BS-CI-02",
+        "BS-REQ-01",
+        "BS-REQ-03",
+        "BS-FACT-02",
+        "BS-ACCT-08",
+    ]);
+    if pct {
+        r.push("BS-REQ-02");
+    }
+    if device_info && h.has(NOTIFIED) {
+        r.push("BS-RB-02");
+    }
+    if h.has(FAILED_AFTER_BS_WRITE) {
+        // The BS account written in the failed session must not be the one used.
+        r.push("BS-CI-04");
+    }
+    if h.has(BOOTSTRAPPED)
+        && s.pre
+            .client
+            .store
+            .bootstrap_account()
+            .and_then(|(_, s)| s.uri)
+            == Some(bootstrap_model::objects::ServerUri::BootstrapAlternate)
+    {
+        r.push("BS-WRITE-08");
+    }
+}
+
+/// A Bootstrap-Pack-Request: BS-PACK-01, BS-CI-01, BS-ACCT-08.
+fn pack_request(r: &mut Vec<&'static str>) {
+    r.extend(["BS-PACK-01", "BS-CI-01", "BS-ACCT-08"]);
+}
+
+/// BS-RB-05 (1.x): no fallback where none is due (/1/y/16 = false): the hold-off after a
+/// registration failure passes without a bootstrap request.
+fn no_fallback_due(s: &Step, r: &mut Vec<&'static str>) {
+    if s.requested().is_none()
+        && !s.packed()
+        && matches!(s.action, Action::ClientHoldOffExpired)
+        && s.h.has(FALLBACK)
+        && s.published
+    {
+        r.push("BS-RB-05");
+    }
+}
+
+/// A bootstrap request when the Client Hold Off Time passes: BS-FACT-05, and the reason
+/// that led to it: a registration failure (BS-REG-06, BS-FACT-03, BS-RB-05, BS-RB-01), a
+/// trigger (BS-RB-03), a seed notification (BS-RB-01/02), a session that ran out (BS-CI-03),
+/// a refused or lost request (BS-REQ-04).
+fn attempt_after_hold_off(s: &Step, r: &mut Vec<&'static str>) {
+    if !((s.requested().is_some() || s.packed())
+        && matches!(s.action, Action::ClientHoldOffExpired))
+    {
+        return;
+    }
+    let h = s.h;
+    r.push("BS-FACT-05");
+    if h.has(FALLBACK) {
+        r.extend(["BS-REG-06", "BS-FACT-03", "BS-RB-05", "BS-RB-01"]);
+    }
+    if h.has(TRIGGERED) {
+        r.push("BS-RB-03");
+    }
+    if h.has(NOTIFIED) {
+        r.extend(["BS-RB-01", "BS-RB-02"]);
+    }
+    if h.has(EXPIRED) {
+        r.push("BS-CI-03");
+    }
+    if h.has(REFUSED) {
+        r.push("BS-REQ-04");
+    }
+}
+
+/// Bootstrap-Write: outside a session BS-RB-04 (accepted) or BS-RB-06/BS-CI-08 (refused
+/// without a BS account, or in the seed); accepted see [`write_accepted`]; refused in a
+/// session BS-WRITE-06.
+fn write(
+    s: &Step,
+    path: Path,
+    value: &WriteValue,
+    keep_server_info: bool,
+    r: &mut Vec<&'static str>,
+) {
+    let accepted = s.code == Some(ResponseCode::Changed);
+    if !s.in_session {
+        if accepted {
+            r.push("BS-RB-04");
+        } else if s.pre.client.store.bootstrap_account().is_none() || s.profile == Profile::Seed {
+            r.extend(["BS-RB-06", "BS-CI-08"]);
+        }
+    }
+    if accepted {
+        write_accepted(s, path, value, keep_server_info, r);
+    } else if s.code.is_some() && s.in_session {
+        r.push("BS-WRITE-06");
+    }
+}
+
+/// An accepted Bootstrap-Write: BS-WRITE-01/07, BS-SEC-04, BS-OBJ-06; creating an instance
+/// BS-WRITE-02; a second write BS-WRITE-05; what it names (see [`write_target`]); seed
+/// keepServerInfo BS-KEEP-01; seed re-provisioning of a Short Server ID BS-ACCT-02.
+fn write_accepted(
+    s: &Step,
+    path: Path,
+    value: &WriteValue,
+    keep_server_info: bool,
+    r: &mut Vec<&'static str>,
+) {
+    let store = &s.pre.client.store;
+    // BS-OBJ-06 (1.1+): the plain /o/i path of the bootstrap interface reached
+    // the object, whatever path the client hosts its objects under.
+    r.extend(["BS-WRITE-01", "BS-WRITE-07", "BS-SEC-04", "BS-OBJ-06"]);
+    let creates = match path.object() {
+        Some(0) => path
+            .instance()
+            .is_some_and(|x| store.security.get(x).is_none()),
+        Some(1) => path
+            .instance()
+            .is_some_and(|x| store.server.get(x).is_none()),
+        Some(2) => path
+            .instance()
+            .is_some_and(|x| store.access_control.get(x).is_none()),
+        _ => false,
+    };
+    if creates {
+        r.push("BS-WRITE-02");
+    }
+    if s.h.has(WRITE) {
+        r.push("BS-WRITE-05");
+    }
+    write_target(path, value, r);
+    if keep_server_info && !s.published {
+        r.push("BS-KEEP-01");
+    }
+    if let (Some(x), WriteValue::Security(sec)) = (path.instance(), value) {
+        let elsewhere = store
+            .security
+            .iter()
+            .any(|(i, s)| i != x && !s.is_bootstrap() && s.ssid.is_some() && s.ssid == sec.ssid);
+        if !s.published && elsewhere {
+            // The seed keeps Short Server IDs unique by replacing the old account.
+            r.push("BS-ACCT-02");
+        }
+    }
+    // A cascade (BS-WIPE-01) or its absence (BS-KEEP-01) shows in the next
+    // Discover, which credits it (`CASCADED`, `KEPT`); the write's code does not.
+}
+
+/// What an accepted write names: a whole object BS-WRITE-03/BS-OBJ-03, the BS account
+/// BS-WRITE-08/BS-OBJ-01, a Security instance or key BS-OBJ-01, a Server BS-OBJ-03, an
+/// Access Control instance BS-OBJ-04.
+fn write_target(path: Path, value: &WriteValue, r: &mut Vec<&'static str>) {
+    match (path, value) {
+        (Path::Object(_), _) => r.extend(["BS-WRITE-03", "BS-OBJ-03"]),
+        (_, WriteValue::Security(s)) if s.is_bootstrap() => r.extend(["BS-WRITE-08", "BS-OBJ-01"]),
+        (_, WriteValue::Security(_) | WriteValue::SecretKey(_)) => r.push("BS-OBJ-01"),
+        (_, WriteValue::Server(_) | WriteValue::Lifetime(_)) => r.push("BS-OBJ-03"),
+        (_, WriteValue::AccessControl(_)) => r.push("BS-OBJ-04"),
+        _ => {}
+    }
+}
+
+/// Bootstrap-Read in a session: BS-READ-04; answered BS-READ-01/03, a Server read after a
+/// server write BS-WRITE-04, and 1.x instances a write over related information kept
+/// BS-KEEP-02 (with keepServerInfo BS-KEEP-03); refused BS-READ-02.
+fn read(s: &Step, path: Path, r: &mut Vec<&'static str>) {
+    let h = s.h;
+    r.push("BS-READ-04");
+    if s.code != Some(ResponseCode::Content) {
+        r.push("BS-READ-02");
+        return;
+    }
+    r.extend(["BS-READ-01", "BS-READ-03"]);
+    if path.object() == Some(1) && h.has(SERVER_WRITE) {
+        r.push("BS-WRITE-04");
+    }
+    // Only instances the answer must hold show what a write kept.
+    let holds = match s.out.response.as_ref().and_then(|x| x.content.as_ref()) {
+        Some(Content::Servers(xs)) => !xs.is_empty(),
+        Some(Content::AccessControl(xs)) => !xs.is_empty(),
+        _ => false,
+    };
+    if s.published && h.has(RELATED_AT_WRITE) && holds {
+        r.push("BS-KEEP-02");
+        if h.has(KEEP_SERVER_INFO) {
+            r.push("BS-KEEP-03");
+        }
+    }
+}
+
+/// Bootstrap-Discover in a session: BS-DISC-01; answered BS-DISC-02/03, the links (see
+/// [`discover_links`]) and what earlier steps did (see [`discover_after`]); refused
+/// BS-DISC-05.
+fn discover(s: &Step, r: &mut Vec<&'static str>) {
+    r.push("BS-DISC-01");
+    if s.code != Some(ResponseCode::Content) {
+        r.push("BS-DISC-05");
+        return;
+    }
+    r.extend(["BS-DISC-02", "BS-DISC-03"]);
+    if let Some(Some(Content::Links { links, .. })) =
+        s.out.response.as_ref().map(|x| x.content.as_ref())
+    {
+        discover_links(links, r);
+    }
+    discover_after(s, r);
+}
+
+/// The links of a Discover answer: a Security instance with its Short Server ID BS-DISC-04,
+/// one without (the BS account) BS-ACCT-03.
+fn discover_links(links: &[Link], r: &mut Vec<&'static str>) {
+    if links
+        .iter()
+        .any(|l| l.path.object() == Some(0) && l.ssid.is_some())
+    {
+        r.push("BS-DISC-04");
+    }
+    if links
+        .iter()
+        .any(|l| l.path.object() == Some(0) && l.path.instance().is_some() && l.ssid.is_none())
+    {
+        r.push("BS-ACCT-03");
+    }
+}
+
+/// What an answered Discover shows of earlier steps: Deletes of `/` BS-WIPE-03, of `/0`
+/// BS-WIPE-04, of protected instances BS-DEL-03, of an account BS-DEL-02; writes BS-WRITE-02;
+/// a seed cascade BS-WIPE-01 or keepServerInfo BS-KEEP-01; 1.x writes over related
+/// information BS-KEEP-02 (with keepServerInfo BS-KEEP-03).
+fn discover_after(s: &Step, r: &mut Vec<&'static str>) {
+    let h = s.h;
+    if h.has(DELETE_ROOT) {
+        r.extend(["BS-WIPE-03", "BS-DEL-03"]);
+    }
+    if h.has(DELETE_SECURITY_OBJECT) {
+        r.extend(["BS-WIPE-04", "BS-DEL-03"]);
+    }
+    if h.has(DELETE_PROTECTED) {
+        r.push("BS-DEL-03");
+    }
+    if h.has(DELETE_ACCOUNT) {
+        r.push("BS-DEL-02");
+    }
+    if h.has(WRITE) {
+        r.push("BS-WRITE-02");
+    }
+    if h.has(CASCADED) {
+        r.push("BS-WIPE-01");
+    }
+    if h.has(KEPT) {
+        r.push("BS-KEEP-01");
+    }
+    if s.published && h.has(RELATED_AT_WRITE) {
+        r.push("BS-KEEP-02");
+        if h.has(KEEP_SERVER_INFO) {
+            r.push("BS-KEEP-03");
+        }
+    }
+}
+
+/// Bootstrap-Delete in a session: BS-DEL-01/05; a second Delete BS-DEL-04; a Security
+/// instance BS-DEL-02. What a Delete of `/` or `/o` removes (BS-WIPE-03/04) and any cascade
+/// (BS-WIPE-01) show in the next Discover, which credits them.
+fn delete(s: &Step, path: Path, r: &mut Vec<&'static str>) {
+    r.extend(["BS-DEL-01", "BS-DEL-05"]);
+    if s.h.has(DELETE) {
+        r.push("BS-DEL-04");
+    }
+    if let Path::Instance(0, _) = path {
+        r.push("BS-DEL-02");
+    }
+}
+
+/// Bootstrap-Finish (in a session, or duplicated): BS-FIN-01; accepted see
+/// [`finish_accepted`], refused see [`finish_refused`].
+fn finish(s: &Step, r: &mut Vec<&'static str>) {
+    r.push("BS-FIN-01");
+    match s.code {
+        Some(ResponseCode::Changed) if s.in_session => finish_accepted(s, r),
+        Some(ResponseCode::NotAcceptable) => finish_refused(s, r),
+        _ => {}
+    }
+}
+
+/// An accepted Finish: BS-FIN-02/05, BS-CI-08, BS-ACCT-01; the Registers BS-REG-01..04 (to
+/// several servers BS-ACCT-05); after a refusal BS-FIN-04; a re-bootstrap that kept the old
+/// configuration BS-CI-05; new keys BS-REG-05/BS-WIPE-05; deleted accounts of registered
+/// servers BS-WIPE-02; the account timeout armed BS-FIN-06.
+fn finish_accepted(s: &Step, r: &mut Vec<&'static str>) {
+    let h = s.h;
+    let registers = s.registers();
+    r.extend(["BS-FIN-02", "BS-FIN-05", "BS-CI-08", "BS-ACCT-01"]);
+    if registers > 0 {
+        r.extend(["BS-REG-01", "BS-REG-02", "BS-REG-03", "BS-REG-04"]);
+    }
+    if registers > 1 {
+        r.push("BS-ACCT-05");
+    }
+    if h.has(FINISH_REFUSED) {
+        r.push("BS-FIN-04");
+    }
+    if h.has(BOOTSTRAPPED) && !h.has(DELETE_ROOT) {
+        r.push("BS-CI-05");
+    }
+    if h.has(REKEY) && registers > 0 {
+        r.extend(["BS-REG-05", "BS-WIPE-05"]);
+    }
+    if h.has(REGISTERED)
+        && (h.has(DELETE_ACCOUNT) || h.has(DELETE_ROOT) || h.has(DELETE_SECURITY_OBJECT))
+    {
+        r.push("BS-WIPE-02");
+    }
+    if s.post.client.account_timeout_armed {
+        r.push("BS-FIN-06");
+    }
+}
+
+/// A refused Finish: BS-FIN-02/03; the multi-server configuration refused by a client
+/// without Access Control BS-OBJ-05; and the inconsistency refused: no server account
+/// BS-ACCT-06, two BS accounts BS-ACCT-04/BS-WRITE-08, a duplicate or reserved Short Server
+/// ID BS-ACCT-02.
+fn finish_refused(s: &Step, r: &mut Vec<&'static str>) {
+    let store = &s.pre.client.store;
+    r.extend(["BS-FIN-02", "BS-FIN-03"]);
+    if s.pre.client.choices.no_access_control && store.server_accounts().len() > 1 {
+        r.push("BS-OBJ-05");
+    }
+    match store.consistency(false) {
+        Err(Inconsistency::NoServerAccount) => r.push("BS-ACCT-06"),
+        Err(Inconsistency::TwoBootstrapAccounts) => r.extend(["BS-ACCT-04", "BS-WRITE-08"]),
+        Err(Inconsistency::DuplicateShortServerId(_) | Inconsistency::ReservedShortServerId) => {
+            r.push("BS-ACCT-02")
+        }
+        _ => {}
+    }
+}
+
+/// A refused or lost Register: the hold-off before the fallback BS-FACT-03, or without a BS
+/// account see [`no_bootstrap_account`]. A Register accepted asks nothing of the client; the
+/// Register itself credited BS-REG-01. The fallback shows when the hold-off expires
+/// (`FALLBACK`: BS-REG-06, BS-RB-01/05); the client is silent until then.
+fn registration_failed(s: &Step, r: &mut Vec<&'static str>) {
+    if matches!(s.post.client.phase, Phase::HoldOff { .. }) {
+        r.push("BS-FACT-03");
+    } else if s.pre.client.store.bootstrap_account().is_none() {
+        r.push("BS-ACCT-08");
+        no_bootstrap_account(s.h, r);
+    }
+}
+
+/// Nothing to bootstrap from without a BS account: BS-RB-06, and BS-FIN-06 when its timeout
+/// purged it.
+fn no_bootstrap_account(h: History, r: &mut Vec<&'static str>) {
+    r.push("BS-RB-06");
+    if h.has(PURGED) {
+        r.push("BS-FIN-06");
+    }
 }

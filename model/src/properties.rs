@@ -83,10 +83,32 @@ macro_rules! sometimes_event {
     };
 }
 
-/// The properties for a configuration.
+/// The properties for a configuration: the rules ([`rules`]), then the steps, answer
+/// codes and events that must be reachable.
 pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
-    let profile = config.profile;
-    let mut v = vec![
+    let mut v = rules();
+    v.extend(reachable_steps(config));
+    v.extend(reachable_codes(config.profile));
+    v.extend(reachable_events(config.profile));
+    v
+}
+
+/// BS-FACT-03/BS-FIN-05/BS-REG-01 (liveness, exact in terminal states): without
+/// environment faults the client eventually registers.
+fn eventually_registers(m: &BootstrapSystem, s: &SystemState) -> bool {
+    s.ghost.env_faulty || s.client.registered_anywhere() || !m.is_terminal(s)
+}
+
+/// BS-REG-06/BS-RB-05/BS-FACT-03 (liveness, exact in terminal states): after a registration
+/// failure that calls for it, the client eventually requests bootstrap.
+fn eventually_falls_back(m: &BootstrapSystem, s: &SystemState) -> bool {
+    !s.ghost.fallback_due || !m.is_terminal(s)
+}
+
+/// The rules: one `always` property per monitor, then the two liveness properties. A
+/// table, kept in one piece.
+fn rules() -> Vec<Property<BootstrapSystem>> {
+    let v = vec![
         always_monitor!(ResponseCodes),
         always_monitor!(ProtectedSurviveDelete),
         always_monitor!(SeedCascade),
@@ -109,19 +131,15 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         always_monitor!(TriggerStartsBootstrap),
         always_monitor!(PackOutcome),
         always_monitor!(DuplicateFinish),
-        Property::always(
-            EVENTUALLY_REGISTERS,
-            |m: &BootstrapSystem, s: &SystemState| {
-                s.ghost.env_faulty || s.client.registered_anywhere() || !m.is_terminal(s)
-            },
-        ),
-        Property::always(
-            EVENTUALLY_FALLS_BACK,
-            |m: &BootstrapSystem, s: &SystemState| !s.ghost.fallback_due || !m.is_terminal(s),
-        ),
+        Property::always(EVENTUALLY_REGISTERS, eventually_registers),
+        Property::always(EVENTUALLY_FALLS_BACK, eventually_falls_back),
     ];
     debug_assert_eq!(v.len(), Monitor::ALL.len() + 2);
+    v
+}
 
+/// `sometimes` properties: every kind of step the configuration can take is reachable.
+fn reachable_steps(config: &Config) -> Vec<Property<BootstrapSystem>> {
     let kinds = [
         sometimes_kind!(BootstrapRequestAccepted, "Bootstrap-Request accepted"),
         sometimes_kind!(BootstrapRequestRejected, "Bootstrap-Request rejected"),
@@ -153,12 +171,15 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
             "Bootstrap-Server Account Timeout passes"
         ),
     ];
-    for (k, p) in kinds {
-        if kind_reachable(config, k) {
-            v.push(p);
-        }
-    }
+    kinds
+        .into_iter()
+        .filter(|(k, _)| kind_reachable(config, *k))
+        .map(|(_, p)| p)
+        .collect()
+}
 
+/// `sometimes` properties: the client answers every response code the profile has.
+fn reachable_codes(profile: Profile) -> Vec<Property<BootstrapSystem>> {
     let codes = [
         sometimes_code!(Deleted, "2.02"),
         sometimes_code!(Changed, "2.04"),
@@ -170,12 +191,18 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         sometimes_code!(NotAcceptable, "4.06"),
         sometimes_code!(UnsupportedContentFormat, "4.15"),
     ];
-    for (c, p) in codes {
-        if c != ResponseCode::MethodNotAllowed || profile.supports(Operation::BootstrapRead) {
-            v.push(p);
-        }
-    }
+    codes
+        .into_iter()
+        .filter(|(c, _)| {
+            *c != ResponseCode::MethodNotAllowed || profile.supports(Operation::BootstrapRead)
+        })
+        .map(|(_, p)| p)
+        .collect()
+}
 
+/// `sometimes` properties: every re-bootstrap path and mechanism the profile has is
+/// reachable.
+fn reachable_events(profile: Profile) -> Vec<Property<BootstrapSystem>> {
     let events = [
         sometimes_event!(
             FallbackAfterRegistrationFailure,
@@ -212,12 +239,11 @@ pub fn properties(config: &Config) -> Vec<Property<BootstrapSystem>> {
         ),
         sometimes_event!(Registered, "registration"),
     ];
-    for (e, p) in events {
-        if event_reachable(profile, e) {
-            v.push(p);
-        }
-    }
-    v
+    events
+        .into_iter()
+        .filter(|(e, _)| event_reachable(profile, *e))
+        .map(|(_, p)| p)
+        .collect()
 }
 
 fn kind_reachable(config: &Config, k: ActionKind) -> bool {
