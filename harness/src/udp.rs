@@ -1,77 +1,20 @@
-//! The CoAP/UDP adapter: the harness plays the bootstrap server and every management server
-//! as real CoAP endpoints on loopback, against a client program it launches for each vector
-//! ([`crate::launch`]) or one the user starts (`--attach`).
+//! The UDP driver of the vector player ([`crate::player`]): the harness's bootstrap and
+//! management servers as real CoAP endpoints on loopback, against a client program it
+//! launches for each vector ([`crate::launch`]) or one the user starts (`--attach`).
 //!
 //! Each server is a UDP socket on 127.0.0.1 (or ::1) with an ephemeral port (`--attach`: the
-//! vectors' canonical ports). The vector's steps become CoAP exchanges, re-encoded with this
-//! adapter's [`UriMap`] by the same functions that wrote the vector
-//! ([`conformance::wire::stimulus`]):
-//!
-//! - a server request (Write, Read, Discover, Delete, Finish, the triggers) goes out as a
-//!   Confirmable request, retransmitted per RFC 7252 until the client answers (piggy-backed
-//!   in the ACK, or an empty ACK and a separate response, which is acknowledged);
-//! - a duplicate Bootstrap-Finish is the same datagram again (same Message ID);
-//! - the client's own requests (Bootstrap-Request, Bootstrap-Pack-Request, Register) are
-//!   held until the step that answers them (`bootstrap-request-accepted`: 2.04,
-//!   `register-accepted`: 2.01, ...); their retransmissions are recognised by Message ID and
-//!   bytes (the same Message ID for other bytes is a new request, and a violation within
-//!   EXCHANGE_LIFETIME, RFC 7252 §4.4) and answered again from the cache once answered; a `*-lost` step never answers and waits
-//!   MAX_TRANSMIT_WAIT for the client to give up;
-//! - a timer step waits for the timer: the harness keeps a shadow of the reference client
-//!   to know when a correct client's timer expires (Client Hold Off Time and account
-//!   timeout as the vector provisions them, EXCHANGE_LIFETIME from the RFC 7252 timing), and
-//!   a message that comes before that breaks the timing rule (BS-FACT-05).
-//!
-//! The message layer is each server's sans-IO CoAP endpoint ([`crate::endpoint`], the same
-//! one the bundled client uses): Message IDs and tokens, retransmission, duplicates
-//! answered from its cache, separate responses, and block-wise transfer (RFC 7959) below
-//! the steps: a client request that comes as Block1 blocks is answered 2.31 Continue block
-//! by block and reaches the steps once whole, its final answer echoing the last Block1
-//! option (§2.3); a client answer with Block2 M=1 is fetched block by block and judged once
-//! whole (§2.4); a client request with an early Block2 option (the Bootstrap-Pack-Request,
-//! BS-PACK-01) gets block 0 of a larger answer, and the later blocks are served from the
-//! stored answer (§2.4); a request of the harness's answered 4.13 with a Block1 size hint
-//! goes again as Block1 blocks of that size (§2.9.3, §2.5). A gap, an out-of-order block, a
-//! size change or a body over 64 KiB is a named protocol error (a Block1 one is also
-//! answered 4.08 Request Entity Incomplete, §2.9.2), as is any other rule of the message
-//! layer the client breaks ([`crate::endpoint::Event::Broken`]); a Message ID reused within
-//! EXCHANGE_LIFETIME is a violation of the step that sees it. The wire log keeps every
-//! block; the steps and their judgement see only whole messages.
-//!
-//! Content formats: a request with payload alternatives carries the first of the client
-//! profile's `content_formats` that the vector has (BS-WRITE-07), and a Bootstrap-Read asks
-//! (Accept) for the first of TLV, SenML JSON, SenML CBOR and LwM2M CBOR the profile lists
-//! (BS-READ-01); the `pct` of the client's Bootstrap-Request, when the profile lists it,
-//! goes before the rest (BS-REQ-02). A Bootstrap-Pack is answered in the format its
-//! request's Accept names (SenML CBOR 112, SenML JSON 110 or LwM2M CBOR 11544), SenML JSON
-//! when it has no Accept (BS-PACK-01); an Accept the harness cannot produce (any other)
-//! makes the vector a SKIP naming it, since answering 4.06 would judge the client on the
-//! harness's limitation.
-//!
-//! After each stimulus the adapter collects what the client sends until the step's
-//! expectation is met and a short quiet time (`--settle-ms`) has passed, or the expectation
-//! can no longer be met, or the step timeout runs out; the judgement is the same as for
-//! every adapter. Every datagram goes into the wire log.
+//! vectors' canonical ports), read by a thread of its own that stamps each datagram with its
+//! arrival time (the kernel's, on Linux); the system clock is the player's. This is all the
+//! I/O of the wire on the harness's side: sockets, threads, the launched client and the
+//! port it is given, the clock.
 
-use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
-use crate::blockwise;
-use crate::coap::{client_request, encode_request, observed_response};
-use crate::endpoint::{
-    Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
-};
+use crate::adapter::{Adapter, AdapterError, AdapterFactory};
 use crate::launch::{Launched, Launcher};
-use crate::timing::{Armed, Clock, CoapTiming};
+use crate::player::{Datagram, Driver, Player, PlayerOptions};
+use crate::timing::CoapTiming;
 use crate::transport;
-use crate::wirelog::WireRecord;
-use bootstrap_model::client::{Client, ClientSpec, Input, PackAnswer, Peer, Timer};
-use bootstrap_model::profile::Profile;
-use bootstrap_model::system::Action;
-use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
-use conformance::judge::{could_still_pass, judge, Context};
-use conformance::observation::ObservedResponse;
-use conformance::vector::{Expectation, Step, Vector};
-use conformance::wire::{CoapMessage, CoapRequest, UriMap};
-use std::collections::{BTreeMap, HashMap};
+use conformance::vector::Vector;
+use conformance::wire::UriMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -105,7 +48,18 @@ impl Default for UdpOptions {
     }
 }
 
-/// Makes a UDP adapter per vector.
+impl UdpOptions {
+    /// The player's share of the settings.
+    pub fn player(&self) -> PlayerOptions {
+        PlayerOptions {
+            coap: self.coap,
+            settle: self.settle,
+            content_formats: self.content_formats.clone(),
+        }
+    }
+}
+
+/// Makes a UDP player per vector.
 pub struct UdpFactory {
     launcher: Option<Launcher>,
     options: UdpOptions,
@@ -120,34 +74,16 @@ impl UdpFactory {
 
 impl AdapterFactory for UdpFactory {
     fn create(&self) -> Result<Box<dyn Adapter>, AdapterError> {
-        Ok(Box::new(UdpAdapter {
+        let driver = UdpDriver {
             launcher: self.launcher.clone(),
             opts: self.options.clone(),
-            servers: Vec::new(),
+            sockets: Vec::new(),
             rx: None,
             stop: Arc::new(AtomicBool::new(false)),
-            uris: UriMap::canonical(0),
-            endpoint: String::new(),
             client: None,
-            client_addrs: HashMap::new(),
-            pending: Vec::new(),
-            lost: Vec::new(),
-            outcomes: HashMap::new(),
-            register_answers: HashMap::new(),
-            profile: Profile::V1_2,
-            violations: Vec::new(),
-            log: Vec::new(),
-            t0: Instant::now(),
-            shadow: None,
-            clock: Clock::default(),
-            last_finish: None,
-            early_checks: true,
             port_lock: None,
-            window: Instant::now(),
-            pct: None,
-            alternate_paths: BTreeMap::new(),
-            held: None,
-        }))
+        };
+        Ok(Box::new(Player::new(driver, self.options.player())))
     }
 
     fn describe(&self) -> String {
@@ -158,162 +94,51 @@ impl AdapterFactory for UdpFactory {
     }
 }
 
-/// One of the harness's servers.
-struct Server {
-    name: String,
-    socket: UdpSocket,
-    addr: SocketAddr,
-    /// Its CoAP message layer.
-    endpoint: Endpoint,
-}
-
-/// A datagram a server received.
-struct Datagram {
-    server: usize,
-    from: SocketAddr,
-    bytes: Vec<u8>,
-    at: Instant,
-    wall: SystemTime,
-}
-
-/// What a request of the client's own is, by its method and path (BS-REQ-01, BS-PACK-01,
-/// BS-REG-01): which step may answer it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    BootstrapRequest,
-    PackRequest,
-    Register,
-    /// Anything else (an Update, a De-register, a Send): judged, never answered.
-    Other,
-}
-
-impl Kind {
-    fn of(m: &CoapMessage) -> Kind {
-        match (m.method.as_str(), m.path.trim_matches('/')) {
-            ("POST", "bs") => Kind::BootstrapRequest,
-            ("GET", "bspack") => Kind::PackRequest,
-            ("POST", "rd") => Kind::Register,
-            _ => Kind::Other,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::BootstrapRequest => "Bootstrap-Request",
-            Kind::PackRequest => "Bootstrap-Pack-Request",
-            Kind::Register => "Register",
-            Kind::Other => "request",
-        }
-    }
-}
-
-/// A request of the client's own, not answered yet.
-struct Pending {
-    server: usize,
-    from: SocketAddr,
-    /// Its server's endpoint's name for it.
-    id: RequestId,
-    mid: u16,
-    confirmable: bool,
-    kind: Kind,
-    /// Its Accept option (a Bootstrap-Pack-Request's pack format, BS-PACK-01).
-    accept: Option<u32>,
-    /// The earliest the client can have sent it: the start of the step (or power-on) during
-    /// which it came. The client's own clock for giving up on it starts at its send, which
-    /// lies between this and `seen`.
-    since: Instant,
-    /// When the harness read it: the latest the client can have sent it (a loaded machine
-    /// can read it well after it came).
-    seen: Instant,
-}
-
-/// A request the harness sent, kept to send it again as a duplicate.
-#[derive(Clone)]
-struct SentRequest {
-    server: usize,
-    packet: Packet,
-    mid: u16,
-    token: Vec<u8>,
-    req: CoapRequest,
-}
-
-/// What a received datagram is, once logged and handed to its endpoint.
-enum Ingested {
-    /// A new request of the client's own.
-    Send(CoapMessage, Instant),
-    /// A duplicate, a block, an answer, or nothing the step needs.
-    Nothing,
-}
-
-/// The adapter for one vector.
-pub struct UdpAdapter {
+/// The sockets, reader threads and client of one vector.
+pub struct UdpDriver {
     launcher: Option<Launcher>,
     opts: UdpOptions,
     /// BS, BS-alt, then DM0, DM1, ...
-    servers: Vec<Server>,
+    sockets: Vec<UdpSocket>,
     rx: Option<Receiver<Datagram>>,
     stop: Arc<AtomicBool>,
-    uris: UriMap,
-    endpoint: String,
     client: Option<Launched>,
-    /// The client's address as each server last saw it.
-    client_addrs: HashMap<usize, SocketAddr>,
-    pending: Vec<Pending>,
-    /// Requests a `*-lost` step dropped, by server: their retransmissions are not answered
-    /// either.
-    lost: Vec<(usize, RequestId)>,
-    /// How the harness's requests ended, by server and exchange.
-    outcomes: HashMap<(usize, ExchangeId), Result<Packet, Failure>>,
-    /// How each server answered the client's last Register (`None`: not at all): a
-    /// Register the client sends again while its registration retry procedure runs (Core
-    /// 1.2 §6.2.1.1) gets the same answer, until it asks for bootstrap.
-    register_answers: HashMap<usize, Option<ResponseType>>,
-    /// The vector's profile.
-    profile: Profile,
-    /// Rules of the message layer the client broke, for the step that sees them.
-    violations: Vec<String>,
-    log: Vec<WireRecord>,
-    t0: Instant,
-    /// The reference client in step with the vector, for its timers.
-    shadow: Option<(Client, ClientSpec)>,
-    clock: Clock,
-    /// The last Bootstrap-Finish sent: server, request, Message ID, token.
-    last_finish: Option<SentRequest>,
-    /// Whether a message before its timer is a violation (off with `--attach`, whose start
-    /// time the harness does not know).
-    early_checks: bool,
     /// The lock on the client's port (`{client_port}`), held until the vector ends.
     port_lock: Option<std::fs::File>,
-    /// When the current step (or power-on) began.
-    window: Instant,
-    /// The `pct` of the client's last Bootstrap-Request (BS-REQ-02).
-    pct: Option<u16>,
-    /// The alternate path (`/lwm2m`) each management server's last Register declared with
-    /// its root link `</lwm2m>;rt="oma.lwm2m"`: that server's requests address the client's
-    /// objects under it (Core 1.2 §6.2.1, BS-OBJ-06); the bootstrap server's never do.
-    alternate_paths: BTreeMap<usize, String>,
-    /// A datagram that came after the step reading it had ended (the harness lagged): it
-    /// is the next step's, judged by when it arrived, not when it was read.
-    held: Option<Datagram>,
 }
 
-/// How long a step may run past the timer it waits for before the harness looks again:
-/// a correct client's timer starts after the shadow's (it learns of the stimulus later).
-const TIMER_MARGIN: Duration = Duration::from_millis(100);
-
-/// How much earlier than the shadow's deadline a message may come and still count as
-/// on time (clock granularity).
-const EARLY_TOLERANCE: Duration = Duration::from_millis(50);
-
-fn protocol(why: impl Into<String>, bytes: &[u8]) -> AdapterError {
-    AdapterError::Protocol {
-        line: transport::hex(bytes),
-        why: why.into(),
+impl UdpDriver {
+    fn placeholders(
+        &self,
+        v: &Vector,
+        uris: &UriMap,
+        client_port: u16,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("client_port", client_port.to_string()),
+            ("bs_uri", uris.bootstrap.clone()),
+            ("bs_alt_uri", uris.bootstrap_alternate.clone()),
+            ("server_uris", uris.servers.join(",")),
+            ("endpoint", v.endpoint.clone()),
+            ("profile", v.profile.clone()),
+            ("factory", v.factory.name().to_string()),
+            (
+                "bootstrap_pack",
+                v.features
+                    .bootstrap_pack
+                    .map_or("any".to_string(), |p| p.to_string()),
+            ),
+            (
+                "access_control",
+                (!v.features.no_access_control).to_string(),
+            ),
+            ("coap_time_scale", self.opts.coap.scale.to_string()),
+        ]
     }
 }
 
-impl UdpAdapter {
-    fn bind(&mut self, v: &Vector) -> Result<(), AdapterError> {
+impl Driver for UdpDriver {
+    fn bind(&mut self, v: &Vector) -> Result<Vec<(String, SocketAddr)>, AdapterError> {
         let mut specs = vec![
             ("BS".to_string(), &v.uris.bootstrap),
             ("BS-alt".to_string(), &v.uris.bootstrap_alternate),
@@ -322,6 +147,7 @@ impl UdpAdapter {
             specs.push((format!("DM{k}"), u));
         }
         let (tx, rx) = mpsc::channel();
+        let mut bound = Vec::new();
         for (i, (name, canonical)) in specs.into_iter().enumerate() {
             let port = if self.opts.attach {
                 transport::socket_addr(canonical)
@@ -348,85 +174,51 @@ impl UdpAdapter {
                 .name(format!("udp-{name}"))
                 .spawn(move || read_datagrams(reader, i, tx, stop))
                 .map_err(|e| AdapterError::Spawn(format!("cannot start a thread: {e}")))?;
-            self.servers.push(Server {
-                name,
-                socket,
-                addr,
-                endpoint: Endpoint::new(self.opts.coap, None),
-            });
+            self.sockets.push(socket);
+            bound.push((name, addr));
         }
         self.rx = Some(rx);
-        let uri = |i: usize| transport::uri_of(self.servers[i].addr);
-        self.uris = UriMap {
-            bootstrap: uri(0),
-            bootstrap_alternate: uri(1),
-            servers: (2..self.servers.len()).map(uri).collect(),
+        Ok(bound)
+    }
+
+    fn launch(&mut self, v: &Vector, uris: &UriMap) -> Result<Option<SocketAddr>, AdapterError> {
+        let Some(l) = &self.launcher else {
+            eprintln!(
+                "{}: start the client now (bootstrap server {}, endpoint {}, factory {})",
+                v.name,
+                uris.bootstrap,
+                v.endpoint,
+                v.factory.name()
+            );
+            return Ok(None);
         };
-        Ok(())
+        let mut port = 0;
+        let mut addr = None;
+        if l.uses("client_port") {
+            let (probe, lock) = free_port(self.opts.host)?;
+            port = probe.port();
+            addr = Some(probe);
+            self.port_lock = Some(lock);
+        }
+        let argv = l.argv(&self.placeholders(v, uris, port));
+        self.client = Some(Launched::spawn(&argv)?);
+        Ok(addr)
     }
 
-    fn placeholders(&self, v: &Vector, client_port: u16) -> Vec<(&'static str, String)> {
-        vec![
-            ("client_port", client_port.to_string()),
-            ("bs_uri", self.uris.bootstrap.clone()),
-            ("bs_alt_uri", self.uris.bootstrap_alternate.clone()),
-            ("server_uris", self.uris.servers.join(",")),
-            ("endpoint", v.endpoint.clone()),
-            ("profile", v.profile.clone()),
-            ("factory", v.factory.name().to_string()),
-            (
-                "bootstrap_pack",
-                v.features
-                    .bootstrap_pack
-                    .map_or("any".to_string(), |p| p.to_string()),
-            ),
-            (
-                "access_control",
-                (!v.features.no_access_control).to_string(),
-            ),
-            ("coap_time_scale", self.opts.coap.scale.to_string()),
-        ]
+    fn knows_start(&self) -> bool {
+        self.launcher.is_some()
     }
 
-    fn record(
-        &mut self,
-        server: usize,
-        to_client: bool,
-        peer: SocketAddr,
-        bytes: &[u8],
-        at: (Instant, SystemTime),
-        note: &str,
-    ) {
-        let s = &self.servers[server];
-        self.log.push(WireRecord {
-            at: at.1,
-            since_start: at.0.saturating_duration_since(self.t0),
-            to_client,
-            server: s.name.clone(),
-            server_addr: s.addr,
-            client_addr: peer,
-            bytes: bytes.to_vec(),
-            note: note.to_string(),
-        });
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 
-    fn send(
-        &mut self,
-        server: usize,
-        to: SocketAddr,
-        bytes: &[u8],
-        note: &str,
-    ) -> Result<(), AdapterError> {
-        self.record(
-            server,
-            true,
-            to,
-            bytes,
-            (Instant::now(), SystemTime::now()),
-            note,
-        );
-        self.servers[server]
-            .socket
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn send(&mut self, server: usize, to: SocketAddr, bytes: &[u8]) -> Result<(), AdapterError> {
+        self.sockets[server]
             .send_to(bytes, to)
             .map(drop)
             .map_err(|e| AdapterError::Protocol {
@@ -435,15 +227,7 @@ impl UdpAdapter {
             })
     }
 
-    /// The next datagram before `until`, or `None`; fails if the client died.
     fn next_datagram(&mut self, until: Instant) -> Result<Option<Datagram>, AdapterError> {
-        if let Some(d) = self.held.take() {
-            if d.at < until {
-                return Ok(Some(d));
-            }
-            self.held = Some(d);
-            return Ok(None);
-        }
         loop {
             if let Some(e) = self.client.as_mut().and_then(Launched::exited) {
                 return Err(e);
@@ -465,187 +249,18 @@ impl UdpAdapter {
         }
     }
 
-    /// Logs a received datagram, hands it to its server's endpoint (which answers
-    /// duplicates and block-wise steps itself), and sorts what comes out: a new client
-    /// request, or nothing the step needs.
-    fn ingest(&mut self, d: Datagram) -> Result<Ingested, AdapterError> {
-        let received = self.servers[d.server]
-            .endpoint
-            .handle_datagram(d.at, d.from, &d.bytes);
-        let note = match received {
-            Received::Retransmission(id) if self.lost.contains(&(d.server, id)) => {
-                "retransmission of a lost request: not answered"
-            }
-            r => r.note(),
-        };
-        self.record(d.server, false, d.from, &d.bytes, (d.at, d.wall), note);
-        self.flush(d.server)?;
-        self.events(d.server, d.at)
-    }
-
-    /// Sends what server `server`'s endpoint asks.
-    fn flush(&mut self, server: usize) -> Result<(), AdapterError> {
-        while let Some(t) = self.servers[server].endpoint.poll_transmit() {
-            self.send(server, t.to, &t.bytes, &t.note)?;
-        }
+    fn wait_until(&mut self, until: Instant) -> Result<(), AdapterError> {
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
         Ok(())
     }
 
-    /// What server `server`'s endpoint has to say, at `at`: a new request of the client's,
-    /// the answer (or failure) of the harness's request, a rule of the message layer broken.
-    fn events(&mut self, server: usize, at: Instant) -> Result<Ingested, AdapterError> {
-        let mut out = Ingested::Nothing;
-        let name = self.servers[server].name.clone();
-        while let Some(e) = self.servers[server].endpoint.poll_event() {
-            match e {
-                Event::Request {
-                    id, from, request, ..
-                } => {
-                    if let Some(m) = self.client_request(server, id, from, &request, at)? {
-                        out = Ingested::Send(m, at);
-                    }
-                }
-                Event::Response { exchange, response } => {
-                    self.outcomes.insert((server, exchange), Ok(response));
-                }
-                Event::Failed { exchange, failure } => {
-                    self.outcomes.insert((server, exchange), Err(failure));
-                }
-                Event::MessageIdReused { mid, after, .. } => self.violations.push(format!(
-                    "the client sent {name} a new request under Message ID {mid}, which it had used {:.3} s before for another request: a Message ID MUST NOT be reused within EXCHANGE_LIFETIME (RFC 7252 §4.4)",
-                    after.as_secs_f64()
-                )),
-                Event::Broken { bytes, why, .. } => {
-                    return Err(protocol(format!("the client's message to {name}: {why}"), &bytes));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// A request of the client's own, whole: judged by the step; held for the step that
-    /// answers it (Bootstrap-Request, Bootstrap-Pack-Request, Register), answered as
-    /// before when it is a Register sent again after a refusal or a loss.
-    fn client_request(
-        &mut self,
-        server: usize,
-        id: RequestId,
-        from: SocketAddr,
-        p: &Packet,
-        at: Instant,
-    ) -> Result<Option<CoapMessage>, AdapterError> {
-        let name = self.servers[server].name.clone();
-        let bytes = p.to_bytes_unlimited().unwrap_or_default();
-        if let Some(b) = blockwise::block_of(p, CoapOption::Block2)
-            .ok()
-            .flatten()
-            .filter(|b| b.num > 0)
-        {
-            return Err(protocol(
-                format!(
-                    "the client asked {name} for Block2 block {} of an answer the harness is not serving block-wise (RFC 7959 §2.4)",
-                    b.num
-                ),
-                &bytes,
-            ));
-        }
-        let uri = transport::uri_of(self.servers[server].addr);
-        let message = client_request(p, &uri)
-            .map_err(|e| protocol(format!("the client's request to {name}: {e}"), &bytes))?;
-        self.client_addrs.insert(server, from);
-        let kind = Kind::of(&message);
-        if matches!(kind, Kind::BootstrapRequest | Kind::PackRequest) {
-            // The retry procedure of a failed registration ends with the fallback.
-            self.register_answers.clear();
-        }
-        if kind == Kind::Register {
-            self.learn_alternate_path(server, &message);
-        }
-        if kind == Kind::BootstrapRequest {
-            self.pct = message
-                .query
-                .iter()
-                .find_map(|q| q.strip_prefix("pct="))
-                .and_then(|v| v.parse().ok());
-        }
-        let mid = p.header.message_id;
-        // A request under the Message ID of one still pending replaces it.
-        self.pending
-            .retain(|q| (q.server, q.from, q.mid) != (server, from, mid));
-        let pending = Pending {
-            server,
-            from,
-            id,
-            mid,
-            confirmable: p.header.get_type() == MessageType::Confirmable,
-            kind,
-            accept: p
-                .get_first_option(CoapOption::Accept)
-                .and_then(|v| crate::coap::read_uint(v)),
-            since: self.window,
-            seen: at,
-        };
-        match (kind, self.register_answers.get(&server).copied()) {
-            // A Register sent again after the server refused (or lost) the last: the same
-            // answer (the step judges whether it may come).
-            (Kind::Register, Some(Some(code))) => {
-                self.pending.push(pending);
-                self.answer(
-                    "Register",
-                    |q| q.kind == Kind::Register && q.id == id && q.server == server,
-                    code,
-                    None,
-                    None,
-                )?;
-            }
-            (Kind::Register, Some(None)) => self.lost.push((server, id)),
-            (Kind::Other, _) => {}
-            _ => self.pending.push(pending),
-        }
-        Ok(Some(message))
-    }
-
-    /// The alternate path a Register declares with its root link (BS-OBJ-06).
-    fn learn_alternate_path(&mut self, server: usize, message: &CoapMessage) {
-        let declared = message
-            .payload
-            .as_ref()
-            .and_then(|p| p.bytes().ok())
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| conformance::links::parse(&t).ok())
-            .and_then(|e| conformance::links::alternate_path(&e));
-        match declared {
-            Some(prefix) => self.alternate_paths.insert(server, prefix),
-            None => self.alternate_paths.remove(&server),
-        };
-    }
-
-    /// The address to send server `server`'s requests to.
-    fn client_addr(&self, server: usize) -> Result<SocketAddr, AdapterError> {
-        self.client_addrs
-            .get(&server)
-            .or_else(|| self.client_addrs.iter().find(|(k, _)| **k != usize::MAX).map(|(_, a)| a))
-            .or_else(|| self.client_addrs.get(&usize::MAX))
-            .copied()
-            .ok_or_else(|| {
-                AdapterError::Unsupported(
-                    "a server request before the client has sent anything: the server cannot know the client's address (a launcher with {client_port} makes it known)".into(),
-                )
-            })
-    }
-
-    /// Before the first request to a launched client that has sent nothing yet (its address
-    /// is the `{client_port}` the harness gave it): waits, up to `timeout`, until the client
-    /// has bound that port, so that a slow start does not lose the request. Read from the
-    /// kernel's socket table (Linux `/proc/net/udp*`), never by binding the port, which
-    /// could race the client's own bind; elsewhere the request goes at once.
-    fn await_client_port(&mut self, timeout: Duration) -> Result<(), AdapterError> {
-        if self.client.is_none() || self.client_addrs.keys().any(|k| *k != usize::MAX) {
+    /// Waits until the launched client has bound `addr`'s port, read from the kernel's
+    /// socket table (Linux `/proc/net/udp*`), never by binding the port, which could race
+    /// the client's own bind; elsewhere the request goes at once.
+    fn await_client(&mut self, addr: SocketAddr, timeout: Duration) -> Result<(), AdapterError> {
+        if self.client.is_none() {
             return Ok(());
         }
-        let Some(addr) = self.client_addrs.get(&usize::MAX).copied() else {
-            return Ok(());
-        };
         let until = Instant::now() + timeout;
         while Instant::now() < until {
             if let Some(e) = self.client.as_mut().and_then(Launched::exited) {
@@ -659,289 +274,18 @@ impl UdpAdapter {
         Ok(())
     }
 
-    /// Sends a request of the harness's and waits for the client's response; client
-    /// requests that arrive meanwhile go to `sends`. The endpoint retransmits it, takes a
-    /// separate response, sends it again in Block1 blocks after a 4.13 with a size hint
-    /// (RFC 7959 §2.9.3) and fetches a Block2 answer block by block (§2.4), each datagram
-    /// given `timeout`; the response is decoded once whole. `again`: the Message ID and
-    /// token of a request sent before, for the same datagram again (a duplicate).
-    fn request(
-        &mut self,
-        server: usize,
-        req: &CoapRequest,
-        packet: Packet,
-        again: (u16, Vec<u8>),
-        timeout: Duration,
-        sends: &mut Vec<(CoapMessage, Instant)>,
-    ) -> Result<ObservedResponse, AdapterError> {
-        self.await_client_port(timeout)?;
-        let to = self.client_addr(server)?;
-        let name = self.servers[server].name.clone();
-        let what = format!("the client's response to {} {}", req.method, req.path);
-        let options = RequestOptions {
-            message_id: Some(again.0),
-            token: Some(again.1),
-            patience: Some(timeout),
-            ..Default::default()
-        };
-        let x = self.servers[server]
-            .endpoint
-            .request(Instant::now(), to, packet, options)
-            .map_err(AdapterError::Spawn)?;
-        self.flush(server)?;
-        loop {
-            if let Some(outcome) = self.outcomes.remove(&(server, x)) {
-                return match outcome {
-                    Ok(p) => {
-                        let bytes = p.to_bytes_unlimited().unwrap_or_default();
-                        let mut o = observed_response(&p)
-                            .map_err(|e| protocol(format!("{what}: {e}"), &bytes))?;
-                        o.accept = req.accept;
-                        Ok(o)
-                    }
-                    Err(Failure::Reset) => Err(protocol(
-                        format!(
-                            "the client rejected {} {} with a Reset",
-                            req.method, req.path
-                        ),
-                        &[],
-                    )),
-                    Err(Failure::Blockwise(why)) => Err(protocol(format!("{what}: {why}"), &[])),
-                    Err(Failure::NoAnswer | Failure::Cancelled) => Err(AdapterError::Timeout {
-                        waiting_for: format!("response to {} {} from {name}", req.method, req.path),
-                        after: timeout,
-                    }),
-                };
-            }
-            let until = self.servers[server]
-                .endpoint
-                .poll_timeout()
-                .unwrap_or_else(|| Instant::now() + timeout);
-            match self.next_datagram(until)? {
-                Some(d) => {
-                    if let Ingested::Send(o, at) = self.ingest(d)? {
-                        sends.push((o, at));
-                    }
-                }
-                None => {
-                    let now = Instant::now();
-                    self.servers[server].endpoint.handle_timeout(now);
-                    self.flush(server)?;
-                    if let Ingested::Send(o, at) = self.events(server, now)? {
-                        sends.push((o, at));
-                    }
-                }
-            }
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(c) = &mut self.client {
+            c.kill();
         }
     }
 
-    /// Answers the client's pending request that `pick` selects with `code`.
-    fn answer(
-        &mut self,
-        what: &str,
-        pick: impl Fn(&Pending) -> bool,
-        code: ResponseType,
-        location: Option<&str>,
-        payload: Option<(u16, Vec<u8>)>,
-    ) -> Result<(), AdapterError> {
-        let i = self
-            .pending
-            .iter()
-            .position(&pick)
-            .ok_or_else(|| AdapterError::Protocol {
-                line: String::new(),
-                why: format!(
-                    "the step answers the client's {what}, but the client has not sent one"
-                ),
-            })?;
-        // Answered later than a correct client is bound to wait for it (it may give up from
-        // MIN_TRANSMIT_WAIT after its first transmission on): the harness lagged, and what
-        // the client does next cannot be judged.
-        let late = self.pending[i].seen.elapsed();
-        if self.pending[i].confirmable && late > self.opts.coap.min_transmit_wait() {
-            return Err(AdapterError::Unsupported(format!(
-                "the harness answers the client's {what} {:.2} s after it came, later than a correct client must wait for an answer at this --coap-time-scale (MIN_TRANSMIT_WAIT {:.2} s): the machine is too loaded for this factor; use a larger --coap-time-scale",
-                late.as_secs_f64(),
-                self.opts.coap.min_transmit_wait().as_secs_f64()
-            )));
-        }
-        let q = self.pending.remove(i);
-        if q.kind == Kind::Register {
-            self.register_answers.insert(q.server, Some(code));
-        }
-        let mut p = Packet::new();
-        p.header.code = MessageClass::Response(code);
-        if let Some(l) = location {
-            for seg in l.split('/').filter(|s| !s.is_empty()) {
-                p.add_option(CoapOption::LocationPath, seg.as_bytes().to_vec());
-            }
-        }
-        if let Some((format, bytes)) = payload {
-            p.add_option(CoapOption::ContentFormat, crate::coap::uint(format.into()));
-            p.payload = bytes;
-        }
-        self.servers[q.server]
-            .endpoint
-            .respond(Instant::now(), q.id, p, Answer::Cached)
-            .map_err(AdapterError::Spawn)?;
-        self.flush(q.server)
-    }
-
-    /// Drops the client's pending request that `pick` selects (a `*-lost` step).
-    /// Returns the earliest and the latest the client can have sent the request: its own
-    /// clock for giving up on it runs from then, not from this step.
-    fn lose(
-        &mut self,
-        what: &str,
-        pick: impl Fn(&Pending) -> bool,
-    ) -> Result<(Instant, Instant), AdapterError> {
-        let i = self
-            .pending
-            .iter()
-            .position(pick)
-            .ok_or_else(|| AdapterError::Protocol {
-                line: String::new(),
-                why: format!("the step loses the client's {what}, but the client has not sent one"),
-            })?;
-        let q = self.pending.remove(i);
-        if q.kind == Kind::Register {
-            self.register_answers.insert(q.server, None);
-        }
-        self.lost.push((q.server, q.id));
-        Ok((q.since, q.seen))
-    }
-
-    /// Collects the client's requests until `expect` is met and the quiet time has passed
-    /// (and not before `at_least`), until it cannot be met any more, or until `deadline`.
-    /// A message that comes before `not_before` breaks a timing rule, described by `rule`.
-    fn observe(
-        &mut self,
-        expect: &Expectation,
-        response: Option<ObservedResponse>,
-        mut sends: Vec<(CoapMessage, Instant)>,
-        at_least: Option<Instant>,
-        deadline: Instant,
-        not_before: Option<(Instant, String)>,
-    ) -> Result<Observed, AdapterError> {
-        // When a correct client's next timer expires: once the step's expectation is met,
-        // what arrives after that may be the timer's doing and belongs to a later step (the
-        // vector's order puts the timer there), even when the harness reads it late.
-        let timer_at = self.clock.next().map(|(_, at)| at);
-        let (uris, endpoint) = (self.uris.clone(), self.endpoint.clone());
-        let ctx = Context {
-            uris: &uris,
-            endpoint: &endpoint,
-        };
-        let mut quiet_until: Option<Instant> = None;
-        loop {
-            let now = Instant::now();
-            let plain: Vec<CoapMessage> = sends.iter().map(|(o, _)| o.clone()).collect();
-            let met = judge(ctx, expect, response.as_ref(), &plain).is_ok();
-            // What was sent (or answered) cannot be mended by more: the step only waits the
-            // quiet time, for the report.
-            let hopeless = !met && !could_still_pass(ctx, expect, response.as_ref(), &plain);
-            let waited = at_least.is_none_or(|a| now >= a);
-            let done = hopeless || (met && waited);
-            let until = if done {
-                *quiet_until.get_or_insert(now + self.opts.settle)
-            } else {
-                quiet_until = None;
-                at_least.filter(|a| *a > now && met).unwrap_or(deadline)
-            };
-            if now >= deadline || (done && now >= until) {
-                break;
-            }
-            match self.next_datagram(until.min(deadline))? {
-                None => continue,
-                // Arrived after this step's wait had ended, or after the client's next timer
-                // once the step had what it needs: the harness read it late.
-                Some(d)
-                    if d.at >= deadline
-                        || quiet_until.is_some_and(|q| d.at >= q)
-                        || (met && timer_at.is_some_and(|t| d.at >= t)) =>
-                {
-                    self.held = Some(d);
-                    break;
-                }
-                Some(d) => match self.ingest(d)? {
-                    Ingested::Send(o, at) => sends.push((o, at)),
-                    Ingested::Nothing => {}
-                },
-            }
-        }
-        // Only what the timer allows can be early: a message the step tolerates (a Register
-        // sent again) is not waiting for it.
-        let tolerated = |o: &CoapMessage| {
-            expect
-                .tolerated
-                .iter()
-                .any(|r| conformance::judge::problems(ctx, r, o).is_empty())
-        };
-        let layer = self.violations.drain(..).next();
-        let violation = layer.or(match (&not_before, self.early_checks) {
-            (Some((t, rule)), true) => sends
-                .iter()
-                .find(|(o, at)| *at + EARLY_TOLERANCE < *t && !tolerated(o))
-                .map(|(o, at)| {
-                    format!(
-                        "{o} came {:.3} s too early: {rule}",
-                        (*t - *at).as_secs_f64()
-                    )
-                }),
-            _ => None,
-        });
-        Ok(Observed {
-            response,
-            sends: sends.into_iter().map(|(o, _)| o).collect(),
-            violation,
-        })
-    }
-
-    /// Moves the shadow client on by `input`, its timers as of `at`.
-    fn shadow_step(&mut self, input: &Input, at: Instant) {
-        if let Some((c, spec)) = &mut self.shadow {
-            let before = Armed::of(c);
-            let _ = c.handle(spec, input);
-            self.clock.sync(before, c, at, self.opts.coap);
-        }
-    }
-
-    /// Whether the vector's order can happen in real time up to `horizon`, the end of the
-    /// current step's wait: a correct client gives up on a request nobody answers after
-    /// MAX_TRANSMIT_WAIT, and its timers expire on their own. A vector that has a timer
-    /// expire, or an unanswered request time out, later than that is skipped: on the wire
-    /// its order cannot be played at this timing (a larger `--coap-time-scale` may play it).
-    fn feasible(&self, stimulus: &Action, horizon: Instant) -> Result<(), AdapterError> {
-        let give_up = self.opts.coap.min_transmit_wait();
-        if let Some(p) = self.pending.iter().find(|p| p.seen + give_up < horizon) {
-            return Err(AdapterError::Unsupported(format!(
-                "waiting for {stimulus} while the client's {} stays unanswered longer than a client waits (MAX_TRANSMIT_WAIT, at least {:.2} s at this --coap-time-scale): the vector's order cannot happen in real time",
-                p.kind.name(),
-                give_up.as_secs_f64()
-            )));
-        }
-        let due = Instant::now().max(horizon);
-        let this = match stimulus.input() {
-            Input::TimerExpired(t) => Some(t),
-            _ => None,
-        };
-        if let Some((t, _)) = self
-            .clock
-            .next()
-            .filter(|(t, at)| Some(*t) != this && *at + TIMER_MARGIN < due)
-        {
-            return Err(AdapterError::Unsupported(format!(
-                "{stimulus}: the client's {t:?} timer expires before it in real time, which the vector's order does not allow"
-            )));
-        }
-        Ok(())
-    }
-
-    fn server_index(&self, from: Peer) -> usize {
-        match from {
-            Peer::BootstrapServer => 0,
-            Peer::Server(k) => 2 + usize::from(k),
-        }
+    fn client_output(&self) -> String {
+        self.client
+            .as_ref()
+            .map(Launched::output)
+            .unwrap_or_default()
     }
 }
 
@@ -1020,29 +364,6 @@ fn try_lock(f: &std::fs::File) -> bool {
 #[cfg(not(unix))]
 fn try_lock(_: &std::fs::File) -> bool {
     true
-}
-
-/// The client profile's formats, the preferred first, with the Bootstrap-Request's `pct`
-/// moved to the front when the profile lists it (BS-REQ-02).
-pub fn preferred_formats(formats: &[u16], pct: Option<u16>) -> Vec<u16> {
-    let mut out: Vec<u16> = pct.filter(|p| formats.contains(p)).into_iter().collect();
-    out.extend(formats.iter().filter(|f| Some(**f) != pct));
-    out
-}
-
-/// The Accept of a request whose vector says `accept`: a Bootstrap-Read (Accept TLV in the
-/// vectors) asks for the first of TLV, SenML JSON, SenML CBOR and LwM2M CBOR in `prefer`
-/// (BS-READ-01),
-/// TLV when it lists none; any other Accept (link-format for Discover) stays.
-pub fn read_accept(accept: u16, prefer: &[u16]) -> u16 {
-    if !crate::coap::READ_FORMATS.contains(&accept) {
-        return accept;
-    }
-    prefer
-        .iter()
-        .copied()
-        .find(|f| crate::coap::READ_FORMATS.contains(f))
-        .unwrap_or(accept)
 }
 
 fn read_datagrams(
@@ -1166,390 +487,6 @@ fn recv_stamped(
 ) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
     let (n, from) = socket.recv_from(buf)?;
     Ok((n, from, None))
-}
-
-fn timer_rule(t: Timer) -> &'static str {
-    match t {
-        Timer::ClientHoldOff => "the Client Hold Off Time had not passed (BS-FACT-05)",
-        Timer::ExchangeLifetime => "EXCHANGE_LIFETIME had not passed (BS-CI-03)",
-        Timer::BootstrapAccountTimeout => {
-            "the Bootstrap-Server Account Timeout had not passed (BS-FIN-06)"
-        }
-    }
-}
-
-impl Adapter for UdpAdapter {
-    fn start(&mut self, v: &Vector, timeout: Duration) -> Result<Observed, AdapterError> {
-        self.t0 = Instant::now();
-        self.bind(v)?;
-        self.endpoint = v.endpoint.clone();
-        let profile: Profile =
-            v.profile
-                .parse()
-                .map_err(|e: bootstrap_model::profile::UnknownProfile| {
-                    AdapterError::Spawn(e.to_string())
-                })?;
-        let spec = ClientSpec {
-            profile,
-            ..ClientSpec::reference(profile)
-        };
-        self.profile = profile;
-        let choices = v.features.choices(profile);
-        let (shadow, _) = Client::boot(&spec, v.factory_objects.clone(), choices);
-        // The shadow's timers start before the client can start its own: a correct client
-        // is never early.
-        let now = Instant::now();
-        self.window = now;
-        match &self.launcher {
-            Some(l) => {
-                let mut port = 0;
-                if l.uses("client_port") {
-                    let (probe, lock) = free_port(self.opts.host)?;
-                    port = probe.port();
-                    self.client_addrs.insert(usize::MAX, probe);
-                    self.port_lock = Some(lock);
-                }
-                let argv = l.argv(&self.placeholders(v, port));
-                self.client = Some(Launched::spawn(&argv)?);
-            }
-            None => {
-                self.early_checks = false;
-                eprintln!(
-                    "{}: start the client now (bootstrap server {}, endpoint {}, factory {})",
-                    v.name,
-                    self.uris.bootstrap,
-                    v.endpoint,
-                    v.factory.name()
-                );
-            }
-        }
-        self.clock.sync(Armed::none(), &shadow, now, self.opts.coap);
-        self.shadow = Some((shadow, spec));
-        // A client needs a moment to start: what it sends at power-on is waited for with
-        // the step timeout; when it should send nothing, the quiet time applies.
-        self.observe(&v.boot, None, Vec::new(), None, now + timeout, None)
-    }
-
-    fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError> {
-        let now = Instant::now();
-        self.window = now;
-        let mut sends = Vec::new();
-        let input = step.stimulus.input();
-        // A step that is not a timer's comes, in the vector, before the client's next timer
-        // expires; a harness that gets to it only after that (it lagged) cannot ensure the
-        // vector's order: a correct client may already have acted on the timer.
-        if !matches!(input, Input::TimerExpired(_)) {
-            if let Some((t, at)) = self.clock.next().filter(|(_, at)| now > *at + TIMER_MARGIN) {
-                return Err(AdapterError::Unsupported(format!(
-                    "the harness gets to step {} {:.2} s after the client's {t:?} timer expired, which the vector has expire later: the machine is too loaded for this factor; use a larger --coap-time-scale",
-                    step.stimulus,
-                    (now - at).as_secs_f64()
-                )));
-            }
-        }
-        let is_bs_request = |q: &Pending| q.kind == Kind::BootstrapRequest;
-        let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
-        let register_to =
-            |k: u8| move |q: &Pending| q.kind == Kind::Register && q.server == 2 + usize::from(k);
-        // When the shadow's timers start: at the stimulus, or when a correct client gives
-        // up on a lost request at the earliest.
-        let mut shadow_at = now;
-        let mut at_least = None;
-        let mut deadline = now + timeout;
-        let mut not_before = None;
-        let mut response = None;
-        match &step.stimulus {
-            Action::BootstrapRequestAccepted => self.answer(
-                "Bootstrap-Request",
-                is_bs_request,
-                ResponseType::Changed,
-                None,
-                None,
-            )?,
-            Action::BootstrapRequestRejected => self.answer(
-                "Bootstrap-Request",
-                is_bs_request,
-                ResponseType::BadRequest,
-                None,
-                None,
-            )?,
-            Action::BootstrapPackNotImplemented => self.answer(
-                "Bootstrap-Pack-Request",
-                is_pack,
-                ResponseType::NotImplemented,
-                None,
-                None,
-            )?,
-            Action::BootstrapPackDelivered { .. } => {
-                let Input::PackAnswer(PackAnswer::Pack(pack)) = &input else {
-                    return Err(AdapterError::Spawn("a pack step without a pack".into()));
-                };
-                // The format the request's Accept names, SenML JSON without one (BS-PACK-01).
-                let accept = self
-                    .pending
-                    .iter()
-                    .find(|p| is_pack(p))
-                    .and_then(|p| p.accept);
-                let format = match accept {
-                    None => conformance::wire::SENML_JSON,
-                    Some(a) => u16::try_from(a).unwrap_or(u16::MAX),
-                };
-                let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
-                    return Err(AdapterError::Unsupported(format!(
-                        "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110, SenML CBOR 112 and LwM2M CBOR 11544; BS-PACK-01)",
-                        accept.unwrap_or_default()
-                    )));
-                };
-                self.answer(
-                    "Bootstrap-Pack-Request",
-                    is_pack,
-                    ResponseType::Content,
-                    None,
-                    Some((format, bytes)),
-                )?
-            }
-            Action::RegisterAccepted { server } => self.answer(
-                "Register",
-                register_to(*server),
-                ResponseType::Created,
-                Some(&format!("rd/{server}")),
-                None,
-            )?,
-            Action::RegisterRejected { server } => self.answer(
-                "Register",
-                register_to(*server),
-                ResponseType::Forbidden,
-                None,
-                None,
-            )?,
-            Action::BootstrapRequestLost
-            | Action::BootstrapPackLost
-            | Action::RegisterLost { .. } => {
-                let (since, seen) = match &step.stimulus {
-                    Action::BootstrapRequestLost => {
-                        self.lose("Bootstrap-Request", is_bs_request)?
-                    }
-                    Action::BootstrapPackLost => self.lose("Bootstrap-Pack-Request", is_pack)?,
-                    Action::RegisterLost { server } => {
-                        self.lose("Register", register_to(*server))?
-                    }
-                    _ => (now, now),
-                };
-                // A correct client gives up between these two, counted from its request: the
-                // shadow takes the earliest, the wait the latest.
-                shadow_at = since + self.opts.coap.min_transmit_wait();
-                let given_up = (seen + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
-                at_least = Some(given_up);
-                deadline = given_up + timeout;
-            }
-            Action::ClientHoldOffExpired
-            | Action::ExchangeLifetimeExpired
-            | Action::BootstrapAccountTimeoutExpired => {
-                let Input::TimerExpired(t) = input else {
-                    return Err(AdapterError::Spawn("a timer step without a timer".into()));
-                };
-                // A timer the shadow has not armed: the client must not act on it. For the
-                // hold-off, the step lasts as long as a fallback would have waited, so that
-                // one that comes (wrongly) shows.
-                let idle = match t {
-                    Timer::ClientHoldOff => self
-                        .shadow
-                        .as_ref()
-                        .and_then(|(c, _)| {
-                            c.store.bootstrap_account().and_then(|(_, s)| s.hold_off)
-                        })
-                        .map_or(Duration::ZERO, |s| Duration::from_secs(s.into())),
-                    _ => Duration::ZERO,
-                };
-                // When a correct client's timer expires; the step may start after that when
-                // the harness lags, but a message is judged against the expiry itself (it is
-                // timed by its arrival, not by when the harness reads it).
-                let due = self.clock.deadline(t).unwrap_or(now + idle);
-                let expiry = due.max(now);
-                shadow_at = expiry;
-                // A correct client sends what the timer triggers no earlier than the shadow's
-                // expiry (an earlier message breaks `not_before`), so a request that comes in
-                // this step was sent after it: its lost-request clock cannot start sooner.
-                self.window = self.window.max(expiry);
-                self.clock.clear(t);
-                if step.expect.sends.is_empty() && step.expect.or_sends.is_empty() {
-                    at_least = Some(expiry + TIMER_MARGIN);
-                }
-                deadline = expiry + TIMER_MARGIN + timeout;
-                not_before = Some((due, timer_rule(t).to_string()));
-            }
-            Action::BootstrapFinishDuplicated => {
-                let Some(SentRequest {
-                    server,
-                    packet,
-                    mid,
-                    token,
-                    req,
-                }) = self.last_finish.clone()
-                else {
-                    return Err(AdapterError::Spawn(
-                        "a duplicate Finish before any Finish".into(),
-                    ));
-                };
-                let again = (mid, token);
-                response = Some(self.request(server, &req, packet, again, timeout, &mut sends)?);
-            }
-            _ => {
-                let Some(mut req) =
-                    conformance::wire::stimulus(&step.stimulus, self.profile, &self.uris)
-                else {
-                    return Err(AdapterError::Spawn(format!(
-                        "no CoAP request for {}",
-                        step.stimulus
-                    )));
-                };
-                let from = match input {
-                    Input::Write { from, .. }
-                    | Input::Read { from, .. }
-                    | Input::Discover { from, .. }
-                    | Input::Delete { from, .. }
-                    | Input::Finish { from }
-                    | Input::ExecuteBootstrapTrigger { from, .. }
-                    | Input::ReBootstrapNotification { from, .. } => from,
-                    _ => Peer::BootstrapServer,
-                };
-                let prefer = preferred_formats(&self.opts.content_formats, self.pct);
-                if let Some(p) = prefer
-                    .iter()
-                    .find_map(|f| req.payloads.iter().find(|p| p.content_format == *f))
-                    .or(req.payloads.first())
-                    .cloned()
-                {
-                    req.payloads = vec![p];
-                }
-                if let Some(a) = req.accept {
-                    req.accept = Some(read_accept(a, &prefer));
-                }
-                let server = self.server_index(from);
-                // Object paths only: the seed's Step 0 (`/rbs`) is not an object.
-                let object_path = req
-                    .path
-                    .parse::<bootstrap_model::path::Path>()
-                    .is_ok_and(|p| p != bootstrap_model::path::Path::Root);
-                if let (Peer::Server(_), Some(prefix), true) =
-                    (from, self.alternate_paths.get(&server), object_path)
-                {
-                    req.path = format!("{}{}", prefix.trim_end_matches('/'), req.path);
-                }
-                let (mid, token) = self.servers[server].endpoint.fresh_ids();
-                let packet = encode_request(&req, mid, &token)
-                    .and_then(|b| Packet::from_bytes(&b).map_err(|e| format!("{e:?}")))
-                    .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
-                if matches!(step.stimulus, Action::BootstrapFinish) {
-                    self.last_finish = Some(SentRequest {
-                        server,
-                        packet: packet.clone(),
-                        mid,
-                        token: token.clone(),
-                        req: req.clone(),
-                    });
-                }
-                let again = (mid, token);
-                let r = self.request(server, &req, packet, again, timeout, &mut sends)?;
-                if matches!(step.stimulus, Action::BootstrapFinish) && r.code == "2.04" {
-                    // A new configuration (a push session has no Bootstrap-Request): the
-                    // Registers that follow are new, not the refused ones sent again.
-                    self.register_answers.clear();
-                }
-                response = Some(r);
-            }
-        }
-        self.feasible(&step.stimulus, at_least.unwrap_or(now))?;
-        self.shadow_step(&input, shadow_at);
-        // A timer this step arms that can expire while the step still waits (a lost request
-        // is given up anywhere between MIN and MAX_TRANSMIT_WAIT, then the hold-off runs):
-        // a correct client may act on it within this step, before the vector's next one.
-        if let (Some(waited), Some((t, at))) = (at_least, self.clock.next()) {
-            let end = waited + self.opts.settle + TIMER_MARGIN;
-            if at < end {
-                return Err(AdapterError::Unsupported(format!(
-                    "{}: the client's {t:?} timer it starts can expire {:.2} s before the step's wait ends, so a correct client may act on it within this step: at this --coap-time-scale the vector's order cannot be ensured",
-                    step.stimulus,
-                    (end - at).as_secs_f64()
-                )));
-            }
-        }
-        self.observe(
-            &step.expect,
-            response,
-            sends,
-            at_least,
-            deadline,
-            not_before,
-        )
-    }
-
-    fn uris(&self) -> Option<UriMap> {
-        Some(self.uris.clone())
-    }
-
-    /// The Client Hold Off Time of the vector's factory BS account (1 s when it has none)
-    /// plus ACK_TIMEOUT at this scale: long enough for a retry, a fallback or a second
-    /// Register that nothing asked for to show.
-    fn drain_window(&self, v: &Vector) -> Duration {
-        let hold_off = v
-            .factory_objects
-            .bootstrap_account()
-            .and_then(|(_, s)| s.hold_off)
-            .unwrap_or(1);
-        Duration::from_secs(hold_off.into()) + self.opts.coap.ack_timeout()
-    }
-
-    /// Listens for `window` after the last step, answering nothing: the client's new
-    /// requests (retransmissions and duplicates are recognised and left out).
-    fn drain(&mut self, window: Duration) -> Result<Observed, AdapterError> {
-        let until = Instant::now() + window;
-        self.window = Instant::now();
-        let mut out = Vec::new();
-        loop {
-            let d = match self.next_datagram(until) {
-                Ok(Some(d)) => d,
-                Ok(None) => break,
-                // A client that ends cleanly once its work is done (or given up) sends
-                // nothing more; a crash is still an error.
-                Err(AdapterError::Crashed { status, .. }) if status == "exit status: 0" => break,
-                Err(e) => return Err(e),
-            };
-            match self.ingest(d)? {
-                Ingested::Send(m, _) => out.push(m),
-                Ingested::Nothing => {}
-            }
-        }
-        Ok(Observed {
-            response: None,
-            sends: out,
-            violation: self.violations.drain(..).next(),
-        })
-    }
-
-    fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(c) = &mut self.client {
-            c.kill();
-        }
-    }
-
-    fn wire_log(&self) -> Vec<WireRecord> {
-        self.log.clone()
-    }
-
-    fn client_output(&self) -> String {
-        self.client
-            .as_ref()
-            .map(Launched::output)
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for UdpAdapter {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 #[cfg(test)]

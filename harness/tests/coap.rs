@@ -301,7 +301,7 @@ fn responses_follow_the_accept_and_the_clients_formats() {
 /// Bootstrap-Read's Accept the first read format listed (BS-READ-01).
 #[test]
 fn the_wire_prefers_the_profiles_formats_and_the_pct() {
-    use harness::udp::{preferred_formats, read_accept};
+    use harness::player::{preferred_formats, read_accept};
     let cbor_only = [112, 0, 42, 40];
     let all = [11542, 110, 112, 0, 42];
     assert_eq!(preferred_formats(&all, None), all);
