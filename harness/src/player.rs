@@ -256,6 +256,19 @@ pub struct Player<D: Driver> {
     held: Option<Datagram>,
 }
 
+/// How a step waits for what the client does after its stimulus.
+struct Wait {
+    /// When the shadow's timers start: at the stimulus, or when a correct client gives up
+    /// on a lost request at the earliest.
+    shadow_at: Instant,
+    /// Not done before this.
+    at_least: Option<Instant>,
+    /// Done at the latest at this.
+    deadline: Instant,
+    /// A message before this breaks the rule described.
+    not_before: Option<(Instant, String)>,
+}
+
 /// How long a step may run past the timer it waits for before the harness looks again:
 /// a correct client's timer starts after the shadow's (it learns of the stimulus later).
 const TIMER_MARGIN: Duration = Duration::from_millis(100);
@@ -789,6 +802,284 @@ impl<D: Driver> Player<D> {
         })
     }
 
+    /// A step that is not a timer's comes, in the vector, before the client's next timer
+    /// expires; a harness that gets to it only after that (it lagged) cannot ensure the
+    /// vector's order: a correct client may already have acted on the timer.
+    fn not_lagging(&self, step: &Step, input: &Input, now: Instant) -> Result<(), AdapterError> {
+        if !matches!(input, Input::TimerExpired(_)) {
+            if let Some((t, at)) = self.clock.next().filter(|(_, at)| now > *at + TIMER_MARGIN) {
+                return Err(AdapterError::Unsupported(format!(
+                "the harness gets to step {} {:.2} s after the client's {t:?} timer expired, which the vector has expire later: the machine is too loaded for this factor; use a larger --coap-time-scale",
+                step.stimulus,
+                (now - at).as_secs_f64()
+            )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A step that answers the client's own request (Bootstrap-Request, Bootstrap-Pack,
+    /// Register); `false` for any other step.
+    fn answers_the_client(&mut self, action: &Action, input: &Input) -> Result<bool, AdapterError> {
+        let is_bs_request = |q: &Pending| q.kind == Kind::BootstrapRequest;
+        let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
+        let register_to =
+            |k: u8| move |q: &Pending| q.kind == Kind::Register && q.server == 2 + usize::from(k);
+        let (what, code) = match action {
+            Action::BootstrapRequestAccepted => ("Bootstrap-Request", ResponseType::Changed),
+            Action::BootstrapRequestRejected => ("Bootstrap-Request", ResponseType::BadRequest),
+            Action::BootstrapPackNotImplemented => {
+                ("Bootstrap-Pack-Request", ResponseType::NotImplemented)
+            }
+            Action::BootstrapPackDelivered { .. } => {
+                self.deliver_pack(input)?;
+                return Ok(true);
+            }
+            Action::RegisterAccepted { server } => {
+                let location = format!("rd/{server}");
+                let code = ResponseType::Created;
+                self.answer(
+                    "Register",
+                    register_to(*server),
+                    code,
+                    Some(&location),
+                    None,
+                )?;
+                return Ok(true);
+            }
+            Action::RegisterRejected { server } => {
+                let code = ResponseType::Forbidden;
+                self.answer("Register", register_to(*server), code, None, None)?;
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        };
+        let pick = move |q: &Pending| {
+            if what == "Bootstrap-Request" {
+                is_bs_request(q)
+            } else {
+                is_pack(q)
+            }
+        };
+        self.answer(what, pick, code, None, None)?;
+        Ok(true)
+    }
+
+    /// Answers the client's Bootstrap-Pack-Request with the pack of `input`, in the format
+    /// its Accept names, SenML JSON without one (BS-PACK-01).
+    fn deliver_pack(&mut self, input: &Input) -> Result<(), AdapterError> {
+        let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
+        let Input::PackAnswer(PackAnswer::Pack(pack)) = input else {
+            return Err(AdapterError::Spawn("a pack step without a pack".into()));
+        };
+        let accept = self
+            .pending
+            .iter()
+            .find(|p| is_pack(p))
+            .and_then(|p| p.accept);
+        let format = match accept {
+            None => conformance::wire::SENML_JSON,
+            Some(a) => u16::try_from(a).unwrap_or(u16::MAX),
+        };
+        let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
+            return Err(AdapterError::Unsupported(format!(
+                "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110, SenML CBOR 112 and LwM2M CBOR 11544; BS-PACK-01)",
+                accept.unwrap_or_default()
+            )));
+        };
+        self.answer(
+            "Bootstrap-Pack-Request",
+            is_pack,
+            ResponseType::Content,
+            None,
+            Some((format, bytes)),
+        )
+    }
+
+    /// A `*-lost` step: the client's request is dropped, and the step waits until a correct
+    /// client has given up on it.
+    fn lose_step(
+        &mut self,
+        action: &Action,
+        now: Instant,
+        timeout: Duration,
+        wait: &mut Wait,
+    ) -> Result<(), AdapterError> {
+        let (since, seen) = match action {
+            Action::BootstrapRequestLost => {
+                self.lose("Bootstrap-Request", |q| q.kind == Kind::BootstrapRequest)?
+            }
+            Action::BootstrapPackLost => {
+                self.lose("Bootstrap-Pack-Request", |q| q.kind == Kind::PackRequest)?
+            }
+            Action::RegisterLost { server } => {
+                let k = 2 + usize::from(*server);
+                self.lose("Register", |q| q.kind == Kind::Register && q.server == k)?
+            }
+            _ => (now, now),
+        };
+        // A correct client gives up between these two, counted from its request: the
+        // shadow takes the earliest, the wait the latest.
+        wait.shadow_at = since + self.opts.coap.min_transmit_wait();
+        let given_up = (seen + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
+        wait.at_least = Some(given_up);
+        wait.deadline = given_up + timeout;
+        Ok(())
+    }
+
+    /// A timer step: it waits for the timer as a correct client's runs (the shadow's), and
+    /// a message before its expiry breaks the timer's rule.
+    fn timer_step(
+        &mut self,
+        step: &Step,
+        input: &Input,
+        now: Instant,
+        timeout: Duration,
+        wait: &mut Wait,
+    ) -> Result<(), AdapterError> {
+        let Input::TimerExpired(t) = *input else {
+            return Err(AdapterError::Spawn("a timer step without a timer".into()));
+        };
+        // hold-off, the step lasts as long as a fallback would have waited, so that
+        // one that comes (wrongly) shows.
+        let idle = match t {
+            Timer::ClientHoldOff => self
+                .shadow
+                .as_ref()
+                .and_then(|(c, _)| c.store.bootstrap_account().and_then(|(_, s)| s.hold_off))
+                .map_or(Duration::ZERO, |s| Duration::from_secs(s.into())),
+            _ => Duration::ZERO,
+        };
+        // When a correct client's timer expires; the step may start after that when
+        // the harness lags, but a message is judged against the expiry itself (it is
+        // timed by its arrival, not by when the harness reads it).
+        let due = self.clock.deadline(t).unwrap_or(now + idle);
+        let expiry = due.max(now);
+        wait.shadow_at = expiry;
+        // A correct client sends what the timer triggers no earlier than the shadow's
+        // expiry (an earlier message breaks `not_before`), so a request that comes in
+        // this step was sent after it: its lost-request clock cannot start sooner.
+        self.window = self.window.max(expiry);
+        self.clock.clear(t);
+        if step.expect.sends.is_empty() && step.expect.or_sends.is_empty() {
+            wait.at_least = Some(expiry + TIMER_MARGIN);
+        }
+        wait.deadline = expiry + TIMER_MARGIN + timeout;
+        wait.not_before = Some((due, timer_rule(t).to_string()));
+        Ok(())
+    }
+
+    /// The last Bootstrap-Finish again, the same datagram (same Message ID and token).
+    fn duplicate_finish(
+        &mut self,
+        timeout: Duration,
+        sends: &mut Vec<(CoapMessage, Instant)>,
+    ) -> Result<ObservedResponse, AdapterError> {
+        let Some(SentRequest {
+            server,
+            packet,
+            mid,
+            token,
+            req,
+        }) = self.last_finish.clone()
+        else {
+            return Err(AdapterError::Spawn(
+                "a duplicate Finish before any Finish".into(),
+            ));
+        };
+        self.request(server, &req, packet, (mid, token), timeout, sends)
+    }
+
+    /// A request of a server's (Write, Read, Discover, Delete, Finish, the triggers) in the
+    /// client's preferred format, under the alternate path its Register declared to a
+    /// management server (BS-OBJ-06); the client's response.
+    fn server_request(
+        &mut self,
+        step: &Step,
+        input: &Input,
+        timeout: Duration,
+        sends: &mut Vec<(CoapMessage, Instant)>,
+    ) -> Result<ObservedResponse, AdapterError> {
+        let Some(mut req) = conformance::wire::stimulus(&step.stimulus, self.profile, &self.uris)
+        else {
+            return Err(AdapterError::Spawn(format!(
+                "no CoAP request for {}",
+                step.stimulus
+            )));
+        };
+        let from = match *input {
+            Input::Write { from, .. }
+            | Input::Read { from, .. }
+            | Input::Discover { from, .. }
+            | Input::Delete { from, .. }
+            | Input::Finish { from }
+            | Input::ExecuteBootstrapTrigger { from, .. }
+            | Input::ReBootstrapNotification { from, .. } => from,
+            _ => Peer::BootstrapServer,
+        };
+        let prefer = preferred_formats(&self.opts.content_formats, self.pct);
+        if let Some(p) = prefer
+            .iter()
+            .find_map(|f| req.payloads.iter().find(|p| p.content_format == *f))
+            .or(req.payloads.first())
+            .cloned()
+        {
+            req.payloads = vec![p];
+        }
+        if let Some(a) = req.accept {
+            req.accept = Some(read_accept(a, &prefer));
+        }
+        let server = self.server_index(from);
+        // Object paths only: the seed's Step 0 (`/rbs`) is not an object.
+        let object_path = req
+            .path
+            .parse::<bootstrap_model::path::Path>()
+            .is_ok_and(|p| p != bootstrap_model::path::Path::Root);
+        if let (Peer::Server(_), Some(prefix), true) =
+            (from, self.alternate_paths.get(&server), object_path)
+        {
+            req.path = format!("{}{}", prefix.trim_end_matches('/'), req.path);
+        }
+        let (mid, token) = self.servers[server].endpoint.fresh_ids();
+        let packet = encode_request(&req, mid, &token)
+            .and_then(|b| Packet::from_bytes(&b).map_err(|e| format!("{e:?}")))
+            .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
+        if matches!(step.stimulus, Action::BootstrapFinish) {
+            self.last_finish = Some(SentRequest {
+                server,
+                packet: packet.clone(),
+                mid,
+                token: token.clone(),
+                req: req.clone(),
+            });
+        }
+        let again = (mid, token);
+        let r = self.request(server, &req, packet, again, timeout, sends)?;
+        if matches!(step.stimulus, Action::BootstrapFinish) && r.code == "2.04" {
+            // A new configuration (a push session has no Bootstrap-Request): the
+            // Registers that follow are new, not the refused ones sent again.
+            self.register_answers.clear();
+        }
+        Ok(r)
+    }
+
+    /// A timer this step arms that can expire while the step still waits (a lost request
+    /// is given up anywhere between MIN and MAX_TRANSMIT_WAIT, then the hold-off runs):
+    /// a correct client may act on it within this step, before the vector's next one.
+    fn no_timer_within(&self, step: &Step, at_least: Option<Instant>) -> Result<(), AdapterError> {
+        if let (Some(waited), Some((t, at))) = (at_least, self.clock.next()) {
+            let end = waited + self.opts.settle + TIMER_MARGIN;
+            if at < end {
+                return Err(AdapterError::Unsupported(format!(
+                "{}: the client's {t:?} timer it starts can expire {:.2} s before the step's wait ends, so a correct client may act on it within this step: at this --coap-time-scale the vector's order cannot be ensured",
+                step.stimulus,
+                (end - at).as_secs_f64()
+            )));
+            }
+        }
+        Ok(())
+    }
+
     /// Moves the shadow client on by `input`, its timers as of `at`.
     fn shadow_step(&mut self, input: &Input, at: Instant) {
         if let Some((c, spec)) = &mut self.shadow {
@@ -906,254 +1197,43 @@ impl<D: Driver> Adapter for Player<D> {
     fn step(&mut self, step: &Step, timeout: Duration) -> Result<Observed, AdapterError> {
         let now = self.driver.now();
         self.window = now;
-        let mut sends = Vec::new();
         let input = step.stimulus.input();
-        // A step that is not a timer's comes, in the vector, before the client's next timer
-        // expires; a harness that gets to it only after that (it lagged) cannot ensure the
-        // vector's order: a correct client may already have acted on the timer.
-        if !matches!(input, Input::TimerExpired(_)) {
-            if let Some((t, at)) = self.clock.next().filter(|(_, at)| now > *at + TIMER_MARGIN) {
-                return Err(AdapterError::Unsupported(format!(
-                    "the harness gets to step {} {:.2} s after the client's {t:?} timer expired, which the vector has expire later: the machine is too loaded for this factor; use a larger --coap-time-scale",
-                    step.stimulus,
-                    (now - at).as_secs_f64()
-                )));
-            }
-        }
-        let is_bs_request = |q: &Pending| q.kind == Kind::BootstrapRequest;
-        let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
-        let register_to =
-            |k: u8| move |q: &Pending| q.kind == Kind::Register && q.server == 2 + usize::from(k);
-        // When the shadow's timers start: at the stimulus, or when a correct client gives
-        // up on a lost request at the earliest.
-        let mut shadow_at = now;
-        let mut at_least = None;
-        let mut deadline = now + timeout;
-        let mut not_before = None;
+        self.not_lagging(step, &input, now)?;
+        let mut sends = Vec::new();
+        let mut wait = Wait {
+            shadow_at: now,
+            at_least: None,
+            deadline: now + timeout,
+            not_before: None,
+        };
         let mut response = None;
         match &step.stimulus {
-            Action::BootstrapRequestAccepted => self.answer(
-                "Bootstrap-Request",
-                is_bs_request,
-                ResponseType::Changed,
-                None,
-                None,
-            )?,
-            Action::BootstrapRequestRejected => self.answer(
-                "Bootstrap-Request",
-                is_bs_request,
-                ResponseType::BadRequest,
-                None,
-                None,
-            )?,
-            Action::BootstrapPackNotImplemented => self.answer(
-                "Bootstrap-Pack-Request",
-                is_pack,
-                ResponseType::NotImplemented,
-                None,
-                None,
-            )?,
-            Action::BootstrapPackDelivered { .. } => {
-                let Input::PackAnswer(PackAnswer::Pack(pack)) = &input else {
-                    return Err(AdapterError::Spawn("a pack step without a pack".into()));
-                };
-                // The format the request's Accept names, SenML JSON without one (BS-PACK-01).
-                let accept = self
-                    .pending
-                    .iter()
-                    .find(|p| is_pack(p))
-                    .and_then(|p| p.accept);
-                let format = match accept {
-                    None => conformance::wire::SENML_JSON,
-                    Some(a) => u16::try_from(a).unwrap_or(u16::MAX),
-                };
-                let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
-                    return Err(AdapterError::Unsupported(format!(
-                        "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110, SenML CBOR 112 and LwM2M CBOR 11544; BS-PACK-01)",
-                        accept.unwrap_or_default()
-                    )));
-                };
-                self.answer(
-                    "Bootstrap-Pack-Request",
-                    is_pack,
-                    ResponseType::Content,
-                    None,
-                    Some((format, bytes)),
-                )?
-            }
-            Action::RegisterAccepted { server } => self.answer(
-                "Register",
-                register_to(*server),
-                ResponseType::Created,
-                Some(&format!("rd/{server}")),
-                None,
-            )?,
-            Action::RegisterRejected { server } => self.answer(
-                "Register",
-                register_to(*server),
-                ResponseType::Forbidden,
-                None,
-                None,
-            )?,
             Action::BootstrapRequestLost
             | Action::BootstrapPackLost
             | Action::RegisterLost { .. } => {
-                let (since, seen) = match &step.stimulus {
-                    Action::BootstrapRequestLost => {
-                        self.lose("Bootstrap-Request", is_bs_request)?
-                    }
-                    Action::BootstrapPackLost => self.lose("Bootstrap-Pack-Request", is_pack)?,
-                    Action::RegisterLost { server } => {
-                        self.lose("Register", register_to(*server))?
-                    }
-                    _ => (now, now),
-                };
-                // A correct client gives up between these two, counted from its request: the
-                // shadow takes the earliest, the wait the latest.
-                shadow_at = since + self.opts.coap.min_transmit_wait();
-                let given_up = (seen + self.opts.coap.max_transmit_wait()).max(now) + TIMER_MARGIN;
-                at_least = Some(given_up);
-                deadline = given_up + timeout;
+                self.lose_step(&step.stimulus, now, timeout, &mut wait)?
             }
             Action::ClientHoldOffExpired
             | Action::ExchangeLifetimeExpired
             | Action::BootstrapAccountTimeoutExpired => {
-                let Input::TimerExpired(t) = input else {
-                    return Err(AdapterError::Spawn("a timer step without a timer".into()));
-                };
-                // A timer the shadow has not armed: the client must not act on it. For the
-                // hold-off, the step lasts as long as a fallback would have waited, so that
-                // one that comes (wrongly) shows.
-                let idle = match t {
-                    Timer::ClientHoldOff => self
-                        .shadow
-                        .as_ref()
-                        .and_then(|(c, _)| {
-                            c.store.bootstrap_account().and_then(|(_, s)| s.hold_off)
-                        })
-                        .map_or(Duration::ZERO, |s| Duration::from_secs(s.into())),
-                    _ => Duration::ZERO,
-                };
-                // When a correct client's timer expires; the step may start after that when
-                // the harness lags, but a message is judged against the expiry itself (it is
-                // timed by its arrival, not by when the harness reads it).
-                let due = self.clock.deadline(t).unwrap_or(now + idle);
-                let expiry = due.max(now);
-                shadow_at = expiry;
-                // A correct client sends what the timer triggers no earlier than the shadow's
-                // expiry (an earlier message breaks `not_before`), so a request that comes in
-                // this step was sent after it: its lost-request clock cannot start sooner.
-                self.window = self.window.max(expiry);
-                self.clock.clear(t);
-                if step.expect.sends.is_empty() && step.expect.or_sends.is_empty() {
-                    at_least = Some(expiry + TIMER_MARGIN);
-                }
-                deadline = expiry + TIMER_MARGIN + timeout;
-                not_before = Some((due, timer_rule(t).to_string()));
+                self.timer_step(step, &input, now, timeout, &mut wait)?
             }
             Action::BootstrapFinishDuplicated => {
-                let Some(SentRequest {
-                    server,
-                    packet,
-                    mid,
-                    token,
-                    req,
-                }) = self.last_finish.clone()
-                else {
-                    return Err(AdapterError::Spawn(
-                        "a duplicate Finish before any Finish".into(),
-                    ));
-                };
-                let again = (mid, token);
-                response = Some(self.request(server, &req, packet, again, timeout, &mut sends)?);
+                response = Some(self.duplicate_finish(timeout, &mut sends)?)
             }
-            _ => {
-                let Some(mut req) =
-                    conformance::wire::stimulus(&step.stimulus, self.profile, &self.uris)
-                else {
-                    return Err(AdapterError::Spawn(format!(
-                        "no CoAP request for {}",
-                        step.stimulus
-                    )));
-                };
-                let from = match input {
-                    Input::Write { from, .. }
-                    | Input::Read { from, .. }
-                    | Input::Discover { from, .. }
-                    | Input::Delete { from, .. }
-                    | Input::Finish { from }
-                    | Input::ExecuteBootstrapTrigger { from, .. }
-                    | Input::ReBootstrapNotification { from, .. } => from,
-                    _ => Peer::BootstrapServer,
-                };
-                let prefer = preferred_formats(&self.opts.content_formats, self.pct);
-                if let Some(p) = prefer
-                    .iter()
-                    .find_map(|f| req.payloads.iter().find(|p| p.content_format == *f))
-                    .or(req.payloads.first())
-                    .cloned()
-                {
-                    req.payloads = vec![p];
-                }
-                if let Some(a) = req.accept {
-                    req.accept = Some(read_accept(a, &prefer));
-                }
-                let server = self.server_index(from);
-                // Object paths only: the seed's Step 0 (`/rbs`) is not an object.
-                let object_path = req
-                    .path
-                    .parse::<bootstrap_model::path::Path>()
-                    .is_ok_and(|p| p != bootstrap_model::path::Path::Root);
-                if let (Peer::Server(_), Some(prefix), true) =
-                    (from, self.alternate_paths.get(&server), object_path)
-                {
-                    req.path = format!("{}{}", prefix.trim_end_matches('/'), req.path);
-                }
-                let (mid, token) = self.servers[server].endpoint.fresh_ids();
-                let packet = encode_request(&req, mid, &token)
-                    .and_then(|b| Packet::from_bytes(&b).map_err(|e| format!("{e:?}")))
-                    .map_err(|e| AdapterError::Spawn(format!("cannot encode the request: {e}")))?;
-                if matches!(step.stimulus, Action::BootstrapFinish) {
-                    self.last_finish = Some(SentRequest {
-                        server,
-                        packet: packet.clone(),
-                        mid,
-                        token: token.clone(),
-                        req: req.clone(),
-                    });
-                }
-                let again = (mid, token);
-                let r = self.request(server, &req, packet, again, timeout, &mut sends)?;
-                if matches!(step.stimulus, Action::BootstrapFinish) && r.code == "2.04" {
-                    // A new configuration (a push session has no Bootstrap-Request): the
-                    // Registers that follow are new, not the refused ones sent again.
-                    self.register_answers.clear();
-                }
-                response = Some(r);
-            }
+            a if self.answers_the_client(a, &input)? => {}
+            _ => response = Some(self.server_request(step, &input, timeout, &mut sends)?),
         }
-        self.feasible(&step.stimulus, at_least.unwrap_or(now))?;
-        self.shadow_step(&input, shadow_at);
-        // A timer this step arms that can expire while the step still waits (a lost request
-        // is given up anywhere between MIN and MAX_TRANSMIT_WAIT, then the hold-off runs):
-        // a correct client may act on it within this step, before the vector's next one.
-        if let (Some(waited), Some((t, at))) = (at_least, self.clock.next()) {
-            let end = waited + self.opts.settle + TIMER_MARGIN;
-            if at < end {
-                return Err(AdapterError::Unsupported(format!(
-                    "{}: the client's {t:?} timer it starts can expire {:.2} s before the step's wait ends, so a correct client may act on it within this step: at this --coap-time-scale the vector's order cannot be ensured",
-                    step.stimulus,
-                    (end - at).as_secs_f64()
-                )));
-            }
-        }
+        self.feasible(&step.stimulus, wait.at_least.unwrap_or(now))?;
+        self.shadow_step(&input, wait.shadow_at);
+        self.no_timer_within(step, wait.at_least)?;
         self.observe(
             &step.expect,
             response,
             sends,
-            at_least,
-            deadline,
-            not_before,
+            wait.at_least,
+            wait.deadline,
+            wait.not_before,
         )
     }
 
