@@ -335,6 +335,22 @@ impl fmt::Display for TlvError {
 
 impl std::error::Error for TlvError {}
 
+/// The integer value of resource `id` among `items`.
+pub fn integer_resource(items: &[RawTlv], id: u16) -> Option<i64> {
+    items
+        .iter()
+        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
+        .and_then(|t| t.integer())
+}
+
+/// The bytes of resource `id` among `items`.
+pub fn opaque_resource(items: &[RawTlv], id: u16) -> Option<&[u8]> {
+    items
+        .iter()
+        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
+        .map(|t| t.value.as_slice())
+}
+
 /// Decodes a TLV payload into its items. Total: never panics, whatever the input (bounds
 /// are checked on every read); an empty payload is an empty list. The bits 2-0 of a type
 /// byte whose length type is not 00 are ignored, and non-minimal lengths are accepted

@@ -9,9 +9,6 @@
 
 use bootstrap_model::client::{BootstrapPack, Input, Peer, WriteValue};
 use bootstrap_model::code::ResponseCode;
-use bootstrap_model::objects::{
-    AccessControlInstance, KeyId, SecurityInstance, SecurityMode, ServerInstance, ServerUri,
-};
 use bootstrap_model::path::{Path, ACCESS_CONTROL, SECURITY, SERVER};
 use bootstrap_model::seed_ext;
 use bootstrap_model::store::Instances;
@@ -22,8 +19,9 @@ use conformance::senml::{self, SenmlValue};
 use conformance::senml_cbor;
 use conformance::tlv::{self, IdentifierType, RawTlv, Tlv, TlvValue};
 use conformance::wire::{
-    access_control_resources, security_resources, senml_records, server_resources, CoapMessage,
-    CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON,
+    self, access_control_resources, security_resources, senml_records, server_resources,
+    CoapMessage, CoapRequest, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR,
+    SENML_JSON,
 };
 
 pub use conformance::wire::READ_FORMATS;
@@ -178,102 +176,6 @@ pub fn client_request(p: &Packet, uri: &str) -> Result<CoapMessage, String> {
             .and_then(|v| read_uint(v))
             .and_then(|v| u16::try_from(v).ok()),
         payload: payload_of(p),
-    })
-}
-
-fn reverse_uri(u: &str, uris: &UriMap) -> Option<ServerUri> {
-    if u == uris.bootstrap {
-        return Some(ServerUri::Bootstrap);
-    }
-    if u == uris.bootstrap_alternate {
-        return Some(ServerUri::BootstrapAlternate);
-    }
-    uris.servers
-        .iter()
-        .position(|s| s == u)
-        .map(|k| ServerUri::Server(k as u8))
-}
-
-fn int(r: &[RawTlv], id: u16) -> Option<i64> {
-    r.iter()
-        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
-        .and_then(|t| t.integer())
-}
-
-fn int16(r: &[RawTlv], id: u16) -> Option<u16> {
-    int(r, id).and_then(|v| u16::try_from(v).ok())
-}
-
-fn opaque(r: &[RawTlv], id: u16) -> Option<&[u8]> {
-    r.iter()
-        .find(|t| t.id == id && t.kind == IdentifierType::ResourceWithValue)
-        .map(|t| t.value.as_slice())
-}
-
-/// A Server instance from its resources (BS-OBJ-03).
-fn server_from(r: &[RawTlv]) -> ServerInstance {
-    ServerInstance {
-        ssid: int16(r, 0),
-        lifetime: int(r, 1).and_then(|v| u32::try_from(v).ok()),
-        // /1/y/16 = true is what an absent resource means (BS-RB-05), and what the
-        // bootstrap server writes for the model's "absent" (`conformance::wire`): the model
-        // keeps it as absent.
-        bootstrap_on_failure: r
-            .iter()
-            .find(|t| t.id == 16)
-            .and_then(|t| t.boolean())
-            .filter(|b| !b),
-    }
-}
-
-/// An Access Control instance from its resources (BS-OBJ-04).
-fn acl_from(r: &[RawTlv]) -> AccessControlInstance {
-    let acl = r
-        .iter()
-        .find(|t| t.id == 2 && t.kind == IdentifierType::MultipleResource)
-        .map(|m| {
-            m.children
-                .iter()
-                .filter_map(|c| Some((c.id, u8::try_from(c.integer()?).ok()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    AccessControlInstance {
-        object: int16(r, 0).unwrap_or(u16::MAX),
-        instance: int16(r, 1).unwrap_or(u16::MAX),
-        acl,
-        owner: int16(r, 3).unwrap_or(u16::MAX),
-    }
-}
-
-/// The abstract key a secret key stands for (`conformance::wire::secret_key`: 16 bytes each
-/// equal to the key's number).
-fn key_from_secret(b: &[u8]) -> Option<KeyId> {
-    (b.len() == 16 && b.iter().all(|x| *x == b[0])).then(|| KeyId(b[0]))
-}
-
-/// A Security instance from its resources (BS-OBJ-01), URIs mapped back through `uris`.
-fn security_from(r: &[RawTlv], uris: &UriMap) -> Result<SecurityInstance, String> {
-    let uri = match r.iter().find(|t| t.id == 0).and_then(|t| t.string()) {
-        Some(u) => Some(reverse_uri(u, uris).ok_or_else(|| format!("URI {u:?} names no server"))?),
-        None => None,
-    };
-    let mode = match int(r, 2) {
-        None => None,
-        Some(0) => Some(SecurityMode::Psk),
-        Some(1) => Some(SecurityMode::Rpk),
-        Some(2) => Some(SecurityMode::Certificate),
-        Some(3) => Some(SecurityMode::NoSec),
-        Some(m) => return Err(format!("security mode {m} is not one the suite uses")),
-    };
-    Ok(SecurityInstance {
-        uri,
-        bootstrap: r.iter().find(|t| t.id == 1).and_then(|t| t.boolean()),
-        mode,
-        key: opaque(r, 5).and_then(key_from_secret),
-        ssid: int16(r, 10),
-        hold_off: int16(r, 11),
-        account_timeout: int16(r, 12),
     })
 }
 
@@ -464,21 +366,21 @@ pub fn decode_pack_as(format: u32, payload: &[u8], uris: &UriMap) -> Result<Boot
             SECURITY => {
                 let mut all = Instances::default();
                 for t in &items {
-                    all.put(t.id, security_from(&children(t), uris)?);
+                    all.put(t.id, wire::security_from_resources(&children(t), uris)?);
                 }
                 pack.security = Some(all);
             }
             SERVER => {
                 let mut all = Instances::default();
                 for t in &items {
-                    all.put(t.id, server_from(&children(t)));
+                    all.put(t.id, wire::server_from_resources(&children(t)));
                 }
                 pack.server = Some(all);
             }
             _ => {
                 let mut all = Instances::default();
                 for t in &items {
-                    all.put(t.id, acl_from(&children(t)));
+                    all.put(t.id, wire::access_control_from_resources(&children(t)));
                 }
                 pack.access_control = Some(all);
             }
@@ -520,8 +422,9 @@ pub fn decode_request(bytes: &[u8], from: Peer, uris: &UriMap) -> Result<Input, 
         (RequestType::Post, [seg]) if *seg == seed_ext::REBOOTSTRAP_NOTIFICATION_PATH => {
             let text =
                 std::str::from_utf8(&p.payload).map_err(|_| "notification URI is not UTF-8")?;
-            let uri =
-                reverse_uri(text, uris).ok_or_else(|| format!("URI {text:?} names no server"))?;
+            let uri = uris
+                .server_uri(text)
+                .ok_or_else(|| format!("URI {text:?} names no server"))?;
             Ok(Input::ReBootstrapNotification { from, uri })
         }
         (RequestType::Post, ["1", y, "9"]) => Ok(Input::ExecuteBootstrapTrigger {
@@ -564,24 +467,26 @@ fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -
             .and_then(|t| t.trim().parse().ok())
             .map_or(WriteValue::Undecodable, WriteValue::Lifetime),
         (Some(42), Path::Resource(SECURITY, _, 5)) => {
-            key_from_secret(payload).map_or(WriteValue::Undecodable, WriteValue::SecretKey)
+            wire::key_of_secret(payload).map_or(WriteValue::Undecodable, WriteValue::SecretKey)
         }
         (Some(f), _) if f == LWM2M_TLV as u32 => {
             let Ok(items) = tlv::decode(payload) else {
                 return WriteValue::Undecodable;
             };
             let decoded = match path {
-                Path::Instance(SECURITY, _) => {
-                    security_from(&items, uris).ok().map(WriteValue::Security)
+                Path::Instance(SECURITY, _) => wire::security_from_resources(&items, uris)
+                    .ok()
+                    .map(WriteValue::Security),
+                Path::Instance(SERVER, _) => {
+                    Some(WriteValue::Server(wire::server_from_resources(&items)))
                 }
-                Path::Instance(SERVER, _) => Some(WriteValue::Server(server_from(&items))),
-                Path::Instance(ACCESS_CONTROL, _) => {
-                    Some(WriteValue::AccessControl(acl_from(&items)))
-                }
-                Path::Resource(SECURITY, _, 5) => opaque(&items, 5)
-                    .and_then(key_from_secret)
+                Path::Instance(ACCESS_CONTROL, _) => Some(WriteValue::AccessControl(
+                    wire::access_control_from_resources(&items),
+                )),
+                Path::Resource(SECURITY, _, 5) => tlv::opaque_resource(&items, 5)
+                    .and_then(wire::key_of_secret)
                     .map(WriteValue::SecretKey),
-                Path::Resource(SERVER, _, 1) => int(&items, 1)
+                Path::Resource(SERVER, _, 1) => tlv::integer_resource(&items, 1)
                     .and_then(|v| u32::try_from(v).ok())
                     .map(WriteValue::Lifetime),
                 Path::Object(SERVER) => {
@@ -590,7 +495,7 @@ fn write_value(path: Path, format: Option<u32>, payload: &[u8], uris: &UriMap) -
                         if t.kind != IdentifierType::ObjectInstance {
                             return WriteValue::Undecodable;
                         }
-                        all.put(t.id, server_from(&t.children));
+                        all.put(t.id, wire::server_from_resources(&t.children));
                     }
                     Some(WriteValue::ServerObject(all))
                 }
