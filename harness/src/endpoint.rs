@@ -26,12 +26,57 @@
 
 use crate::blockwise::{self, Assembled, Block1Assembly, Block2Fetch, Fetched};
 use crate::timing::{CoapTiming, MAX_RETRANSMIT};
-use crate::transport::{self, Ids};
 use coap_lite::block_handler::BlockValue;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Message IDs and tokens for one endpoint. Message IDs count up from a start that differs
+/// between processes (RFC 7252 §4.4 asks for an unpredictable start); tokens are 4 bytes,
+/// fresh for every request.
+#[derive(Clone, Debug)]
+pub struct Ids {
+    mid: u16,
+    token: u32,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            ^ std::process::id().rotate_left(16);
+        Ids {
+            mid: nanos as u16,
+            token: nanos.rotate_left(7),
+        }
+    }
+}
+
+impl Ids {
+    /// The next Message ID.
+    pub fn mid(&mut self) -> u16 {
+        self.mid = self.mid.wrapping_add(1);
+        self.mid
+    }
+
+    /// The next token.
+    pub fn token(&mut self) -> Vec<u8> {
+        self.token = self.token.wrapping_add(0x9e37_79b9);
+        self.token.to_be_bytes().to_vec()
+    }
+}
+
+/// An empty ACK (RFC 7252 §4.2), or an empty RST, for Message ID `mid`.
+pub fn empty(kind: MessageType, mid: u16) -> Vec<u8> {
+    let mut p = Packet::new();
+    p.header.set_type(kind);
+    p.header.message_id = mid;
+    p.header.code = MessageClass::Empty;
+    p.to_bytes().unwrap_or_default()
+}
 
 /// A peer's request that the endpoint's user owes an answer ([`Endpoint::respond`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -809,7 +854,7 @@ impl Endpoint {
             }
             // An empty CON is a ping (RFC 7252 §4.3): answered with a Reset.
             _ => {
-                let rst = transport::empty(MessageType::Reset, mid);
+                let rst = empty(MessageType::Reset, mid);
                 self.transmit(from, rst, "Reset to an empty Confirmable (RFC 7252 §4.3)");
             }
         }
@@ -820,7 +865,7 @@ impl Endpoint {
         let mid = p.header.message_id;
         let kind = p.header.get_type();
         if kind == MessageType::Confirmable {
-            let ack = transport::empty(MessageType::Acknowledgement, mid);
+            let ack = empty(MessageType::Acknowledgement, mid);
             self.transmit(from, ack, "ACK of a separate response");
         }
         if kind == MessageType::Acknowledgement {
@@ -1010,7 +1055,7 @@ fn token_hex(b: &[u8]) -> String {
     if b.is_empty() {
         return "(empty)".into();
     }
-    transport::hex(b)
+    crate::wirelog::hex(b)
 }
 
 /// The Uri-Path options of a request.
@@ -1235,7 +1280,7 @@ mod tests {
             .request(now, addr(B), get("/1", b""), RequestOptions::default())
             .unwrap();
         let sent = Packet::from_bytes(&a.poll_transmit().unwrap().bytes).unwrap();
-        let ack = transport::empty(MessageType::Acknowledgement, sent.header.message_id);
+        let ack = empty(MessageType::Acknowledgement, sent.header.message_id);
         a.handle_datagram(now, addr(B), &ack);
         // No retransmission after the empty ACK; the separate response may take
         // EXCHANGE_LIFETIME.
@@ -1261,7 +1306,7 @@ mod tests {
             .request(now, addr(B), get("/1", b""), RequestOptions::default())
             .unwrap();
         let sent = Packet::from_bytes(&a.poll_transmit().unwrap().bytes).unwrap();
-        let rst = transport::empty(MessageType::Reset, sent.header.message_id);
+        let rst = empty(MessageType::Reset, sent.header.message_id);
         a.handle_datagram(now, addr(B), &rst);
         assert_eq!(
             a.poll_event(),

@@ -10,10 +10,10 @@
 //! and the clock are replaced.
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory};
+use crate::coap_uri;
 use crate::misbehave::Misbehaviour;
 use crate::player::{Datagram, Driver, Player, PlayerOptions};
 use crate::reference_node::{NodeConfig, ReferenceNode};
-use crate::transport;
 use bootstrap_model::bugs::BugSet;
 use bootstrap_model::profile::Profile;
 use conformance::observation::Variations;
@@ -206,7 +206,7 @@ impl Driver for MemoryDriver {
         }
         let mut out = Vec::new();
         for (name, uri) in named {
-            let addr = transport::socket_addr(uri).map_err(AdapterError::Spawn)?;
+            let addr = coap_uri::socket_addr(uri).map_err(AdapterError::Spawn)?;
             self.servers.push(addr);
             out.push((name, addr));
         }

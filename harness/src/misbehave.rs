@@ -348,7 +348,7 @@ pub fn rewrite_reply(
     let Ok(mut p) = Packet::from_bytes(&reply) else {
         return reply;
     };
-    let Ok(mut r) = crate::coap::observed_response(&p) else {
+    let Ok(mut r) = crate::lwm2m_codec::observed_response(&p) else {
         return reply;
     };
     let before = r.clone();
@@ -367,7 +367,7 @@ pub fn rewrite_reply(
     if let Some(e) = &r.payload {
         p.add_option(
             CoapOption::ContentFormat,
-            crate::coap::uint(e.content_format.into()),
+            crate::lwm2m_codec::uint(e.content_format.into()),
         );
         p.payload = e.bytes().unwrap_or_default();
     }

@@ -57,12 +57,12 @@
 
 use crate::adapter::{Adapter, AdapterError, Observed};
 use crate::blockwise;
-use crate::coap::{client_request, encode_request, observed_response};
+use crate::coap_uri;
 use crate::endpoint::{
     Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
 };
+use crate::lwm2m_codec::{client_request, encode_request, observed_response};
 use crate::timing::{Armed, Clock, CoapTiming};
-use crate::transport;
 use crate::wirelog::WireRecord;
 use bootstrap_model::client::{Client, ClientSpec, Input, PackAnswer, Peer, Timer};
 use bootstrap_model::profile::Profile;
@@ -279,7 +279,7 @@ const EARLY_TOLERANCE: Duration = Duration::from_millis(50);
 
 fn protocol(why: impl Into<String>, bytes: &[u8]) -> AdapterError {
     AdapterError::Protocol {
-        line: transport::hex(bytes),
+        line: crate::wirelog::hex(bytes),
         why: why.into(),
     }
 }
@@ -322,7 +322,7 @@ impl<D: Driver> Player<D> {
                 endpoint: Endpoint::new(self.opts.coap, None),
             });
         }
-        let uri = |i: usize| transport::uri_of(self.servers[i].addr);
+        let uri = |i: usize| coap_uri::uri_of(self.servers[i].addr);
         self.uris = UriMap {
             bootstrap: uri(0),
             bootstrap_alternate: uri(1),
@@ -463,7 +463,7 @@ impl<D: Driver> Player<D> {
                 &bytes,
             ));
         }
-        let uri = transport::uri_of(self.servers[server].addr);
+        let uri = coap_uri::uri_of(self.servers[server].addr);
         let message = client_request(p, &uri)
             .map_err(|e| protocol(format!("the client's request to {name}: {e}"), &bytes))?;
         self.client_addrs.insert(server, from);
@@ -495,7 +495,7 @@ impl<D: Driver> Player<D> {
             kind,
             accept: p
                 .get_first_option(CoapOption::Accept)
-                .and_then(|v| crate::coap::read_uint(v)),
+                .and_then(|v| crate::lwm2m_codec::read_uint(v)),
             since: self.window,
             seen: at,
         };
@@ -682,7 +682,10 @@ impl<D: Driver> Player<D> {
             }
         }
         if let Some((format, bytes)) = payload {
-            p.add_option(CoapOption::ContentFormat, crate::coap::uint(format.into()));
+            p.add_option(
+                CoapOption::ContentFormat,
+                crate::lwm2m_codec::uint(format.into()),
+            );
             p.payload = bytes;
         }
         self.servers[q.server]
@@ -881,7 +884,7 @@ impl<D: Driver> Player<D> {
             None => conformance::wire::SENML_JSON,
             Some(a) => u16::try_from(a).unwrap_or(u16::MAX),
         };
-        let Some(bytes) = crate::coap::encode_pack_as(pack, &self.uris, format) else {
+        let Some(bytes) = crate::lwm2m_codec::encode_pack_as(pack, &self.uris, format) else {
             return Err(AdapterError::Unsupported(format!(
                 "the client's Bootstrap-Pack-Request asks for Content-Format {} (Accept), in which the harness cannot write a Bootstrap-Pack (it writes SenML JSON 110, SenML CBOR 112 and LwM2M CBOR 11544; BS-PACK-01)",
                 accept.unwrap_or_default()
@@ -1141,13 +1144,13 @@ pub fn preferred_formats(formats: &[u16], pct: Option<u16>) -> Vec<u16> {
 /// (BS-READ-01),
 /// TLV when it lists none; any other Accept (link-format for Discover) stays.
 pub fn read_accept(accept: u16, prefer: &[u16]) -> u16 {
-    if !crate::coap::READ_FORMATS.contains(&accept) {
+    if !crate::lwm2m_codec::READ_FORMATS.contains(&accept) {
         return accept;
     }
     prefer
         .iter()
         .copied()
-        .find(|f| crate::coap::READ_FORMATS.contains(f))
+        .find(|f| crate::lwm2m_codec::READ_FORMATS.contains(f))
         .unwrap_or(accept)
 }
 

@@ -6,7 +6,7 @@
 //! [`ReferenceNode::handle_timeout`]) and sends what it asks
 //! ([`ReferenceNode::poll_transmit`]); [`crate::wire_client`] is the UDP driver.
 //!
-//! Server requests are decoded into the model's inputs ([`crate::coap::decode_request`])
+//! Server requests are decoded into the model's inputs ([`crate::lwm2m_codec::decode_request`])
 //! and answered piggy-backed; the model's outgoing messages go out as Confirmable requests,
 //! which the endpoint retransmits with the RFC 7252 timing ([`CoapTiming`], scaled by
 //! `--coap-time-scale`) until answered; a request given up is "no answer" for the model
@@ -35,16 +35,16 @@
 //! [`UriMap`] of the servers the harness listens on, and peers are told apart by the
 //! address a datagram comes from.
 
-use crate::coap::{
-    decode_request, encode_client_message_accepting, encode_response_for, response_type,
-};
+use crate::coap_uri;
 use crate::endpoint::{
     self, Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
     Transmit,
 };
+use crate::lwm2m_codec::{
+    decode_request, encode_client_message_accepting, encode_response_for, response_type,
+};
 use crate::misbehave::{rewrite_message, rewrite_reply, Memory, Misbehaviour, RequestView};
 use crate::timing::{Armed, Clock, CoapTiming};
-use crate::transport;
 use bootstrap_model::bugs::BugSet;
 use bootstrap_model::client::{
     Client, ClientSpec, Input, Outgoing, Output, PackAnswer, Peer, RegisterAnswer, Response,
@@ -139,7 +139,7 @@ impl ReferenceNode {
     pub fn boot(cfg: NodeConfig, now: Instant) -> Result<ReferenceNode, String> {
         let mut peers = Vec::new();
         let mut add = |uri: &str, peer: Peer, su: ServerUri| -> Result<(), String> {
-            peers.push((transport::socket_addr(uri)?, peer, su));
+            peers.push((coap_uri::socket_addr(uri)?, peer, su));
             Ok(())
         };
         add(
@@ -341,7 +341,7 @@ impl ReferenceNode {
             if let Some(bad) = self.cfg.misbehave {
                 rewrite_message(bad, &mut coap, &mut self.memory);
             }
-            let to = transport::socket_addr(&coap.uri)?;
+            let to = coap_uri::socket_addr(&coap.uri)?;
             let pack = matches!(m, Outgoing::BootstrapPackRequest { .. });
             // A Bootstrap-Pack-Request asks for the first pack format the client lists.
             let accept = pack
@@ -459,7 +459,7 @@ impl ReferenceNode {
             return Ok(());
         };
         self.note(format!("answer {t:?} to {m}"));
-        let code = crate::coap::response_code(t);
+        let code = crate::lwm2m_codec::response_code(t);
         if matches!(m, Outgoing::Register { .. })
             && self.cfg.misbehave == Some(Misbehaviour::RegistersAfterLastStep)
             && self.again.is_none()
@@ -486,7 +486,7 @@ impl ReferenceNode {
                     .iter()
                     .any(|f| u32::from(*f) == format)
                 {
-                    crate::coap::decode_pack_as(format, &p.payload, &self.cfg.uris)
+                    crate::lwm2m_codec::decode_pack_as(format, &p.payload, &self.cfg.uris)
                 } else {
                     Err(format!(
                         "a pack in Content-Format {format}, which it does not take"
@@ -620,7 +620,7 @@ impl ReferenceNode {
         };
         let accept = p
             .get_first_option(CoapOption::Accept)
-            .and_then(|v| crate::coap::read_uint(v))
+            .and_then(|v| crate::lwm2m_codec::read_uint(v))
             .and_then(|v| u16::try_from(v).ok());
         let view = RequestView {
             method,
@@ -683,7 +683,7 @@ impl ReferenceNode {
     fn encode(&self, r: &Response, p: &Packet) -> Result<Packet, String> {
         let accept = p
             .get_first_option(coap_lite::CoapOption::Accept)
-            .and_then(|v| crate::coap::read_uint(v));
+            .and_then(|v| crate::lwm2m_codec::read_uint(v));
         let profile = self.cfg.profile;
         let (code, encodings, links) = match &r.content {
             Some(bootstrap_model::client::Content::Links { .. }) => {
@@ -782,7 +782,7 @@ fn pushed(input: &Input) -> bool {
 
 fn content_format(p: &Packet) -> Option<u32> {
     p.get_first_option(coap_lite::CoapOption::ContentFormat)
-        .and_then(|v| crate::coap::read_uint(v))
+        .and_then(|v| crate::lwm2m_codec::read_uint(v))
 }
 
 /// How a request meets the client's alternate path (BS-OBJ-06).

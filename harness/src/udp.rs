@@ -9,10 +9,10 @@
 //! port it is given, the clock.
 
 use crate::adapter::{Adapter, AdapterError, AdapterFactory};
+use crate::coap_uri;
 use crate::launch::{Launched, Launcher};
 use crate::player::{Datagram, Driver, Player, PlayerOptions};
 use crate::timing::CoapTiming;
-use crate::transport;
 use conformance::vector::Vector;
 use conformance::wire::UriMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -150,7 +150,7 @@ impl Driver for UdpDriver {
         let mut bound = Vec::new();
         for (i, (name, canonical)) in specs.into_iter().enumerate() {
             let port = if self.opts.attach {
-                transport::socket_addr(canonical)
+                coap_uri::socket_addr(canonical)
                     .map_err(AdapterError::Spawn)?
                     .port()
             } else {
@@ -372,7 +372,7 @@ fn read_datagrams(
     tx: mpsc::Sender<Datagram>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut buf = vec![0u8; transport::MAX_DATAGRAM];
+    let mut buf = vec![0u8; coap_uri::MAX_DATAGRAM];
     let stamped = kernel_stamps(&socket);
     while !stop.load(Ordering::Relaxed) {
         match recv_stamped(&socket, &mut buf, stamped) {

@@ -2,8 +2,8 @@
 //! on loopback and the system clock, nothing else. It feeds the node each datagram and the
 //! time its next timer is due, and sends what the node asks.
 
+use crate::coap_uri;
 use crate::reference_node::{NodeConfig, ReferenceNode};
-use crate::transport;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ impl WireClient {
 
     /// Runs until `deadline` (forever when `None`), handling datagrams and timers.
     pub fn run(&mut self, deadline: Option<Instant>) -> Result<(), String> {
-        let mut buf = vec![0u8; transport::MAX_DATAGRAM];
+        let mut buf = vec![0u8; coap_uri::MAX_DATAGRAM];
         loop {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {

@@ -6,10 +6,121 @@
 //! given synthetic IPv4/IPv6 and UDP headers (LINKTYPE_RAW) with the real addresses and
 //! ports, so Wireshark dissects them as CoAP on any port with "Decode As".
 
-use crate::transport::{describe, Described};
+use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The message type's RFC 7252 abbreviation.
+pub fn type_name(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Confirmable => "CON",
+        MessageType::NonConfirmable => "NON",
+        MessageType::Acknowledgement => "ACK",
+        MessageType::Reset => "RST",
+    }
+}
+
+/// A datagram as a wire log shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Described {
+    /// `CON`, `NON`, `ACK`, `RST`, or `?` when the datagram is not CoAP.
+    pub kind: String,
+    /// Method or response code: `POST`, `2.04 Changed`, `0.00` for an empty message.
+    pub code: String,
+    /// Message ID.
+    pub mid: Option<u16>,
+    /// Token, hex.
+    pub token: String,
+    /// Options: `Uri-Path: bs`, `Uri-Query: ep=urn:dev:ref-1`, `Content-Format: 11542`.
+    pub options: Vec<String>,
+    /// The payload as text when it is UTF-8 text, else `None`.
+    pub payload_text: Option<String>,
+    /// Why it is not CoAP, when it is not.
+    pub malformed: Option<String>,
+}
+
+/// Bytes as lowercase hex, as wire logs and errors quote them.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn option_name(o: CoapOption) -> String {
+    match o {
+        CoapOption::UriPath => "Uri-Path".into(),
+        CoapOption::UriQuery => "Uri-Query".into(),
+        CoapOption::ContentFormat => "Content-Format".into(),
+        CoapOption::Accept => "Accept".into(),
+        CoapOption::LocationPath => "Location-Path".into(),
+        CoapOption::Block1 => "Block1".into(),
+        CoapOption::Block2 => "Block2".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Describes a datagram for a wire log; never fails (a datagram that is not CoAP says so).
+pub fn describe(bytes: &[u8]) -> Described {
+    let p = match Packet::from_bytes(bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            return Described {
+                kind: "?".into(),
+                code: String::new(),
+                mid: None,
+                token: String::new(),
+                options: Vec::new(),
+                payload_text: None,
+                malformed: Some(format!("not a CoAP message: {e:?}")),
+            }
+        }
+    };
+    let code = match p.header.code {
+        MessageClass::Empty => "0.00".to_string(),
+        MessageClass::Request(r) => format!("{r:?}").to_uppercase(),
+        MessageClass::Response(r) => format!("{} {r:?}", p.header.code),
+        MessageClass::Reserved(c) => format!("{}.{:02} (reserved)", c >> 5, c & 0x1f),
+    };
+    let textual = |o: CoapOption| {
+        matches!(
+            o,
+            CoapOption::UriPath | CoapOption::UriQuery | CoapOption::LocationPath
+        )
+    };
+    let mut options = Vec::new();
+    for (number, values) in p.options() {
+        let o = CoapOption::from(*number);
+        for v in values {
+            let block = matches!(o, CoapOption::Block1 | CoapOption::Block2);
+            let shown = if textual(o) {
+                String::from_utf8_lossy(v).into_owned()
+            } else if block && v.len() <= 3 {
+                // RFC 7959 §2.2: NUM/M/size, as the RFC's figures write it.
+                let x = v.iter().fold(0u32, |acc, x| acc << 8 | u32::from(*x));
+                format!("{}/{}/{}", x >> 4, (x >> 3) & 1, 16u32 << (x & 7).min(6))
+            } else if v.len() <= 4 {
+                v.iter()
+                    .fold(0u32, |acc, x| acc << 8 | u32::from(*x))
+                    .to_string()
+            } else {
+                hex(v)
+            };
+            options.push(format!("{}: {shown}", option_name(o)));
+        }
+    }
+    let payload_text = std::str::from_utf8(&p.payload)
+        .ok()
+        .filter(|t| !t.is_empty() && t.chars().all(|c| !c.is_control() || c == '\n'))
+        .map(str::to_string);
+    Described {
+        kind: type_name(p.header.get_type()).into(),
+        code,
+        mid: Some(p.header.message_id),
+        token: hex(p.get_token()),
+        options,
+        payload_text,
+        malformed: None,
+    }
+}
 
 /// One datagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +170,7 @@ impl WireRecord {
                 format!("Client -> {}", self.server)
             },
             message: describe(&self.bytes),
-            hex: crate::transport::hex(&self.bytes),
+            hex: hex(&self.bytes),
             note: self.note.clone(),
         }
     }
@@ -177,6 +288,18 @@ fn checksum(header: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::empty;
+
+    #[test]
+    fn describes_garbage_without_failing() {
+        assert!(describe(&[0xff, 0, 1]).malformed.is_some());
+        let d = describe(&empty(MessageType::Acknowledgement, 7));
+        assert_eq!((d.kind.as_str(), d.mid), ("ACK", Some(7)));
+        let mut p = Packet::new();
+        p.add_option(CoapOption::Block2, vec![0x1a]);
+        let d = describe(&p.to_bytes().unwrap());
+        assert_eq!(d.options, ["Block2: 1/1/64"]);
+    }
 
     #[test]
     fn pcap_layout() {

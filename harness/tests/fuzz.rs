@@ -2,14 +2,14 @@
 //! decode, driven by proptest so that they run in CI for a bounded number of cases:
 //!
 //! - `coap-response`: a client's response as the harness takes it in: `Packet::from_bytes`,
-//!   `harness::coap::observed_response`, the payload through `conformance::records::decode`
+//!   `harness::lwm2m_codec::observed_response`, the payload through `conformance::records::decode`
 //!   (the Bootstrap-Read decoder) for the targets /1, /2, /1/0 and the rule's own, as its
 //!   own Content-Format and as each Read format (TLV, SenML JSON, SenML CBOR, LwM2M CBOR),
 //!   and the observed response through `conformance::judge::judge` against the rule of the
 //!   step it answers, a Discover rule and a Read rule of the committed vectors;
-//! - `coap-request`: `harness::coap::decode_request` (the reference client's side);
+//! - `coap-request`: `harness::lwm2m_codec::decode_request` (the reference client's side);
 //! - `coap-client-message`: a client's own request (Bootstrap-Request, Bootstrap-Pack-Request,
-//!   Register): `Packet::from_bytes`, `harness::coap::client_request`, then `judge` against
+//!   Register): `Packet::from_bytes`, `harness::lwm2m_codec::client_request`, then `judge` against
 //!   the send rules of the step that produced it;
 //! - `tlv` (`conformance::tlv::decode` and its accessors), `link-format`
 //!   (`conformance::links::parse`, `version_element`, `alternate_path`, `object_path`),
@@ -56,7 +56,7 @@ use conformance::wire::{
     self, Encoded, UriMap, LINK_FORMAT, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR, SENML_JSON,
     UNDECODABLE_LWM2M_CBOR, UNDECODABLE_SENML_CBOR, UNDECODABLE_SENML_JSON, UNDECODABLE_TLV,
 };
-use harness::coap;
+use harness::lwm2m_codec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -184,11 +184,11 @@ fn corpus() -> &'static Corpus {
                         payloads: vec![e.clone()],
                         ..req.clone()
                     };
-                    stimuli.insert((coap::encode_request(&one, 3, b"x").unwrap(), 0));
+                    stimuli.insert((lwm2m_codec::encode_request(&one, 3, b"x").unwrap(), 0));
                     payload(e);
                 }
                 if req.payloads.is_empty() {
-                    stimuli.insert((coap::encode_request(req, 3, b"x").unwrap(), 0));
+                    stimuli.insert((lwm2m_codec::encode_request(req, 3, b"x").unwrap(), 0));
                 }
             }
             // The client's side: the reference client's output, rendered as sent.
@@ -211,7 +211,7 @@ fn corpus() -> &'static Corpus {
                             ..expect.clone()
                         };
                         let k = index_of(&mut outgoing, (rules, m.uri.clone()));
-                        let bytes = coap::encode_client_message(&m, 7, b"t").unwrap();
+                        let bytes = lwm2m_codec::encode_client_message(&m, 7, b"t").unwrap();
                         seed(&mut messages, (bytes, k));
                         // A Register's object list is link-format too.
                         if let Some(e) = &m.payload {
@@ -227,8 +227,8 @@ fn corpus() -> &'static Corpus {
                     let a = index_of(&mut answers, step.expect.clone());
                     let sent = render_response(r, profile, &v.uris, &vary, None);
                     let encodings: Vec<Encoded> = sent.payload.iter().cloned().collect();
-                    let bytes = coap::encode_response_for(
-                        coap::response_type(code_of(&sent.code)),
+                    let bytes = lwm2m_codec::encode_response_for(
+                        lwm2m_codec::response_type(code_of(&sent.code)),
                         &encodings,
                         true,
                         5,
@@ -248,14 +248,14 @@ fn corpus() -> &'static Corpus {
                     }
                     let all = wire::read_content(c, profile, &v.uris, vary.read_defaults);
                     for e in &all {
-                        let bytes = coap::encode_response_for(
-                            coap::response_type(r.code),
+                        let bytes = lwm2m_codec::encode_response_for(
+                            lwm2m_codec::response_type(r.code),
                             &all,
                             false,
                             6,
                             b"tk",
                             Some(e.content_format.into()),
-                            &coap::READ_FORMATS,
+                            &lwm2m_codec::READ_FORMATS,
                         )
                         .unwrap();
                         seed(&mut responses, (bytes, a));
@@ -1380,7 +1380,7 @@ fn take_response(c: &Corpus, bytes: &[u8], a: usize) {
     let Ok(p) = Packet::from_bytes(bytes) else {
         return;
     };
-    let Ok(observed) = coap::observed_response(&p) else {
+    let Ok(observed) = lwm2m_codec::observed_response(&p) else {
         return;
     };
     if let Some(e) = &observed.payload {
@@ -1413,7 +1413,7 @@ fn take_message(c: &Corpus, bytes: &[u8], k: usize) {
         return;
     };
     let (rules, uri) = &c.outgoing[k];
-    let Ok(m) = coap::client_request(&p, uri) else {
+    let Ok(m) = lwm2m_codec::client_request(&p, uri) else {
         return;
     };
     let _ = m.to_string();
@@ -1455,7 +1455,7 @@ fn fuzz_coap_response() {
 fn fuzz_coap_decode_request() {
     let c = corpus();
     fuzz("coap-request", &c.stimuli, 1, Format::Coap, |b, _| {
-        let _ = coap::decode_request(b, Peer::BootstrapServer, &c.uris);
+        let _ = lwm2m_codec::decode_request(b, Peer::BootstrapServer, &c.uris);
     });
 }
 
@@ -1531,7 +1531,7 @@ fn the_seeds_decode() {
     let (mut passed, mut contents) = (0, 0);
     for s @ (b, a) in &c.responses {
         let p = Packet::from_bytes(b).unwrap();
-        let observed: ObservedResponse = coap::observed_response(&p).unwrap();
+        let observed: ObservedResponse = lwm2m_codec::observed_response(&p).unwrap();
         let expect = &c.answers[*a];
         if let (Some(target), Some(e), "2.05") = (
             read_target(expect),
@@ -1565,7 +1565,7 @@ fn the_seeds_decode() {
     for s @ (b, k) in &c.messages {
         let p = Packet::from_bytes(b).unwrap();
         let (rules, uri) = &c.outgoing[*k];
-        let m = coap::client_request(&p, uri).unwrap();
+        let m = lwm2m_codec::client_request(&p, uri).unwrap();
         let fits = rules
             .sends
             .iter()
@@ -1591,7 +1591,7 @@ fn the_seeds_decode() {
         c.reference.len()
     );
     for (b, _) in &c.stimuli {
-        coap::decode_request(b, Peer::BootstrapServer, &c.uris).unwrap();
+        lwm2m_codec::decode_request(b, Peer::BootstrapServer, &c.uris).unwrap();
     }
     // The payload of an Undecodable write is invalid on purpose.
     for (b, _) in c.tlv.iter().filter(|(b, _)| *b != UNDECODABLE_TLV) {

@@ -26,7 +26,7 @@ use conformance::wire::{CoapRequest, Encoded, LWM2M_CBOR, LWM2M_TLV, SENML_CBOR,
 
 /// The record-based formats: SenML JSON, SenML CBOR, LwM2M CBOR.
 const RECORD_FORMATS: [u16; 3] = [SENML_JSON, SENML_CBOR, LWM2M_CBOR];
-use harness::coap;
+use harness::lwm2m_codec;
 use std::path::Path;
 
 fn vectors() -> Vec<Vector> {
@@ -122,17 +122,17 @@ fn read_rule(step: &Step) -> Option<&ReadRule> {
 /// then taken in as the harness does (an empty payload, a TLV answer without instances, is
 /// no payload).
 fn observed(all: &[Encoded], accept: u16) -> ObservedResponse {
-    let bytes = coap::encode_response_for(
+    let bytes = lwm2m_codec::encode_response_for(
         coap_lite::ResponseType::Content,
         all,
         false,
         1,
         b"tk",
         Some(accept.into()),
-        &coap::READ_FORMATS,
+        &lwm2m_codec::READ_FORMATS,
     )
     .unwrap();
-    let mut o = coap::observed_response(&Packet::from_bytes(&bytes).unwrap()).unwrap();
+    let mut o = lwm2m_codec::observed_response(&Packet::from_bytes(&bytes).unwrap()).unwrap();
     o.accept = Some(accept);
     let chosen = all.iter().find(|e| e.content_format == accept).unwrap();
     assert_eq!(
@@ -216,7 +216,7 @@ fn every_read_answer_gives_the_same_records_in_every_format() {
 fn coap_formats(a: &ReadAnswer<'_>, defaults: bool) -> Vec<Encoded> {
     let all = conformance::wire::read_content(&a.content, a.profile(), &a.vector.uris, defaults);
     let formats: Vec<u16> = all.iter().map(|e| e.content_format).collect();
-    assert_eq!(formats, coap::READ_FORMATS, "{}", a.name());
+    assert_eq!(formats, lwm2m_codec::READ_FORMATS, "{}", a.name());
     all
 }
 
@@ -318,7 +318,7 @@ fn every_read_answer_passes_its_rule_in_every_format_and_a_changed_value_fails()
             .collect();
         for defaults in [false, true] {
             let all = coap_formats(&a, defaults);
-            for f in coap::READ_FORMATS {
+            for f in lwm2m_codec::READ_FORMATS {
                 let o = observed(&all, f);
                 judge::judge(a.context(), a.expect, Some(&o), &sends)
                     .unwrap_or_else(|e| panic!("{} ({f}, defaults {defaults}): {e}", a.name()));
@@ -336,7 +336,7 @@ fn every_read_answer_passes_its_rule_in_every_format_and_a_changed_value_fails()
                         .unwrap_or_else(|| panic!("{}: {name} not in {}", a.name(), e.hex))
                 })
                 .collect();
-            for f in coap::READ_FORMATS {
+            for f in lwm2m_codec::READ_FORMATS {
                 let o = observed(&wrong, f);
                 match judge::judge(a.context(), a.expect, Some(&o), &sends) {
                     Err(Finding::Fail { detail, .. }) if detail.contains(&name) => caught += 1,
@@ -386,8 +386,9 @@ fn every_senml_write_decodes_like_its_tlv_payload() {
                 other => panic!("{} step {}: a payload for {other:?}", v.name, i + 1),
             };
             let decode = |e: &Encoded| {
-                let bytes = coap::encode_request(&with_payload(req, e), i as u16, b"x").unwrap();
-                coap::decode_request(&bytes, from, &v.uris)
+                let bytes =
+                    lwm2m_codec::encode_request(&with_payload(req, e), i as u16, b"x").unwrap();
+                lwm2m_codec::decode_request(&bytes, from, &v.uris)
                     .unwrap_or_else(|err| panic!("{} step {}: {err}", v.name, i + 1))
             };
             let via_tlv = decode(tlv);
@@ -555,9 +556,9 @@ fn senml_in_other_shapes_decodes_the_same() {
         accept: None,
         payloads: vec![Encoded::new(SENML_JSON, b"[{\"n\":\"/1/0/1\"}]")],
     };
-    let bytes = coap::encode_request(&req, 1, b"").unwrap();
+    let bytes = lwm2m_codec::encode_request(&req, 1, b"").unwrap();
     let Input::Write { value, .. } =
-        coap::decode_request(&bytes, Peer::BootstrapServer, &v.uris).unwrap()
+        lwm2m_codec::decode_request(&bytes, Peer::BootstrapServer, &v.uris).unwrap()
     else {
         panic!()
     };
@@ -570,9 +571,9 @@ fn senml_in_other_shapes_decodes_the_same() {
         )],
         ..req
     };
-    let bytes = coap::encode_request(&req, 1, b"").unwrap();
+    let bytes = lwm2m_codec::encode_request(&req, 1, b"").unwrap();
     let Input::Write { value, .. } =
-        coap::decode_request(&bytes, Peer::BootstrapServer, &v.uris).unwrap()
+        lwm2m_codec::decode_request(&bytes, Peer::BootstrapServer, &v.uris).unwrap()
     else {
         panic!()
     };

@@ -185,7 +185,7 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         .chain([&alternate])
         .chain(&w.servers)
     {
-        harness::transport::socket_addr(u)?;
+        harness::coap_uri::socket_addr(u)?;
     }
     Ok(harness::wire_client::WireClientConfig {
         profile,

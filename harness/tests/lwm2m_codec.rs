@@ -5,7 +5,7 @@
 
 use conformance::load::Loader;
 use conformance::vector::Vector;
-use harness::coap;
+use harness::lwm2m_codec;
 use std::path::Path;
 
 /// Deterministic pseudo-random bytes (xorshift64) for the decoders.
@@ -67,9 +67,9 @@ fn every_response_and_message_round_trips_through_coap() {
             for (n, (req, out)) in outputs(&v).into_iter().enumerate() {
                 for o in &out.send {
                     let sent = render_message(o, &v.uris, &vary);
-                    let bytes = coap::encode_client_message(&sent, 7, b"t").unwrap();
+                    let bytes = lwm2m_codec::encode_client_message(&sent, 7, b"t").unwrap();
                     let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
-                    let back = coap::client_request(&p, &sent.uri).unwrap();
+                    let back = lwm2m_codec::client_request(&p, &sent.uri).unwrap();
                     assert_eq!(back, sent, "{}", v.name);
                     messages += 1;
                 }
@@ -86,12 +86,19 @@ fn every_response_and_message_round_trips_through_coap() {
                 else {
                     panic!("{} is no response code", sent.code)
                 };
-                let bytes =
-                    coap::encode_response_for(code, &encodings, true, n as u16, b"tk", None, &[])
-                        .unwrap();
+                let bytes = lwm2m_codec::encode_response_for(
+                    code,
+                    &encodings,
+                    true,
+                    n as u16,
+                    b"tk",
+                    None,
+                    &[],
+                )
+                .unwrap();
                 let p = coap_lite::Packet::from_bytes(&bytes).unwrap();
                 assert_eq!(
-                    coap::observed_response(&p).unwrap(),
+                    lwm2m_codec::observed_response(&p).unwrap(),
                     sent,
                     "{} step {n}",
                     v.name
@@ -114,8 +121,8 @@ fn decoders_never_panic_on_any_input() {
         for _ in 0..300 {
             let bytes = noise(&mut x, len);
             if let Ok(p) = coap_lite::Packet::from_bytes(&bytes) {
-                let _ = coap::observed_response(&p);
-                let _ = coap::client_request(&p, "coap://127.0.0.1:5683");
+                let _ = lwm2m_codec::observed_response(&p);
+                let _ = lwm2m_codec::client_request(&p, "coap://127.0.0.1:5683");
             }
             let _ = conformance::links::parse(&String::from_utf8_lossy(&bytes));
             cases += 1;
@@ -151,8 +158,8 @@ fn every_stimulus_decodes_back_to_the_models_input() {
                 bootstrap_model::client::Input::DuplicateFinish => continue,
                 other => panic!("{}: a request for {other:?}", v.name),
             };
-            let bytes = coap::encode_request(req, i as u16, b"x").unwrap();
-            let back = coap::decode_request(&bytes, from, &v.uris)
+            let bytes = lwm2m_codec::encode_request(req, i as u16, b"x").unwrap();
+            let back = lwm2m_codec::decode_request(&bytes, from, &v.uris)
                 .unwrap_or_else(|e| panic!("{} step {}: {e}", v.name, i + 1));
             assert_eq!(back, input, "{} step {}", v.name, i + 1);
             n += 1;
@@ -168,7 +175,7 @@ fn the_request_decoder_never_panics_either() {
     for len in 0..80 {
         for _ in 0..300 {
             let bytes = noise(&mut x, len);
-            let _ = coap::decode_request(
+            let _ = lwm2m_codec::decode_request(
                 &bytes,
                 bootstrap_model::client::Peer::BootstrapServer,
                 &v.uris,
@@ -190,8 +197,8 @@ fn the_request_decoder_never_panics_either() {
                     .collect::<Vec<u8>>(),
             )],
         };
-        let bytes = coap::encode_request(&req, 1, b"").unwrap();
-        let _ = coap::decode_request(
+        let bytes = lwm2m_codec::encode_request(&req, 1, b"").unwrap();
+        let _ = lwm2m_codec::decode_request(
             &bytes,
             bootstrap_model::client::Peer::BootstrapServer,
             &v.uris,
@@ -211,18 +218,20 @@ fn every_pack_round_trips_in_senml_json_senml_cbor_and_lwm2m_cbor() {
                 continue;
             };
             for format in [110u16, 112, 11544] {
-                let bytes = coap::encode_pack_as(&pack, &v.uris, format).unwrap();
-                let back = coap::decode_pack_as(format.into(), &bytes, &v.uris)
+                let bytes = lwm2m_codec::encode_pack_as(&pack, &v.uris, format).unwrap();
+                let back = lwm2m_codec::decode_pack_as(format.into(), &bytes, &v.uris)
                     .unwrap_or_else(|e| panic!("{} {format}: {e}", v.name));
                 // An object carried with no instance has no record in SenML (see
                 // encode_pack): compare what SenML can say.
-                let json = coap::decode_pack(&coap::encode_pack(&pack, &v.uris), &v.uris).unwrap();
+                let json =
+                    lwm2m_codec::decode_pack(&lwm2m_codec::encode_pack(&pack, &v.uris), &v.uris)
+                        .unwrap();
                 assert_eq!(back, json, "{} {format}", v.name);
                 n += 1;
             }
-            assert!(coap::encode_pack_as(&pack, &v.uris, 11542).is_none());
-            assert!(coap::decode_pack_as(11542, b"", &v.uris).is_err());
-            assert!(coap::decode_pack_as(11544, b"", &v.uris).is_err());
+            assert!(lwm2m_codec::encode_pack_as(&pack, &v.uris, 11542).is_none());
+            assert!(lwm2m_codec::decode_pack_as(11542, b"", &v.uris).is_err());
+            assert!(lwm2m_codec::decode_pack_as(11544, b"", &v.uris).is_err());
         }
     }
     assert!(n >= 10, "only {n} packs");
@@ -244,8 +253,8 @@ fn responses_follow_the_accept_and_the_clients_formats() {
     let encodings =
         conformance::wire::read_content(r.content.as_ref().unwrap(), profile, &v.uris, false);
     let encode = |accept: Option<u32>, formats: &[u16]| {
-        coap::encode_response_for(
-            coap::response_type(r.code),
+        lwm2m_codec::encode_response_for(
+            lwm2m_codec::response_type(r.code),
             &encodings,
             false,
             1,
@@ -282,7 +291,7 @@ fn responses_follow_the_accept_and_the_clients_formats() {
     let mut seen = Vec::new();
     for accept in [11542u16, 110, 112, 11544] {
         let p = coap_lite::Packet::from_bytes(&encode(Some(accept.into()), &all)).unwrap();
-        let o = coap::observed_response(&p).unwrap();
+        let o = lwm2m_codec::observed_response(&p).unwrap();
         let payload = o.payload.unwrap();
         assert_eq!(payload.content_format, accept);
         let records = conformance::records::decode(
