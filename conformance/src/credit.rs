@@ -20,9 +20,11 @@ use crate::observe;
 use crate::replay::{model_for, Mismatch};
 use crate::vector::Vector;
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::client::{Client, Content, Link, Outgoing, Output};
+use bootstrap_model::client::{Client, Content, DeviceInfo, Link, Outgoing, Output};
 use bootstrap_model::code::ResponseCode;
-use bootstrap_model::objects::{AccessControlInstance, ServerInstance, ServerUri};
+use bootstrap_model::objects::{
+    AccessControlInstance, SecurityInstance, ServerInstance, ServerUri,
+};
 use bootstrap_model::path::Path;
 use bootstrap_model::profile::{Profile, VersionForm};
 use bootstrap_model::system::Factory;
@@ -284,109 +286,129 @@ fn breaks(a: Aspect, out: &Output, expect: &Expectation, endpoint: &str) -> Vec<
 
 /// Payloads that differ from `c` in one thing each.
 fn broken_content(c: &Content, expect: &Expectation) -> Vec<Content> {
-    let mut v = Vec::new();
     match c {
-        Content::Links { version, links } => {
-            let other = match version {
-                VersionForm::Quoted10 => VersionForm::Root12,
-                _ => VersionForm::Quoted10,
-            };
-            v.push(Content::Links {
-                version: other,
-                links: links.clone(),
-            });
-            for i in 0..links.len() {
-                let mut l = links.clone();
-                l.remove(i);
-                v.push(Content::Links {
-                    version: *version,
-                    links: l,
-                });
-                let mut l = links.clone();
-                l[i].ssid = match l[i].ssid {
-                    Some(s) => Some(s.wrapping_add(1)),
-                    None => Some(7),
-                };
-                v.push(Content::Links {
-                    version: *version,
-                    links: l,
-                });
-            }
-            // Instances the rule says must be gone, or outside a complete object.
-            let mut extra: Vec<Path> = Vec::new();
-            if let Some(ContentRule::Discover(d)) =
-                expect.response.as_ref().and_then(|r| r.content.as_ref())
-            {
-                extra.extend(d.listing.absent.iter().copied());
-                extra.extend(d.listing.complete.iter().map(|o| Path::Instance(*o, 77)));
-                extra.extend(d.listing.forbidden_objects.iter().map(|o| Path::Object(*o)));
-            }
-            for p in extra {
-                let mut l = links.clone();
-                l.push(Link {
-                    path: p,
-                    ssid: None,
-                    uri: None,
-                });
-                v.push(Content::Links {
-                    version: *version,
-                    links: l,
-                });
-            }
-        }
-        Content::Servers(xs) => {
-            let mut l = xs.clone();
-            l.push((77, ServerInstance::new(77, 77)));
-            v.push(Content::Servers(l));
-            for i in 0..xs.len() {
-                let mut l = xs.clone();
-                l.remove(i);
-                v.push(Content::Servers(l));
-                let mut l = xs.clone();
-                l[i].1.lifetime = Some(l[i].1.lifetime.map_or(1, |t| t + 1));
-                v.push(Content::Servers(l));
-                let mut l = xs.clone();
-                l[i].1.ssid = Some(l[i].1.ssid.map_or(1, |s| s.wrapping_add(1)));
-                v.push(Content::Servers(l));
-                let mut l = xs.clone();
-                l[i].1.bootstrap_on_failure = Some(!l[i].1.bootstrap_on_failure.unwrap_or(true));
-                v.push(Content::Servers(l));
-            }
-        }
-        Content::AccessControl(xs) => {
-            let mut l = xs.clone();
-            l.push((
-                77,
-                AccessControlInstance {
-                    object: 1,
-                    instance: 77,
-                    acl: Default::default(),
-                    owner: 77,
-                },
-            ));
-            v.push(Content::AccessControl(l));
-            for i in 0..xs.len() {
-                let mut l = xs.clone();
-                l.remove(i);
-                v.push(Content::AccessControl(l));
-                let mut l = xs.clone();
-                l[i].1.owner = l[i].1.owner.wrapping_add(1);
-                v.push(Content::AccessControl(l));
-                let mut l = xs.clone();
-                l[i].1.instance = l[i].1.instance.wrapping_add(1);
-                v.push(Content::AccessControl(l));
-                let mut l = xs.clone();
-                l[i].1.acl.clear();
-                v.push(Content::AccessControl(l));
-            }
-        }
-        Content::Security(xs) => {
-            for i in 0..xs.len() {
-                let mut l = xs.clone();
-                l.remove(i);
-                v.push(Content::Security(l));
-            }
-        }
+        Content::Links { version, links } => broken_links(*version, links, expect),
+        Content::Servers(xs) => broken_servers(xs),
+        Content::AccessControl(xs) => broken_access_control(xs),
+        Content::Security(xs) => broken_security(xs),
+    }
+}
+
+/// Discover links broken in one thing each (BS-DISC-02..04): the other version form, a link
+/// dropped, a link with another Short Server ID or one it lacked, and a link to a path the
+/// rule says must not be listed.
+fn broken_links(version: VersionForm, links: &[Link], expect: &Expectation) -> Vec<Content> {
+    let mut v = Vec::new();
+    let other = match version {
+        VersionForm::Quoted10 => VersionForm::Root12,
+        _ => VersionForm::Quoted10,
+    };
+    v.push(Content::Links {
+        version: other,
+        links: links.to_vec(),
+    });
+    for i in 0..links.len() {
+        let mut l = links.to_vec();
+        l.remove(i);
+        v.push(Content::Links { version, links: l });
+        let mut l = links.to_vec();
+        l[i].ssid = match l[i].ssid {
+            Some(s) => Some(s.wrapping_add(1)),
+            None => Some(7),
+        };
+        v.push(Content::Links { version, links: l });
+    }
+    for p in unlisted_paths(expect) {
+        let mut l = links.to_vec();
+        l.push(Link {
+            path: p,
+            ssid: None,
+            uri: None,
+        });
+        v.push(Content::Links { version, links: l });
+    }
+    v
+}
+
+/// Paths a Discover listing must not show (BS-DISC-02; BS-DEL-02, BS-WIPE-01/03):
+/// instances the rule says must be gone, or outside a complete object, and objects it
+/// forbids.
+fn unlisted_paths(expect: &Expectation) -> Vec<Path> {
+    let mut extra: Vec<Path> = Vec::new();
+    if let Some(ContentRule::Discover(d)) =
+        expect.response.as_ref().and_then(|r| r.content.as_ref())
+    {
+        extra.extend(d.listing.absent.iter().copied());
+        extra.extend(d.listing.complete.iter().map(|o| Path::Instance(*o, 77)));
+        extra.extend(d.listing.forbidden_objects.iter().map(|o| Path::Object(*o)));
+    }
+    extra
+}
+
+/// Server instances read back broken in one thing each (BS-READ-01): one added, one
+/// dropped, or one with another lifetime, Short Server ID or Bootstrap on Registration
+/// Failure.
+fn broken_servers(xs: &[(u16, ServerInstance)]) -> Vec<Content> {
+    let mut v = Vec::new();
+    let mut l = xs.to_vec();
+    l.push((77, ServerInstance::new(77, 77)));
+    v.push(Content::Servers(l));
+    for i in 0..xs.len() {
+        let mut l = xs.to_vec();
+        l.remove(i);
+        v.push(Content::Servers(l));
+        let mut l = xs.to_vec();
+        l[i].1.lifetime = Some(l[i].1.lifetime.map_or(1, |t| t + 1));
+        v.push(Content::Servers(l));
+        let mut l = xs.to_vec();
+        l[i].1.ssid = Some(l[i].1.ssid.map_or(1, |s| s.wrapping_add(1)));
+        v.push(Content::Servers(l));
+        let mut l = xs.to_vec();
+        l[i].1.bootstrap_on_failure = Some(!l[i].1.bootstrap_on_failure.unwrap_or(true));
+        v.push(Content::Servers(l));
+    }
+    v
+}
+
+/// Access Control instances read back broken in one thing each (BS-READ-01): one added,
+/// one dropped, or one with another owner, another target instance or no ACL.
+fn broken_access_control(xs: &[(u16, AccessControlInstance)]) -> Vec<Content> {
+    let mut v = Vec::new();
+    let mut l = xs.to_vec();
+    l.push((
+        77,
+        AccessControlInstance {
+            object: 1,
+            instance: 77,
+            acl: Default::default(),
+            owner: 77,
+        },
+    ));
+    v.push(Content::AccessControl(l));
+    for i in 0..xs.len() {
+        let mut l = xs.to_vec();
+        l.remove(i);
+        v.push(Content::AccessControl(l));
+        let mut l = xs.to_vec();
+        l[i].1.owner = l[i].1.owner.wrapping_add(1);
+        v.push(Content::AccessControl(l));
+        let mut l = xs.to_vec();
+        l[i].1.instance = l[i].1.instance.wrapping_add(1);
+        v.push(Content::AccessControl(l));
+        let mut l = xs.to_vec();
+        l[i].1.acl.clear();
+        v.push(Content::AccessControl(l));
+    }
+    v
+}
+
+/// Security instances a client read back, with one dropped each (BS-READ-01/02).
+fn broken_security(xs: &[(u16, SecurityInstance)]) -> Vec<Content> {
+    let mut v = Vec::new();
+    for i in 0..xs.len() {
+        let mut l = xs.to_vec();
+        l.remove(i);
+        v.push(Content::Security(l));
     }
     v
 }
@@ -395,106 +417,140 @@ fn broken_content(c: &Content, expect: &Expectation) -> Vec<Content> {
 /// no endpoint name, a content format outside the set, another lifetime or version, an
 /// object dropped from the list or the Security object added to it.
 fn altered(m: &Outgoing) -> Vec<Outgoing> {
-    let elsewhere = |u: ServerUri| match u {
-        ServerUri::Server(k) => ServerUri::Server(k.wrapping_add(1) % 2),
-        _ => ServerUri::Server(0),
-    };
-    let mut v = Vec::new();
     match m {
         Outgoing::BootstrapRequest {
             to,
             endpoint,
             pct,
             device_info,
-        } => {
-            let base = |f: &dyn Fn(&mut Outgoing)| {
-                let mut o = m.clone();
-                f(&mut o);
-                o
-            };
-            v.push(Outgoing::BootstrapRequest {
-                to: elsewhere(*to),
-                endpoint: endpoint.clone(),
-                pct: *pct,
-                device_info: device_info.clone(),
-            });
-            v.push(Outgoing::BootstrapRequest {
-                to: if *to == ServerUri::Bootstrap {
-                    ServerUri::BootstrapAlternate
-                } else {
-                    ServerUri::Bootstrap
-                },
-                endpoint: endpoint.clone(),
-                pct: *pct,
-                device_info: device_info.clone(),
-            });
-            v.push(base(&|o| {
-                if let Outgoing::BootstrapRequest { endpoint, .. } = o {
-                    *endpoint = Some("another-endpoint".into());
-                }
-            }));
-            v.push(base(&|o| {
-                if let Outgoing::BootstrapRequest { pct, .. } = o {
-                    *pct = Some(9999);
-                }
-            }));
-            v.push(base(&|o| {
-                if let Outgoing::BootstrapRequest { device_info, .. } = o {
-                    *device_info = None;
-                }
-            }));
-        }
-        Outgoing::BootstrapPackRequest { to, endpoint } => {
-            v.push(Outgoing::BootstrapPackRequest {
-                to: elsewhere(*to),
-                endpoint: endpoint.clone(),
-            });
-            v.push(Outgoing::BootstrapPackRequest {
-                to: *to,
-                endpoint: Some("another-endpoint".into()),
-            });
-            // A Bootstrap-Request where a Pack-Request is due, and the reverse below.
-            v.push(Outgoing::BootstrapRequest {
-                to: *to,
-                endpoint: endpoint.clone(),
-                pct: None,
-                device_info: None,
-            });
-        }
+        } => altered_bootstrap_request(m, *to, endpoint, *pct, device_info),
+        Outgoing::BootstrapPackRequest { to, endpoint } => altered_pack_request(*to, endpoint),
         Outgoing::Register {
             to,
             endpoint,
             lifetime,
             version,
             objects,
-        } => {
-            let reg = |to: ServerUri, lifetime: u32, objects: Vec<Path>| Outgoing::Register {
-                to,
-                endpoint: endpoint.clone(),
-                lifetime,
-                version: version.clone(),
-                objects,
-            };
-            v.push(reg(elsewhere(*to), *lifetime, objects.clone()));
-            v.push(reg(ServerUri::Bootstrap, *lifetime, objects.clone()));
-            v.push(reg(*to, lifetime.wrapping_add(1), objects.clone()));
-            for i in 0..objects.len() {
-                let mut l = objects.clone();
-                l.remove(i);
-                v.push(reg(*to, *lifetime, l));
-            }
-            let mut l = objects.clone();
-            l.push(Path::Instance(0, 0));
-            v.push(reg(*to, *lifetime, l));
-            v.push(Outgoing::Register {
-                to: *to,
-                endpoint: "another-endpoint".into(),
-                lifetime: *lifetime,
-                version: version.clone(),
-                objects: objects.clone(),
-            });
-        }
+        } => altered_register(*to, endpoint, *lifetime, version, objects),
     }
+}
+
+/// Another management server than `u`'s, or the first one where `u` is not a management
+/// server's.
+fn elsewhere(u: ServerUri) -> ServerUri {
+    match u {
+        ServerUri::Server(k) => ServerUri::Server(k.wrapping_add(1) % 2),
+        _ => ServerUri::Server(0),
+    }
+}
+/// A Bootstrap-Request `m` altered in one thing each (BS-CI-01/02, BS-REQ-01/02): sent to
+/// a management server or to the bootstrap server's other URI, with another endpoint name,
+/// a content format outside the set, or without its device information.
+fn altered_bootstrap_request(
+    m: &Outgoing,
+    to: ServerUri,
+    endpoint: &Option<String>,
+    pct: Option<u16>,
+    device_info: &Option<DeviceInfo>,
+) -> Vec<Outgoing> {
+    let base = |f: &dyn Fn(&mut Outgoing)| {
+        let mut o = m.clone();
+        f(&mut o);
+        o
+    };
+    vec![
+        Outgoing::BootstrapRequest {
+            to: elsewhere(to),
+            endpoint: endpoint.clone(),
+            pct,
+            device_info: device_info.clone(),
+        },
+        Outgoing::BootstrapRequest {
+            to: if to == ServerUri::Bootstrap {
+                ServerUri::BootstrapAlternate
+            } else {
+                ServerUri::Bootstrap
+            },
+            endpoint: endpoint.clone(),
+            pct,
+            device_info: device_info.clone(),
+        },
+        base(&|o| {
+            if let Outgoing::BootstrapRequest { endpoint, .. } = o {
+                *endpoint = Some("another-endpoint".into());
+            }
+        }),
+        base(&|o| {
+            if let Outgoing::BootstrapRequest { pct, .. } = o {
+                *pct = Some(9999);
+            }
+        }),
+        base(&|o| {
+            if let Outgoing::BootstrapRequest { device_info, .. } = o {
+                *device_info = None;
+            }
+        }),
+    ]
+}
+
+/// A Bootstrap-Pack-Request altered in one thing each (BS-PACK-01): sent to a
+/// management server, with another endpoint name, or a Bootstrap-Request in its place.
+fn altered_pack_request(to: ServerUri, endpoint: &Option<String>) -> Vec<Outgoing> {
+    vec![
+        Outgoing::BootstrapPackRequest {
+            to: elsewhere(to),
+            endpoint: endpoint.clone(),
+        },
+        Outgoing::BootstrapPackRequest {
+            to,
+            endpoint: Some("another-endpoint".into()),
+        },
+        // A Bootstrap-Request where a Pack-Request is due, and the reverse below.
+        Outgoing::BootstrapRequest {
+            to,
+            endpoint: endpoint.clone(),
+            pct: None,
+            device_info: None,
+        },
+    ]
+}
+
+/// A Register altered in one thing each (BS-REG-01..04): sent to another management server
+/// or to the bootstrap server, with another lifetime, an object dropped from the list or the
+/// Security object added to it, or another endpoint name.
+fn altered_register(
+    to: ServerUri,
+    endpoint: &str,
+    lifetime: u32,
+    version: &Option<String>,
+    objects: &[Path],
+) -> Vec<Outgoing> {
+    let reg = |to: ServerUri, lifetime: u32, objects: Vec<Path>| Outgoing::Register {
+        to,
+        endpoint: endpoint.to_string(),
+        lifetime,
+        version: version.clone(),
+        objects,
+    };
+    let mut v = Vec::new();
+    v.push(reg(elsewhere(to), lifetime, objects.to_vec()));
+    v.push(reg(ServerUri::Bootstrap, lifetime, objects.to_vec()));
+    v.push(reg(to, lifetime.wrapping_add(1), objects.to_vec()));
+    for i in 0..objects.len() {
+        let mut l = objects.to_vec();
+        l.remove(i);
+        v.push(reg(to, lifetime, l));
+    }
+    let mut l = objects.to_vec();
+    l.push(Path::Instance(0, 0));
+    v.push(reg(to, lifetime, l));
+    v.push(Outgoing::Register {
+        to,
+        endpoint: "another-endpoint".into(),
+        lifetime,
+        version: version.clone(),
+        objects: objects.to_vec(),
+    });
     v
 }
 

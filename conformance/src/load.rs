@@ -67,72 +67,46 @@ impl Loader {
         self.load_str(file, &text)
     }
 
-    /// Checks vector text that came from `file`.
+    /// Checks vector text that came from `file`: its syntax, its format version, the schema,
+    /// the types, then its meaning.
     pub fn load_str(&self, file: &Path, text: &str) -> Result<Vector, LoadError> {
-        let err = |json_path: String, message: String| LoadError {
+        let err = |(json_path, message): Located| LoadError {
             file: file.to_path_buf(),
             json_path,
             message,
         };
-        // 1. Syntax; a typed parse gives the path where a truncated file stops.
-        let value: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                let path = match serde_path_to_error::deserialize::<_, Vector>(&mut de) {
-                    Err(pe) => json_path(&pe.path().to_string()),
-                    Ok(_) => "$".into(),
-                };
-                return Err(err(path, format!("not valid JSON: {e}")));
-            }
-        };
-        // 2. The format version, before anything else depends on it.
-        match value.get("format_version") {
-            None => return Err(err("$.format_version".into(), "missing".into())),
-            Some(v) if v.as_u64() == Some(FORMAT_VERSION as u64) => {}
-            Some(v) if v.as_u64() == Some(1) => {
-                return Err(err(
-                    "$.format_version".into(),
-                    format!("format_version 1 is no longer read: version 1 copied the reference client's answers, version {FORMAT_VERSION} states rules; regenerate the vectors (lwm2m-bootstrap generate)"),
-                ))
-            }
-            Some(v) if v.is_u64() => {
-                return Err(err(
-                    "$.format_version".into(),
-                    format!("unsupported format_version {v}: this suite reads {FORMAT_VERSION}"),
-                ))
-            }
-            Some(v) => {
-                return Err(err(
-                    "$.format_version".into(),
-                    format!("expected an unsigned integer, found {v}"),
-                ))
-            }
-        }
+        let value = parse_json(text).map_err(err)?;
+        check_format_version(&value).map_err(err)?;
         // 3. The schema: every violation with its instance path, the first one reported.
         if let Some(e) = self.schema.iter_errors(&value).next() {
-            return Err(err(
+            return Err(err((
                 pointer_to_path(e.instance_path().as_str()),
                 e.to_string(),
-            ));
+            )));
         }
         // 4. The types.
         let vector: Vector = serde_path_to_error::deserialize(value)
-            .map_err(|e| err(json_path(&e.path().to_string()), e.inner().to_string()))?;
-        // 5. Meaning.
+            .map_err(|e| err((json_path(&e.path().to_string()), e.inner().to_string())))?;
+        self.check_meaning(&vector).map_err(err)?;
+        Ok(vector)
+    }
+
+    /// Step 5, meaning: a known profile and known requirement IDs, and an ID that matches the
+    /// content.
+    fn check_meaning(&self, vector: &Vector) -> Result<(), Located> {
         if vector
             .profile
             .parse::<bootstrap_model::profile::Profile>()
             .is_err()
         {
-            return Err(err(
+            return Err((
                 "$.profile".into(),
                 format!("unknown profile {:?}", vector.profile),
             ));
         }
         for (i, id) in vector.requirements.iter().enumerate() {
             if !self.catalogue.by_id.contains_key(id) {
-                return Err(err(
+                return Err((
                     format!("$.requirements[{i}]"),
                     format!("unknown requirement ID {id}"),
                 ));
@@ -141,21 +115,21 @@ impl Loader {
         for (s, step) in vector.steps.iter().enumerate() {
             for (i, id) in step.requirements.iter().enumerate() {
                 if !self.catalogue.by_id.contains_key(id) {
-                    return Err(err(
+                    return Err((
                         format!("$.steps[{s}].requirements[{i}]"),
                         format!("unknown requirement ID {id}"),
                     ));
                 }
             }
         }
-        let id = content_id(&vector);
+        let id = content_id(vector);
         if vector.id != id {
-            return Err(err(
+            return Err((
                 "$.id".into(),
                 format!("{} does not match the content (its ID is {id}): the file was edited or is stale", vector.id),
             ));
         }
-        Ok(vector)
+        Ok(())
     }
 
     /// Reads every `*.json` vector under `dir` (recursively, manifest and schema files
@@ -172,6 +146,43 @@ impl Loader {
             .into_iter()
             .map(|f| self.load_file(&f).map(|v| (f, v)))
             .collect()
+    }
+}
+
+/// Where a check failed and why: the JSON path of the offending value and the message.
+type Located = (String, String);
+
+/// Step 1, syntax; a typed parse gives the path where a truncated file stops.
+fn parse_json(text: &str) -> Result<serde_json::Value, Located> {
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let path = match serde_path_to_error::deserialize::<_, Vector>(&mut de) {
+                Err(pe) => json_path(&pe.path().to_string()),
+                Ok(_) => "$".into(),
+            };
+            Err((path, format!("not valid JSON: {e}")))
+        }
+    }
+}
+
+/// Step 2, the format version, before anything else depends on it: this suite's, not version 1
+/// (which copied the reference client's answers), not another.
+fn check_format_version(value: &serde_json::Value) -> Result<(), Located> {
+    let at = || "$.format_version".to_string();
+    match value.get("format_version") {
+        None => Err((at(), "missing".into())),
+        Some(v) if v.as_u64() == Some(FORMAT_VERSION as u64) => Ok(()),
+        Some(v) if v.as_u64() == Some(1) => Err((
+            at(),
+            format!("format_version 1 is no longer read: version 1 copied the reference client's answers, version {FORMAT_VERSION} states rules; regenerate the vectors (lwm2m-bootstrap generate)"),
+        )),
+        Some(v) if v.is_u64() => Err((
+            at(),
+            format!("unsupported format_version {v}: this suite reads {FORMAT_VERSION}"),
+        )),
+        Some(v) => Err((at(), format!("expected an unsigned integer, found {v}"))),
     }
 }
 

@@ -172,18 +172,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// The `check` command: lists the bugs, serves the explorer, or checks each profile.
 fn run(cli: CheckArgs) -> Result<ExitCode, String> {
     if cli.list_bugs {
-        for b in Bug::ALL {
-            let profiles: Vec<&str> = b.profiles().iter().map(|p| p.name()).collect();
-            println!(
-                "{:<42} {:<13} {:<16} {}",
-                b.name(),
-                format!("{:?}", b.detection()),
-                profiles.join(","),
-                b.requirements()
-            );
-        }
+        list_bugs();
         return Ok(ExitCode::SUCCESS);
     }
     let profiles: Vec<Profile> = if cli.profile == "all" {
@@ -191,59 +183,15 @@ fn run(cli: CheckArgs) -> Result<ExitCode, String> {
     } else {
         vec![cli.profile.parse::<Profile>().map_err(|e| e.to_string())?]
     };
-    let mut bugs = BugSet::NONE;
-    for name in &cli.bugs {
-        let b = Bug::from_name(name)
-            .ok_or_else(|| format!("unknown bug {name:?} (see --list-bugs)"))?;
-        bugs = BugSet::from_bits(bugs.bits() | BugSet::only(b).bits());
-    }
+    let bugs = injected_bugs(&cli.bugs)?;
     if cli.explore.is_some() && profiles.len() != 1 {
         return Err("--explore needs one --profile".into());
     }
     let mut failed = false;
     for profile in profiles {
-        let mut config = if cli.large {
-            Config::large(profile)
-        } else {
-            Config::default_for(profile)
-        };
-        if let Some(n) = cli.servers {
-            config.servers = n;
-        }
-        if let Some(n) = cli.ops {
-            config.ops_per_session = n;
-        }
-        if let Some(n) = cli.rebootstraps {
-            config.rebootstraps = n;
-        }
-        config.loss |= cli.loss;
-        config.duplication |= cli.duplication;
-        if !cli.factory.is_empty() {
-            config.factories = cli
-                .factory
-                .iter()
-                .map(|f| match f {
-                    FactoryArg::BootstrapOnly => Factory::BootstrapOnly,
-                    FactoryArg::ServerAndBootstrap => Factory::ServerAndBootstrap,
-                    FactoryArg::ServerOnly => Factory::ServerOnly,
-                })
-                .collect();
-        }
-        config.choices = match cli.choices {
-            ChoicesArg::All => ChoiceMode::All,
-            ChoicesArg::Reference => ChoiceMode::Reference,
-        };
-        config.bugs = bugs;
-        let model = BootstrapSystem::new(config)?;
+        let model = BootstrapSystem::new(config(&cli, profile, bugs))?;
         if let Some(addr) = cli.explore {
-            if !addr.ip().is_loopback() {
-                return Err(format!(
-                    "--explore {addr}: the explorer binds loopback addresses only (127.0.0.1 or ::1)"
-                ));
-            }
-            println!("serving stateright's explorer on http://{addr}/ (Ctrl-C to stop)");
-            let _ = model.checker().serve(addr);
-            return Ok(ExitCode::SUCCESS);
+            return serve_explorer(model, addr);
         }
         failed |= check_profile(&cli, &model);
     }
@@ -252,6 +200,82 @@ fn run(cli: CheckArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--list-bugs`: each injectable bug with how it is detected, its profiles and the
+/// requirements it breaks.
+fn list_bugs() {
+    for b in Bug::ALL {
+        let profiles: Vec<&str> = b.profiles().iter().map(|p| p.name()).collect();
+        println!(
+            "{:<42} {:<13} {:<16} {}",
+            b.name(),
+            format!("{:?}", b.detection()),
+            profiles.join(","),
+            b.requirements()
+        );
+    }
+}
+
+/// The bugs `--bug` names, all of them known.
+fn injected_bugs(names: &[String]) -> Result<BugSet, String> {
+    let mut bugs = BugSet::NONE;
+    for name in names {
+        let b = Bug::from_name(name)
+            .ok_or_else(|| format!("unknown bug {name:?} (see --list-bugs)"))?;
+        bugs = BugSet::from_bits(bugs.bits() | BugSet::only(b).bits());
+    }
+    Ok(bugs)
+}
+
+/// The configuration to check for `profile`: the default or large one, with the options
+/// the command line sets.
+fn config(cli: &CheckArgs, profile: Profile, bugs: BugSet) -> Config {
+    let mut config = if cli.large {
+        Config::large(profile)
+    } else {
+        Config::default_for(profile)
+    };
+    if let Some(n) = cli.servers {
+        config.servers = n;
+    }
+    if let Some(n) = cli.ops {
+        config.ops_per_session = n;
+    }
+    if let Some(n) = cli.rebootstraps {
+        config.rebootstraps = n;
+    }
+    config.loss |= cli.loss;
+    config.duplication |= cli.duplication;
+    if !cli.factory.is_empty() {
+        config.factories = cli
+            .factory
+            .iter()
+            .map(|f| match f {
+                FactoryArg::BootstrapOnly => Factory::BootstrapOnly,
+                FactoryArg::ServerAndBootstrap => Factory::ServerAndBootstrap,
+                FactoryArg::ServerOnly => Factory::ServerOnly,
+            })
+            .collect();
+    }
+    config.choices = match cli.choices {
+        ChoicesArg::All => ChoiceMode::All,
+        ChoicesArg::Reference => ChoiceMode::Reference,
+    };
+    config.bugs = bugs;
+    config
+}
+
+/// `--explore`: serves stateright's explorer for `model` on a loopback address only.
+fn serve_explorer(model: BootstrapSystem, addr: SocketAddr) -> Result<ExitCode, String> {
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "--explore {addr}: the explorer binds loopback addresses only (127.0.0.1 or ::1)"
+        ));
+    }
+    println!("serving stateright's explorer on http://{addr}/ (Ctrl-C to stop)");
+    let _ = model.checker().serve(addr);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Checks one model, prints the report; returns whether it failed.

@@ -19,7 +19,7 @@ use crate::links::VersionStyle;
 use crate::records::Value;
 use crate::tlv::{Tlv, TlvValue};
 use crate::wire;
-use bootstrap_model::client::{Outgoing, WriteValue};
+use bootstrap_model::client::{BootstrapPack, Outgoing, WriteValue};
 use bootstrap_model::code::ResponseCode;
 use bootstrap_model::objects::ServerUri;
 use bootstrap_model::path::{Path, ACCESS_CONTROL, DEVICE, SECURITY, SERVER};
@@ -167,80 +167,99 @@ impl Knowledge {
             Action::BootstrapWrite { path, value: v, .. }
                 if code == Some(ResponseCode::Changed) =>
             {
-                match (path, v) {
-                    (Path::Instance(SECURITY, i), WriteValue::Security(_)) => {
-                        self.touch(SECURITY, *i)
-                    }
-                    (Path::Resource(SECURITY, i, _), _) => self.touch(SECURITY, *i),
-                    (Path::Instance(SERVER, i), WriteValue::Server(s)) => {
-                        self.replace(SERVER, *i, &wire::server_resources(s, profile))
-                    }
-                    (Path::Instance(ACCESS_CONTROL, i), WriteValue::AccessControl(a)) => {
-                        self.replace(ACCESS_CONTROL, *i, &wire::access_control_resources(a))
-                    }
-                    (Path::Object(SERVER), WriteValue::ServerObject(all)) => {
-                        for (i, s) in all.iter() {
-                            self.replace(SERVER, i, &wire::server_resources(s, profile));
-                        }
-                    }
-                    (Path::Resource(SERVER, i, 1), WriteValue::Lifetime(l)) => self.merge(
-                        SERVER,
-                        *i,
-                        &[Tlv::Resource {
-                            id: 1,
-                            value: TlvValue::Integer((*l).into()),
-                        }],
-                    ),
-                    _ => {}
-                }
+                self.after_write(profile, path, v)
             }
-            Action::BootstrapDelete { path } if code == Some(ResponseCode::Deleted) => match path {
-                Path::Root => {
-                    for o in TRACKED {
-                        self.empty(o, if o == SECURITY { bs } else { None });
-                    }
-                }
-                Path::Object(o) if TRACKED.contains(o) => {
-                    self.empty(*o, if *o == SECURITY { bs } else { None })
-                }
-                Path::Instance(o, i)
-                    if TRACKED.contains(o) && !(*o == SECURITY && Some(*i) == bs) =>
-                {
-                    self.touch(*o, *i);
-                    self.written.remove(&(*o, *i));
-                }
-                _ => {}
-            },
+            Action::BootstrapDelete { path } if code == Some(ResponseCode::Deleted) => {
+                self.after_delete(path, bs)
+            }
             Action::BootstrapPackDelivered {
                 consistent: true, ..
             } if *pre != *post => {
-                // BS-PACK-02: each object the pack carries replaces that object's instances.
                 let Some(pack) = action.delivered_pack() else {
                     return;
                 };
-                if let Some(all) = &pack.security {
-                    self.empty(SECURITY, bs);
-                    for (i, _) in all.iter() {
-                        self.touch(SECURITY, i);
-                    }
-                }
-                if let Some(all) = &pack.server {
-                    self.empty(SERVER, None);
-                    for (i, s) in all.iter() {
-                        self.replace(SERVER, i, &wire::server_resources(s, profile));
-                    }
-                }
-                if let Some(all) = &pack.access_control {
-                    self.empty(ACCESS_CONTROL, None);
-                    for (i, a) in all.iter() {
-                        self.replace(ACCESS_CONTROL, i, &wire::access_control_resources(a));
-                    }
-                }
+                self.after_pack(profile, &pack, bs);
             }
             _ => {}
         }
-        // Instances the step removed otherwise (the seed's cascade, a rollback, the account
-        // timeout): named by the vector, gone now.
+        self.after_removal(pre, post);
+    }
+
+    /// An accepted Bootstrap-Write (BS-WRITE-02/03): the instance it names is determined;
+    /// a Server or Access Control instance holds what was written, a resource is merged in.
+    fn after_write(&mut self, profile: Profile, path: &Path, v: &WriteValue) {
+        match (path, v) {
+            (Path::Instance(SECURITY, i), WriteValue::Security(_)) => self.touch(SECURITY, *i),
+            (Path::Resource(SECURITY, i, _), _) => self.touch(SECURITY, *i),
+            (Path::Instance(SERVER, i), WriteValue::Server(s)) => {
+                self.replace(SERVER, *i, &wire::server_resources(s, profile))
+            }
+            (Path::Instance(ACCESS_CONTROL, i), WriteValue::AccessControl(a)) => {
+                self.replace(ACCESS_CONTROL, *i, &wire::access_control_resources(a))
+            }
+            (Path::Object(SERVER), WriteValue::ServerObject(all)) => {
+                for (i, s) in all.iter() {
+                    self.replace(SERVER, i, &wire::server_resources(s, profile));
+                }
+            }
+            (Path::Resource(SERVER, i, 1), WriteValue::Lifetime(l)) => self.merge(
+                SERVER,
+                *i,
+                &[Tlv::Resource {
+                    id: 1,
+                    value: TlvValue::Integer((*l).into()),
+                }],
+            ),
+            _ => {}
+        }
+    }
+
+    /// An accepted Bootstrap-Delete (BS-DEL-02/03, BS-WIPE-03): the root or an object is emptied but for
+    /// the Bootstrap-Server Account `bs`; an instance is named and gone.
+    fn after_delete(&mut self, path: &Path, bs: Option<u16>) {
+        match path {
+            Path::Root => {
+                for o in TRACKED {
+                    self.empty(o, if o == SECURITY { bs } else { None });
+                }
+            }
+            Path::Object(o) if TRACKED.contains(o) => {
+                self.empty(*o, if *o == SECURITY { bs } else { None })
+            }
+            Path::Instance(o, i) if TRACKED.contains(o) && !(*o == SECURITY && Some(*i) == bs) => {
+                self.touch(*o, *i);
+                self.written.remove(&(*o, *i));
+            }
+            _ => {}
+        }
+    }
+
+    /// BS-PACK-02: each object a consistent pack carries replaces that object's instances
+    /// (the Bootstrap-Server Account `bs` kept).
+    fn after_pack(&mut self, profile: Profile, pack: &BootstrapPack, bs: Option<u16>) {
+        if let Some(all) = &pack.security {
+            self.empty(SECURITY, bs);
+            for (i, _) in all.iter() {
+                self.touch(SECURITY, i);
+            }
+        }
+        if let Some(all) = &pack.server {
+            self.empty(SERVER, None);
+            for (i, s) in all.iter() {
+                self.replace(SERVER, i, &wire::server_resources(s, profile));
+            }
+        }
+        if let Some(all) = &pack.access_control {
+            self.empty(ACCESS_CONTROL, None);
+            for (i, a) in all.iter() {
+                self.replace(ACCESS_CONTROL, i, &wire::access_control_resources(a));
+            }
+        }
+    }
+
+    /// Instances the step removed otherwise (the seed's cascade, a rollback, the account
+    /// timeout; BS-WIPE-01, BS-CI-04, BS-FIN-06): named by the vector, gone now.
+    fn after_removal(&mut self, pre: &ObjectStore, post: &ObjectStore) {
         for o in TRACKED {
             for i in ids(pre, o) {
                 if !ids(post, o).contains(&i) {
@@ -317,46 +336,8 @@ pub fn discover_rule(
 ) -> DiscoverRule {
     let version = profile.enabler_version().unwrap_or("1.0").to_string();
     let within = |p: Path| target.contains(p);
-    let mut required = Vec::new();
-    for (i, s) in store.security.iter() {
-        let (ssid, uri) = if s.is_bootstrap() {
-            (Attr::Absent, Attr::Any)
-        } else {
-            (
-                s.ssid.map_or(Attr::Any, Attr::Equals),
-                match (s.uri, profile.discover_lists_uri()) {
-                    (Some(u), true) => Attr::Equals(u),
-                    _ => Attr::Any,
-                },
-            )
-        };
-        required.push(LinkRule {
-            path: Path::Instance(SECURITY, i),
-            ssid,
-            uri,
-        });
-    }
-    for (i, s) in store.server.iter() {
-        required.push(LinkRule {
-            path: Path::Instance(SERVER, i),
-            ssid: s.ssid.map_or(Attr::Any, Attr::Equals),
-            uri: Attr::Any,
-        });
-    }
-    for (i, _) in store.access_control.iter() {
-        required.push(LinkRule {
-            path: Path::Instance(ACCESS_CONTROL, i),
-            ssid: Attr::Any,
-            uri: Attr::Any,
-        });
-    }
-    if store.device {
-        required.push(LinkRule {
-            path: Path::Instance(DEVICE, 0),
-            ssid: Attr::Any,
-            uri: Attr::Any,
-        });
-    }
+    let mut required = security_links(profile, store);
+    required.extend(other_links(store));
     required.retain(|r| within(r.path));
     let mut absent = Vec::new();
     for o in TRACKED {
@@ -391,107 +372,138 @@ pub fn discover_rule(
     }
 }
 
+/// BS-DISC-04: the link of every Security instance, the Bootstrap-Server's without `ssid`,
+/// the others with their `ssid` and (1.1+) their `uri`.
+fn security_links(profile: Profile, store: &ObjectStore) -> Vec<LinkRule> {
+    let mut required = Vec::new();
+    for (i, s) in store.security.iter() {
+        let (ssid, uri) = if s.is_bootstrap() {
+            (Attr::Absent, Attr::Any)
+        } else {
+            (
+                s.ssid.map_or(Attr::Any, Attr::Equals),
+                match (s.uri, profile.discover_lists_uri()) {
+                    (Some(u), true) => Attr::Equals(u),
+                    _ => Attr::Any,
+                },
+            )
+        };
+        required.push(LinkRule {
+            path: Path::Instance(SECURITY, i),
+            ssid,
+            uri,
+        });
+    }
+    required
+}
+
+/// BS-DISC-02/04: the link of every Server instance with its `ssid`, of every Access Control
+/// instance, and of `/3/0`.
+fn other_links(store: &ObjectStore) -> Vec<LinkRule> {
+    let mut required = Vec::new();
+    for (i, s) in store.server.iter() {
+        required.push(LinkRule {
+            path: Path::Instance(SERVER, i),
+            ssid: s.ssid.map_or(Attr::Any, Attr::Equals),
+            uri: Attr::Any,
+        });
+    }
+    for (i, _) in store.access_control.iter() {
+        required.push(LinkRule {
+            path: Path::Instance(ACCESS_CONTROL, i),
+            ssid: Attr::Any,
+            uri: Attr::Any,
+        });
+    }
+    if store.device {
+        required.push(LinkRule {
+            path: Path::Instance(DEVICE, 0),
+            ssid: Attr::Any,
+            uri: Attr::Any,
+        });
+    }
+    required
+}
+
 /// Resources of the Server object a client may hold although nobody wrote them: the
 /// mandatory ones (0, 1, 6, 7: "MUST be instantiated in any Instance", Core 1.2 §7.1) and
 /// the read-only ones the client keeps itself (11, 12; A-22) with any value, and those with
 /// a default in the object definition or in the registration procedure's table (Core 1.2
 /// §6.2.1.1), with that default only.
 pub fn server_allowances(profile: Profile) -> Vec<Allowance> {
-    let mandatory = "a mandatory resource of the Server object (Core 1.2 §7.1)";
-    let table = "default of the registration procedure resources (Core 1.2 §6.2.1.1 table)";
-    let mut out = vec![
-        Allowance {
-            resource: 0,
-            value: None,
-            why: mandatory.into(),
-        },
-        Allowance {
-            resource: 1,
-            value: None,
-            why: mandatory.into(),
-        },
-        Allowance {
-            resource: 2,
-            value: Some(Value::Int(0)),
-            why: "/1/x/2 default 0 (Server object definition)".into(),
-        },
-        Allowance {
-            resource: 5,
-            value: Some(Value::Int(86400)),
-            why: "/1/x/5 default 86400 (Server object definition)".into(),
-        },
-        Allowance {
-            resource: 6,
-            value: None,
-            why: mandatory.into(),
-        },
-        Allowance {
-            resource: 7,
-            value: None,
-            why: mandatory.into(),
-        },
-    ];
+    let mut out = object_definition_allowances();
     if profile.supports(Operation::BootstrapRead) {
-        out.extend([
-            Allowance {
-                resource: 14,
-                value: Some(Value::Int(0)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 15,
-                value: Some(Value::Bool(false)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 16,
-                value: Some(Value::Bool(true)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 17,
-                value: Some(Value::Int(5)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 18,
-                value: Some(Value::Int(60)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 19,
-                value: Some(Value::Int(86400)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 20,
-                value: Some(Value::Int(1)),
-                why: table.into(),
-            },
-            Allowance {
-                resource: 21,
-                value: Some(Value::Bool(false)),
-                why: "/1/x/21 default false (Server object 1.1+)".into(),
-            },
-            Allowance {
-                resource: 23,
-                value: Some(Value::Bool(true)),
-                why: "/1/x/23 absent means Send is off, i.e. true (Server object 1.2)".into(),
-            },
-            // read-only resources the client keeps itself, not instantiated by a Write.
-            Allowance {
-                resource: 11,
-                value: None,
-                why: "/1/x/11 TLS-DTLS Alert Code: read-only, kept by the client (Server object 1.1+; A-22)".into(),
-            },
-            Allowance {
-                resource: 12,
-                value: None,
-                why: "/1/x/12 Last Bootstrapped: read-only, kept by the client (Server object 1.1+; A-22)".into(),
-            },
-        ]);
+        out.extend(registration_procedure_allowances());
     }
     out
+}
+
+/// One allowance: `resource` may hold `value` (any value when `None`), because `why`.
+fn allow(resource: u16, value: Option<Value>, why: &str) -> Allowance {
+    Allowance {
+        resource,
+        value,
+        why: why.into(),
+    }
+}
+
+/// BS-READ-01, Core 1.2 §7.1: the mandatory resources of the Server object (0, 1, 6, 7)
+/// with any value, and those with a default in the object definition (2, 5) with it.
+fn object_definition_allowances() -> Vec<Allowance> {
+    let mandatory = "a mandatory resource of the Server object (Core 1.2 §7.1)";
+    vec![
+        allow(0, None, mandatory),
+        allow(1, None, mandatory),
+        allow(
+            2,
+            Some(Value::Int(0)),
+            "/1/x/2 default 0 (Server object definition)",
+        ),
+        allow(
+            5,
+            Some(Value::Int(86400)),
+            "/1/x/5 default 86400 (Server object definition)",
+        ),
+        allow(6, None, mandatory),
+        allow(7, None, mandatory),
+    ]
+}
+
+/// BS-READ-01 (with Bootstrap-Read): the registration procedure's resources with the defaults of
+/// Core 1.2 §6.2.1.1's table, 21 and 23 with theirs, and the read-only resources the client
+/// keeps itself (11, 12; A-22) with any value.
+fn registration_procedure_allowances() -> Vec<Allowance> {
+    let table = "default of the registration procedure resources (Core 1.2 §6.2.1.1 table)";
+    vec![
+        allow(14, Some(Value::Int(0)), table),
+        allow(15, Some(Value::Bool(false)), table),
+        allow(16, Some(Value::Bool(true)), table),
+        allow(17, Some(Value::Int(5)), table),
+        allow(18, Some(Value::Int(60)), table),
+        allow(19, Some(Value::Int(86400)), table),
+        allow(20, Some(Value::Int(1)), table),
+        allow(
+            21,
+            Some(Value::Bool(false)),
+            "/1/x/21 default false (Server object 1.1+)",
+        ),
+        allow(
+            23,
+            Some(Value::Bool(true)),
+            "/1/x/23 absent means Send is off, i.e. true (Server object 1.2)",
+        ),
+        // read-only resources the client keeps itself, not instantiated by a Write.
+        allow(
+            11,
+            None,
+            "/1/x/11 TLS-DTLS Alert Code: read-only, kept by the client (Server object 1.1+; A-22)",
+        ),
+        allow(
+            12,
+            None,
+            "/1/x/12 Last Bootstrapped: read-only, kept by the client (Server object 1.1+; A-22)",
+        ),
+    ]
 }
 
 /// The rule of a Bootstrap-Read answer on `target` (`/1`, `/2` or an instance of theirs):
@@ -612,82 +624,108 @@ pub fn send_rule(
                     "the reference client requests bootstrap at {to}, the oracle expects {target:?}"
                 ));
             }
-            Ok(match o {
-                Outgoing::BootstrapRequest { .. } => SendRule::BootstrapRequest {
-                    to: *to,
-                    pct: allowed_pct(profile),
-                    device_info: profile.request_carries_device_info(),
-                },
-                _ => SendRule::BootstrapPackRequest {
-                    to: *to,
-                    accept: vec![wire::SENML_CBOR, wire::SENML_JSON, wire::LWM2M_CBOR],
-                },
-            })
+            Ok(bootstrap_request_rule(profile, o, *to))
         }
         Outgoing::Register { to, lifetime, .. } => {
-            let Some(a) = accounts(store).into_iter().find(|a| a.uri == *to) else {
-                return Err(format!(
-                    "the reference client registers with {to}, for which the oracle sees no account"
-                ));
-            };
-            if a.lifetime != *lifetime {
-                return Err(format!(
-                    "the reference client registers with {to} for {lifetime} s, the account says {} s",
-                    a.lifetime
-                ));
-            }
-            let published = profile != Profile::Seed && profile != Profile::V1_0;
-            let mut required: Vec<LinkRule> = Vec::new();
-            for o in [SERVER, ACCESS_CONTROL, DEVICE] {
-                for i in ids(store, o) {
-                    required.push(LinkRule {
-                        path: Path::Instance(o, i),
-                        ssid: Attr::Any,
-                        uri: Attr::Any,
-                    });
-                }
-            }
-            let mut absent = Vec::new();
-            for o in [SERVER, ACCESS_CONTROL] {
-                absent.extend(
-                    know.absent(o, store)
-                        .into_iter()
-                        .map(|i| Path::Instance(o, i)),
-                );
-            }
-            Ok(SendRule::Register {
-                to: *to,
-                endpoint: if published {
-                    Presence::Optional
-                } else {
-                    Presence::Required
-                },
-                lifetime: a.lifetime,
-                version: profile.enabler_version().map(str::to_string),
-                binding: if published {
-                    BindingRule::IncludesUdp
-                } else {
-                    BindingRule::EqualsWritten(wire::BINDING.to_string())
-                },
-                objects: Listing {
-                    required,
-                    required_objects: Vec::new(),
-                    absent,
-                    complete: know
-                        .complete
-                        .iter()
-                        .copied()
-                        .filter(|o| *o != SECURITY)
-                        .collect(),
-                    forbidden_objects: if published {
-                        vec![SECURITY, OSCORE]
-                    } else {
-                        vec![SECURITY]
-                    },
-                },
-                objects_optional: profile == Profile::V1_2,
-            })
+            register_rule(profile, store, know, *to, *lifetime)
         }
+    }
+}
+
+/// BS-CI-01/02, BS-REQ-01/02, BS-PACK-01: a Bootstrap-Request to `to` with the content
+/// formats and device information the profile allows, or a Bootstrap-Pack-Request to `to`
+/// accepting the SenML and LwM2M CBOR/JSON formats.
+fn bootstrap_request_rule(profile: Profile, o: &Outgoing, to: ServerUri) -> SendRule {
+    match o {
+        Outgoing::BootstrapRequest { .. } => SendRule::BootstrapRequest {
+            to,
+            pct: allowed_pct(profile),
+            device_info: profile.request_carries_device_info(),
+        },
+        _ => SendRule::BootstrapPackRequest {
+            to,
+            accept: vec![wire::SENML_CBOR, wire::SENML_JSON, wire::LWM2M_CBOR],
+        },
+    }
+}
+
+/// BS-REG-01..04: a Register to `to` goes to an account of [`accounts`] with its lifetime,
+/// the endpoint name, version and binding the profile calls for, and the object list.
+fn register_rule(
+    profile: Profile,
+    store: &ObjectStore,
+    know: &Knowledge,
+    to: ServerUri,
+    lifetime: u32,
+) -> Result<SendRule, String> {
+    let Some(a) = accounts(store).into_iter().find(|a| a.uri == to) else {
+        return Err(format!(
+            "the reference client registers with {to}, for which the oracle sees no account"
+        ));
+    };
+    if a.lifetime != lifetime {
+        return Err(format!(
+            "the reference client registers with {to} for {lifetime} s, the account says {} s",
+            a.lifetime
+        ));
+    }
+    let published = profile != Profile::Seed && profile != Profile::V1_0;
+    Ok(SendRule::Register {
+        to,
+        endpoint: if published {
+            Presence::Optional
+        } else {
+            Presence::Required
+        },
+        lifetime: a.lifetime,
+        version: profile.enabler_version().map(str::to_string),
+        binding: if published {
+            BindingRule::IncludesUdp
+        } else {
+            BindingRule::EqualsWritten(wire::BINDING.to_string())
+        },
+        objects: register_objects(store, know, published),
+        objects_optional: profile == Profile::V1_2,
+    })
+}
+
+/// BS-REG-04: Register lists every Server, Access Control and Device instance the client
+/// holds, none the vector deleted, and neither the Security object nor (as published, 1.1+)
+/// the OSCORE object.
+fn register_objects(store: &ObjectStore, know: &Knowledge, published: bool) -> Listing {
+    let mut required: Vec<LinkRule> = Vec::new();
+    for o in [SERVER, ACCESS_CONTROL, DEVICE] {
+        for i in ids(store, o) {
+            required.push(LinkRule {
+                path: Path::Instance(o, i),
+                ssid: Attr::Any,
+                uri: Attr::Any,
+            });
+        }
+    }
+    let mut absent = Vec::new();
+    for o in [SERVER, ACCESS_CONTROL] {
+        absent.extend(
+            know.absent(o, store)
+                .into_iter()
+                .map(|i| Path::Instance(o, i)),
+        );
+    }
+    Listing {
+        required,
+        required_objects: Vec::new(),
+        absent,
+        complete: know
+            .complete
+            .iter()
+            .copied()
+            .filter(|o| *o != SECURITY)
+            .collect(),
+        forbidden_objects: if published {
+            vec![SECURITY, OSCORE]
+        } else {
+            vec![SECURITY]
+        },
     }
 }
 

@@ -508,14 +508,7 @@ impl Client {
         match input {
             Input::TimerExpired(t) => self.timer(spec, *t, &mut out),
             Input::BootstrapRequestAnswer(code) => {
-                if let Phase::Requested { target } = self.phase {
-                    if *code == Some(ResponseCode::Changed) {
-                        self.open_session();
-                    } else {
-                        // BS-REQ-04: any other answer means this attempt failed.
-                        self.decide_bootstrap(spec, target, &mut out);
-                    }
-                }
+                self.bootstrap_request_answer(spec, *code, &mut out)
             }
             Input::PackAnswer(answer) => self.pack_answer(spec, answer, &mut out),
             Input::Write {
@@ -553,22 +546,7 @@ impl Client {
                 out.response = Some(r);
             }
             Input::DuplicateFinish => {
-                let cached = self
-                    .finish_cache
-                    .filter(|_| !spec.bug(Bug::NoDeduplication));
-                let r = match cached {
-                    Some(code) => code_only(code),
-                    None => {
-                        let r = self.bootstrap_command(
-                            spec,
-                            Peer::BootstrapServer,
-                            &mut out,
-                            |c, spec, out| c.finish(spec, out),
-                        );
-                        self.finish_cache = Some(r.code);
-                        r
-                    }
-                };
+                let r = self.duplicate_finish(spec, &mut out);
                 out.response = Some(r);
             }
             Input::RegisterAnswer { server, answer } => {
@@ -579,15 +557,57 @@ impl Client {
                 out.response = Some(r);
             }
             Input::ReBootstrapNotification { from: _, uri } => {
-                if !spec.bug(Bug::NotificationUriIgnored) {
-                    self.notified_uri = Some(*uri);
-                }
-                let target = self.request_target().unwrap_or(*uri);
-                self.decide_bootstrap(spec, target, &mut out);
-                out.response = Some(code_only(ResponseCode::Changed));
+                self.rebootstrap_notification(spec, *uri, &mut out)
             }
         }
         out
+    }
+
+    /// The bootstrap server's answer to a Bootstrap-Request: 2.04 opens the session; any
+    /// other answer, or none, means this attempt failed (BS-REQ-04).
+    fn bootstrap_request_answer(
+        &mut self,
+        spec: &ClientSpec,
+        code: Option<ResponseCode>,
+        out: &mut Output,
+    ) {
+        if let Phase::Requested { target } = self.phase {
+            if code == Some(ResponseCode::Changed) {
+                self.open_session();
+            } else {
+                // BS-REQ-04: any other answer means this attempt failed.
+                self.decide_bootstrap(spec, target, out);
+            }
+        }
+    }
+
+    /// A CoAP duplicate of Bootstrap-Finish gets the first answer and changes nothing
+    /// (BS-FIN-01, RFC 7252 §4.5); without a first answer it is a Finish.
+    fn duplicate_finish(&mut self, spec: &ClientSpec, out: &mut Output) -> Response {
+        let cached = self
+            .finish_cache
+            .filter(|_| !spec.bug(Bug::NoDeduplication));
+        match cached {
+            Some(code) => code_only(code),
+            None => {
+                let r = self.bootstrap_command(spec, Peer::BootstrapServer, out, |c, spec, out| {
+                    c.finish(spec, out)
+                });
+                self.finish_cache = Some(r.code);
+                r
+            }
+        }
+    }
+
+    /// A seed Step 0 re-bootstrap notification: accepted (2.04), its URI remembered, and a
+    /// bootstrap attempt decided towards it (BS-RB-02, BS-CI-01).
+    fn rebootstrap_notification(&mut self, spec: &ClientSpec, uri: ServerUri, out: &mut Output) {
+        if !spec.bug(Bug::NotificationUriIgnored) {
+            self.notified_uri = Some(uri);
+        }
+        let target = self.request_target().unwrap_or(uri);
+        self.decide_bootstrap(spec, target, out);
+        out.response = Some(code_only(ResponseCode::Changed));
     }
 
     fn bootstrap_uri(&self) -> Option<ServerUri> {
@@ -986,6 +1006,8 @@ impl Client {
         }
     }
 
+    /// Bootstrap-Discover of `path` (BS-DISC-01..05): the root or a supported object lists
+    /// its instances, an unsupported object is not found, a deeper path is refused.
     fn discover(&self, spec: &ClientSpec, path: Path) -> Response {
         let supported =
             |o: u16| o <= DEVICE && !(o == ACCESS_CONTROL && self.choices.no_access_control);
@@ -998,76 +1020,86 @@ impl Client {
             Path::Object(_) => return code_only(ResponseCode::NotFound),
             _ => return code_only(ResponseCode::BadRequest),
         };
-        let profile = spec.profile;
         let mut links = Vec::new();
         for o in objects {
-            let start = links.len();
-            match o {
-                SECURITY => {
-                    for (i, s) in self.store.security.iter() {
-                        let bs = s.is_bootstrap();
-                        links.push(Link {
-                            path: Path::Instance(SECURITY, i),
-                            ssid: s
-                                .ssid
-                                .filter(|_| !bs && !spec.bug(Bug::DiscoverOmitsShortServerId)),
-                            uri: s.uri.filter(|_| {
-                                if bs {
-                                    spec.bug(Bug::DiscoverListsBootstrapUri)
-                                } else {
-                                    profile.discover_lists_uri()
-                                }
-                            }),
-                        });
-                    }
-                }
-                SERVER => {
-                    for (i, s) in self.store.server.iter() {
-                        links.push(Link {
-                            path: Path::Instance(SERVER, i),
-                            ssid: s
-                                .ssid
-                                .filter(|_| !spec.bug(Bug::DiscoverOmitsShortServerId)),
-                            uri: None,
-                        });
-                    }
-                }
-                ACCESS_CONTROL => {
-                    for i in self.store.access_control.ids() {
-                        links.push(Link {
-                            path: Path::Instance(ACCESS_CONTROL, i),
-                            ssid: None,
-                            uri: None,
-                        });
-                    }
-                }
-                _ => {
-                    if self.store.device {
-                        links.push(Link {
-                            path: Path::Instance(DEVICE, 0),
-                            ssid: None,
-                            uri: None,
-                        });
-                    }
-                }
-            }
-            if links.len() == start {
+            let instances = self.instance_links(spec, o);
+            if instances.is_empty() {
+                // BS-DISC-02: an object with no instance is listed by itself.
                 links.push(Link {
                     path: Path::Object(o),
                     ssid: None,
                     uri: None,
                 });
+            } else {
+                links.extend(instances);
             }
         }
         let version = if spec.bug(Bug::DiscoverOldVersionForm) {
             VersionForm::Quoted10
         } else {
-            profile.discover_version()
+            spec.profile.discover_version()
         };
         Response {
             code: ResponseCode::Content,
             content: Some(Content::Links { version, links }),
         }
+    }
+
+    /// The Discover links of object `o`'s instances (BS-DISC-02..04): Security instances
+    /// with their `ssid` and (1.1+) `uri` but the BS account's with neither, Server instances
+    /// with their `ssid`, Access Control instances and `/3/0` bare.
+    fn instance_links(&self, spec: &ClientSpec, o: u16) -> Vec<Link> {
+        let mut links = Vec::new();
+        match o {
+            SECURITY => {
+                for (i, s) in self.store.security.iter() {
+                    let bs = s.is_bootstrap();
+                    links.push(Link {
+                        path: Path::Instance(SECURITY, i),
+                        ssid: s
+                            .ssid
+                            .filter(|_| !bs && !spec.bug(Bug::DiscoverOmitsShortServerId)),
+                        uri: s.uri.filter(|_| {
+                            if bs {
+                                spec.bug(Bug::DiscoverListsBootstrapUri)
+                            } else {
+                                spec.profile.discover_lists_uri()
+                            }
+                        }),
+                    });
+                }
+            }
+            SERVER => {
+                for (i, s) in self.store.server.iter() {
+                    links.push(Link {
+                        path: Path::Instance(SERVER, i),
+                        ssid: s
+                            .ssid
+                            .filter(|_| !spec.bug(Bug::DiscoverOmitsShortServerId)),
+                        uri: None,
+                    });
+                }
+            }
+            ACCESS_CONTROL => {
+                for i in self.store.access_control.ids() {
+                    links.push(Link {
+                        path: Path::Instance(ACCESS_CONTROL, i),
+                        ssid: None,
+                        uri: None,
+                    });
+                }
+            }
+            _ => {
+                if self.store.device {
+                    links.push(Link {
+                        path: Path::Instance(DEVICE, 0),
+                        ssid: None,
+                        uri: None,
+                    });
+                }
+            }
+        }
+        links
     }
 
     fn read(&self, spec: &ClientSpec, path: Path) -> Response {

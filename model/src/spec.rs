@@ -180,33 +180,49 @@ pub fn expected_codes(profile: Profile, pre: Observable<'_>, input: &Input) -> O
     })
 }
 
+/// The codes a bootstrap command from the bootstrap server may get in a session.
 fn in_session(profile: Profile, pre: Observable<'_>, input: &Input) -> CodeSet {
-    use ResponseCode::*;
-    let store = pre.store;
     let no_acl = pre.no_access_control;
-    let exists = |o: u16, i: u16| match o {
+    match input {
+        Input::Write { path, value, .. } => write_codes(path, value, no_acl),
+        Input::Delete { path, .. } => delete_codes(pre.store, *path),
+        Input::Discover { path, .. } => discover_codes(*path, no_acl),
+        Input::Read { path, .. } => read_codes(profile, pre.store, *path, no_acl),
+        Input::Finish { .. } => finish_codes(pre),
+        _ => CodeSet::default(),
+    }
+}
+
+/// Whether `store` holds instance `i` of object `o`.
+fn exists(store: &ObjectStore, o: u16, i: u16) -> bool {
+    match o {
         SECURITY => store.security.get(i).is_some(),
         SERVER => store.server.get(i).is_some(),
         ACCESS_CONTROL => store.access_control.get(i).is_some(),
         DEVICE => i == 0 && store.device,
         _ => false,
-    };
-    match input {
+    }
+}
+
+/// BS-WRITE-06: a Bootstrap-Write of a value that fits its path is accepted, an undecodable
+/// or unsupported payload refused; BS-OBJ-05, A-23: without the Access Control object, a
+/// write to it may get any of several codes.
+fn write_codes(path: &Path, value: &WriteValue, no_acl: bool) -> CodeSet {
+    use ResponseCode::*;
+    match (path, value) {
         // BS-OBJ-05, A-23: how a client without the Access Control object answers a write
         // to it is not said; Core 1.2 §6.1.5 only makes its Finish fail.
-        Input::Write {
-            path: Path::Instance(ACCESS_CONTROL, _),
-            value: WriteValue::AccessControl(_),
-            ..
-        } if no_acl => CodeSet::of(&[
-            Changed,
-            BadRequest,
-            NotFound,
-            MethodNotAllowed,
-            InternalServerError,
-        ]),
+        (Path::Instance(ACCESS_CONTROL, _), WriteValue::AccessControl(_)) if no_acl => {
+            CodeSet::of(&[
+                Changed,
+                BadRequest,
+                NotFound,
+                MethodNotAllowed,
+                InternalServerError,
+            ])
+        }
         // BS-WRITE-06.
-        Input::Write { path, value, .. } => CodeSet::of(&[match (path, value) {
+        _ => CodeSet::of(&[match (path, value) {
             (_, WriteValue::UnsupportedContentFormat) => UnsupportedContentFormat,
             (_, WriteValue::Undecodable) => BadRequest,
             (Path::Instance(SECURITY, _), WriteValue::Security(_))
@@ -217,54 +233,72 @@ fn in_session(profile: Profile, pre: Observable<'_>, input: &Input) -> CodeSet {
             | (Path::Object(SERVER), WriteValue::ServerObject(_)) => Changed,
             _ => BadRequest,
         }]),
-        // BS-DEL-01..05, A-06.
-        Input::Delete { path, .. } => match *path {
-            Path::Resource(..) => CodeSet::of(&[BadRequest]),
-            Path::Root | Path::Object(_) => CodeSet::of(&[Deleted]),
-            Path::Instance(SECURITY, x)
-                if store.security.get(x).is_some_and(|s| s.is_bootstrap()) =>
-            {
-                protected_delete_codes()
-            }
-            Path::Instance(DEVICE, _) => protected_delete_codes(),
-            Path::Instance(o, i) if exists(o, i) => CodeSet::of(&[Deleted]),
-            Path::Instance(..) => missing_delete_codes(),
+    }
+}
+
+/// BS-DEL-01..05, A-06: a Bootstrap-Delete of the root, an object or an existing instance
+/// is accepted, of a resource refused; the BS account and `/3/0` are protected.
+fn delete_codes(store: &ObjectStore, path: Path) -> CodeSet {
+    use ResponseCode::*;
+    match path {
+        Path::Resource(..) => CodeSet::of(&[BadRequest]),
+        Path::Root | Path::Object(_) => CodeSet::of(&[Deleted]),
+        Path::Instance(SECURITY, x) if store.security.get(x).is_some_and(|s| s.is_bootstrap()) => {
+            protected_delete_codes()
+        }
+        Path::Instance(DEVICE, _) => protected_delete_codes(),
+        Path::Instance(o, i) if exists(store, o, i) => CodeSet::of(&[Deleted]),
+        Path::Instance(..) => missing_delete_codes(),
+    }
+}
+
+/// BS-DISC-01, BS-DISC-05: a Bootstrap-Discover of the root or of an object the client has
+/// succeeds, of another object is not found, of an instance or resource refused.
+fn discover_codes(path: Path, no_acl: bool) -> CodeSet {
+    use ResponseCode::*;
+    match path {
+        Path::Root => CodeSet::of(&[Content]),
+        Path::Object(ACCESS_CONTROL) if no_acl => CodeSet::of(&[NotFound]),
+        Path::Object(o) if o <= DEVICE => CodeSet::of(&[Content]),
+        Path::Object(_) => CodeSet::of(&[NotFound]),
+        _ => CodeSet::of(&[BadRequest]),
+    }
+}
+
+/// BS-READ-01..04, A-05: a Bootstrap-Read of a readable object or existing instance
+/// succeeds, of a missing instance is not found, of another target refused.
+fn read_codes(profile: Profile, store: &ObjectStore, path: Path, no_acl: bool) -> CodeSet {
+    use ResponseCode::*;
+    match path.object() {
+        // an object the client does not have: not found, or refused as a target.
+        Some(ACCESS_CONTROL) if no_acl && profile.readable(ACCESS_CONTROL) => CodeSet::of(
+            &refusal_codes()
+                .codes()
+                .chain([NotFound])
+                .collect::<Vec<_>>(),
+        ),
+        Some(o) if profile.readable(o) => match path.instance() {
+            Some(i) if !exists(store, o, i) => CodeSet::of(&[NotFound]),
+            _ => CodeSet::of(&[Content]),
         },
-        // BS-DISC-01, BS-DISC-05.
-        Input::Discover { path, .. } => match *path {
-            Path::Root => CodeSet::of(&[Content]),
-            Path::Object(ACCESS_CONTROL) if no_acl => CodeSet::of(&[NotFound]),
-            Path::Object(o) if o <= DEVICE => CodeSet::of(&[Content]),
-            Path::Object(_) => CodeSet::of(&[NotFound]),
-            _ => CodeSet::of(&[BadRequest]),
-        },
-        // BS-READ-01..04, A-05.
-        Input::Read { path, .. } => match path.object() {
-            // an object the client does not have: not found, or refused as a target.
-            Some(ACCESS_CONTROL) if no_acl && profile.readable(ACCESS_CONTROL) => CodeSet::of(
-                &refusal_codes()
-                    .codes()
-                    .chain([NotFound])
-                    .collect::<Vec<_>>(),
-            ),
-            Some(o) if profile.readable(o) => match path.instance() {
-                Some(i) if !exists(o, i) => CodeSet::of(&[NotFound]),
-                _ => CodeSet::of(&[Content]),
-            },
-            _ => refusal_codes(),
-        },
-        // BS-FIN-02/03, A-04; BS-OBJ-05: without Access Control, several server accounts
-        // must be refused after Access Control instances were delivered (Core 1.2 §6.1.5's
-        // example), and may be without them.
-        Input::Finish { .. } => match finish_verdict(store) {
-            FinishVerdict::Refuse => CodeSet::of(&[NotAcceptable]),
-            _ if no_acl && accounts(store).len() > 1 && pre.access_control_delivered => {
-                CodeSet::of(&[NotAcceptable])
-            }
-            _ if no_acl && accounts(store).len() > 1 => CodeSet::of(&[Changed, NotAcceptable]),
-            FinishVerdict::Either => CodeSet::of(&[Changed, NotAcceptable]),
-            FinishVerdict::Accept => CodeSet::of(&[Changed]),
-        },
-        _ => CodeSet::default(),
+        _ => refusal_codes(),
+    }
+}
+
+/// BS-FIN-02/03, A-04: Bootstrap-Finish per [`finish_verdict`]; BS-OBJ-05: without Access
+/// Control, several server accounts must be refused after Access Control instances were
+/// delivered (Core 1.2 §6.1.5's example), and may be without them.
+fn finish_codes(pre: Observable<'_>) -> CodeSet {
+    use ResponseCode::*;
+    let store = pre.store;
+    let no_acl = pre.no_access_control;
+    match finish_verdict(store) {
+        FinishVerdict::Refuse => CodeSet::of(&[NotAcceptable]),
+        _ if no_acl && accounts(store).len() > 1 && pre.access_control_delivered => {
+            CodeSet::of(&[NotAcceptable])
+        }
+        _ if no_acl && accounts(store).len() > 1 => CodeSet::of(&[Changed, NotAcceptable]),
+        FinishVerdict::Either => CodeSet::of(&[Changed, NotAcceptable]),
+        FinishVerdict::Accept => CodeSet::of(&[Changed]),
     }
 }

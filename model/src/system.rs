@@ -434,6 +434,7 @@ impl Action {
     }
 
     /// The input the client sees for this step.
+    // A table, kept in one piece: one arm per action, each the input it stands for.
     pub fn input(&self) -> Input {
         let bs = Peer::BootstrapServer;
         match self {
@@ -951,14 +952,27 @@ fn consumes_rebootstrap(action: &Action) -> bool {
 /// each server, re-keying with and without `keepServerInfo`, deletes (including the
 /// protected targets), discovery, reads, and invalid payloads and configurations.
 pub fn catalogue(config: &Config) -> Vec<Action> {
-    let p = config.profile;
-    let n = config.servers;
-    let mut c = Vec::new();
-    let write = |path: Path, value: WriteValue| Action::BootstrapWrite {
+    let mut c = provisioning(config.servers);
+    c.extend(reprovisioning(config.profile, config.servers));
+    c.extend(deletes());
+    c.extend(queries(config.profile));
+    c.extend(invalid_writes(config.servers));
+    c
+}
+
+/// A Bootstrap-Write of `value` at `path`, without `keepServerInfo`.
+fn write(path: Path, value: WriteValue) -> Action {
+    Action::BootstrapWrite {
         path,
         value,
         keep_server_info: false,
-    };
+    }
+}
+
+/// BS-WRITE-01/02, BS-ACCT-01: each of the `n` servers' Security and Server instances,
+/// making complete accounts.
+fn provisioning(n: u8) -> Vec<Action> {
+    let mut c = Vec::new();
     for k in 0..n {
         c.push(write(
             Path::Instance(0, account_iid(k)),
@@ -969,24 +983,30 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
             WriteValue::Server(server_instance(k)),
         ));
     }
-    // Re-provisioning server 0's account with new keys, with keepServerInfo (seed: keep the
-    // related information, BS-KEEP-01; 1.x: an unknown option to ignore, BS-KEEP-03, which
-    // the checker verifies; the vectors send it to seed clients only, see
-    // `conformance::generate`).
-    c.push(Action::BootstrapWrite {
-        path: Path::Instance(0, account_iid(0)),
-        value: WriteValue::Security(account(0, KeyId(10))),
-        keep_server_info: true,
-    });
-    c.push(write(
-        Path::Instance(2, 0),
-        WriteValue::AccessControl(acl(0)),
-    ));
-    c.push(write(
-        Path::Resource(0, account_iid(0), 5),
-        WriteValue::SecretKey(KeyId(20)),
-    ));
-    c.push(write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600)));
+    c
+}
+
+/// Changes to what is provisioned: re-keying with `keepServerInfo` (BS-KEEP-01/03), an
+/// Access Control instance, a secret key, a lifetime, Bootstrap on Registration Failure off
+/// (BS-RB-05) and an object-level write of /1 (BS-WRITE-03).
+fn reprovisioning(p: Profile, n: u8) -> Vec<Action> {
+    let mut c = vec![
+        // Re-provisioning server 0's account with new keys, with keepServerInfo (seed: keep
+        // the related information, BS-KEEP-01; 1.x: an unknown option to ignore, BS-KEEP-03,
+        // which the checker verifies; the vectors send it to seed clients only, see
+        // `conformance::generate`).
+        Action::BootstrapWrite {
+            path: Path::Instance(0, account_iid(0)),
+            value: WriteValue::Security(account(0, KeyId(10))),
+            keep_server_info: true,
+        },
+        write(Path::Instance(2, 0), WriteValue::AccessControl(acl(0))),
+        write(
+            Path::Resource(0, account_iid(0), 5),
+            WriteValue::SecretKey(KeyId(20)),
+        ),
+        write(Path::Resource(1, 0, 1), WriteValue::Lifetime(600)),
+    ];
     // Server 0 with Bootstrap on Registration Failure off (/1/y/16 = false, BS-RB-05), where
     // the profile has the resource: a refused Register must then not lead to bootstrap.
     if p.has_registration_procedure_resources() {
@@ -1004,26 +1024,34 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
         all.put(k as u16, server_instance(k));
     }
     c.push(write(Path::Object(1), WriteValue::ServerObject(all)));
-    c.push(Action::BootstrapDelete { path: Path::Root });
-    c.push(Action::BootstrapDelete {
-        path: Path::Object(0),
-    });
-    c.push(Action::BootstrapDelete {
-        path: Path::Instance(0, account_iid(0)),
-    });
-    c.push(Action::BootstrapDelete {
-        path: Path::Instance(0, BS_IID),
-    });
-    c.push(Action::BootstrapDelete {
-        path: Path::Instance(2, 9),
-    });
-    c.push(Action::BootstrapDelete {
-        path: Path::Resource(0, account_iid(0), 5),
-    });
-    c.push(Action::BootstrapDiscover { path: Path::Root });
-    c.push(Action::BootstrapDiscover {
-        path: Path::Object(ABSENT_OBJECT),
-    });
+    c
+}
+
+/// BS-DEL-01..05, BS-WIPE-03: Bootstrap-Delete of the root, of /0, of a server's account,
+/// of the protected BS account, of a missing instance and of a resource.
+fn deletes() -> Vec<Action> {
+    [
+        Path::Root,
+        Path::Object(0),
+        Path::Instance(0, account_iid(0)),
+        Path::Instance(0, BS_IID),
+        Path::Instance(2, 9),
+        Path::Resource(0, account_iid(0), 5),
+    ]
+    .into_iter()
+    .map(|path| Action::BootstrapDelete { path })
+    .collect()
+}
+
+/// BS-DISC-01..05: Bootstrap-Discover of the root and of an absent object; BS-READ-01/02
+/// (where the profile has Bootstrap-Read): Read of /1 and of /0.
+fn queries(p: Profile) -> Vec<Action> {
+    let mut c = vec![
+        Action::BootstrapDiscover { path: Path::Root },
+        Action::BootstrapDiscover {
+            path: Path::Object(ABSENT_OBJECT),
+        },
+    ];
     if p.supports(Operation::BootstrapRead) {
         c.push(Action::BootstrapRead {
             path: Path::Object(1),
@@ -1032,39 +1060,144 @@ pub fn catalogue(config: &Config) -> Vec<Action> {
             path: Path::Object(0),
         });
     }
-    // Invalid payloads and configurations.
-    c.push(write(
-        Path::Instance(0, account_iid(0)),
-        WriteValue::UnsupportedContentFormat,
-    ));
-    let spare = account_iid(n);
-    c.push(write(
-        Path::Instance(0, spare),
-        WriteValue::Security(SecurityInstance::bootstrap_account(
-            ServerUri::Bootstrap,
-            KeyId(101),
-        )),
-    ));
-    c.push(write(
-        Path::Instance(0, spare),
-        WriteValue::Security(account(0, KeyId(30))),
-    ));
-    c.push(write(
-        Path::Instance(1, n as u16),
-        WriteValue::Server(ServerInstance::new(9, 300)),
-    ));
-    // A new BS account, at the bootstrap server's other URI, with an account timeout
-    // (BS-WRITE-08, BS-FIN-06): where the next request goes shows whether it took effect or
-    // was rolled back (BS-CI-04). The timeout is 5 s: short enough for a harness on the
-    // wire to wait for it, long enough for the steps a vector takes after Finish.
-    c.push(write(
-        Path::Instance(0, BS_IID),
-        WriteValue::Security(SecurityInstance {
-            account_timeout: Some(5),
-            ..SecurityInstance::bootstrap_account(ServerUri::BootstrapAlternate, KeyId(102))
-        }),
-    ));
     c
+}
+
+/// Invalid payloads and configurations (BS-WRITE-06, BS-ACCT-02/04, BS-FIN-02/04), and a
+/// new BS account with an account timeout (BS-WRITE-08, BS-FIN-06, BS-CI-04).
+fn invalid_writes(n: u8) -> Vec<Action> {
+    let spare = account_iid(n);
+    vec![
+        // Invalid payloads and configurations.
+        write(
+            Path::Instance(0, account_iid(0)),
+            WriteValue::UnsupportedContentFormat,
+        ),
+        write(
+            Path::Instance(0, spare),
+            WriteValue::Security(SecurityInstance::bootstrap_account(
+                ServerUri::Bootstrap,
+                KeyId(101),
+            )),
+        ),
+        write(
+            Path::Instance(0, spare),
+            WriteValue::Security(account(0, KeyId(30))),
+        ),
+        write(
+            Path::Instance(1, n as u16),
+            WriteValue::Server(ServerInstance::new(9, 300)),
+        ),
+        // A new BS account, at the bootstrap server's other URI, with an account timeout
+        // (BS-WRITE-08, BS-FIN-06): where the next request goes shows whether it took effect
+        // or was rolled back (BS-CI-04). The timeout is 5 s: short enough for a harness on
+        // the wire to wait for it, long enough for the steps a vector takes after Finish.
+        write(
+            Path::Instance(0, BS_IID),
+            WriteValue::Security(SecurityInstance {
+                account_timeout: Some(5),
+                ..SecurityInstance::bootstrap_account(ServerUri::BootstrapAlternate, KeyId(102))
+            }),
+        ),
+    ]
+}
+
+/// The environment's moves in each phase of the client, for [`stateright::Model::actions`].
+impl BootstrapSystem {
+    /// BS-REQ-04: the bootstrap server accepts a Bootstrap-Request; with faults left, it
+    /// refuses it or (with loss) the answer is lost.
+    fn request_answers(&self, faults: bool, actions: &mut Vec<Action>) {
+        actions.push(Action::BootstrapRequestAccepted);
+        if faults {
+            actions.push(Action::BootstrapRequestRejected);
+            if self.config.loss {
+                actions.push(Action::BootstrapRequestLost);
+            }
+        }
+    }
+
+    /// BS-PACK-02/04: the bootstrap server delivers a consistent pack or does not implement
+    /// Pack; with faults left, it delivers an inconsistent one or (with loss) none arrives.
+    fn pack_answers(&self, faults: bool, actions: &mut Vec<Action>) {
+        actions.push(Action::BootstrapPackDelivered {
+            consistent: true,
+            objects: None,
+        });
+        actions.push(Action::BootstrapPackNotImplemented);
+        if faults {
+            actions.push(Action::BootstrapPackDelivered {
+                consistent: false,
+                objects: None,
+            });
+            if self.config.loss {
+                actions.push(Action::BootstrapPackLost);
+            }
+        }
+    }
+
+    /// In a session: the catalogue's commands while the session's budget lasts, Finish, and
+    /// with faults left the exchange lifetime running out (BS-CI-03).
+    fn session_commands(&self, s: &SystemState, faults: bool, actions: &mut Vec<Action>) {
+        if s.budget.ops > 0 {
+            actions.extend(self.catalogue.iter().cloned());
+        }
+        actions.push(Action::BootstrapFinish);
+        if faults {
+            actions.push(Action::ExchangeLifetimeExpired);
+        }
+    }
+
+    /// Server `k` once the client operates: its answer to a pending Register (BS-REG-06
+    /// with faults), or, registered and with faults left, its trigger (BS-RB-03), its
+    /// re-bootstrap notification (seed) and its attempts on the Security object (BS-SEC-04).
+    fn server_actions(&self, client: &Client, k: u8, faults: bool, actions: &mut Vec<Action>) {
+        let p = self.config.profile;
+        match client.registrations[k as usize] {
+            Registration::Pending => {
+                actions.push(Action::RegisterAccepted { server: k });
+                if faults {
+                    actions.push(Action::RegisterRejected { server: k });
+                    if self.config.loss {
+                        actions.push(Action::RegisterLost { server: k });
+                    }
+                }
+            }
+            Registration::Registered if faults => {
+                if p.supports(Operation::BootstrapRequestTrigger) {
+                    if let Some(a) = client
+                        .store
+                        .server_accounts()
+                        .into_iter()
+                        .find(|a| a.uri == ServerUri::Server(k))
+                    {
+                        actions.push(Action::BootstrapRequestTrigger {
+                            server: k,
+                            instance: a.server_iid,
+                        });
+                    }
+                }
+                if p.supports(Operation::ReBootstrapNotification) {
+                    actions.push(Action::ReBootstrapNotification {
+                        server: k,
+                        uri: ServerUri::BootstrapAlternate,
+                    });
+                }
+                actions.push(Action::ServerWritesSecurity {
+                    server: k,
+                    path: Path::Instance(0, account_iid(k)),
+                });
+                actions.push(Action::ServerReadsSecurity {
+                    server: k,
+                    path: Path::Object(0),
+                });
+                actions.push(Action::ServerDiscoversSecurity {
+                    server: k,
+                    path: Path::Object(0),
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 impl stateright::Model for BootstrapSystem {
@@ -1077,92 +1210,16 @@ impl stateright::Model for BootstrapSystem {
 
     fn actions(&self, s: &SystemState, actions: &mut Vec<Action>) {
         let cfg = &self.config;
-        let p = cfg.profile;
         let faults = s.budget.rebootstraps > 0;
         let client = &s.client;
         match client.phase {
             Phase::HoldOff { .. } => actions.push(Action::ClientHoldOffExpired),
-            Phase::Requested { .. } => {
-                actions.push(Action::BootstrapRequestAccepted);
-                if faults {
-                    actions.push(Action::BootstrapRequestRejected);
-                    if cfg.loss {
-                        actions.push(Action::BootstrapRequestLost);
-                    }
-                }
-            }
-            Phase::PackRequested { .. } => {
-                actions.push(Action::BootstrapPackDelivered {
-                    consistent: true,
-                    objects: None,
-                });
-                actions.push(Action::BootstrapPackNotImplemented);
-                if faults {
-                    actions.push(Action::BootstrapPackDelivered {
-                        consistent: false,
-                        objects: None,
-                    });
-                    if cfg.loss {
-                        actions.push(Action::BootstrapPackLost);
-                    }
-                }
-            }
-            Phase::Bootstrapping => {
-                if s.budget.ops > 0 {
-                    actions.extend(self.catalogue.iter().cloned());
-                }
-                actions.push(Action::BootstrapFinish);
-                if faults {
-                    actions.push(Action::ExchangeLifetimeExpired);
-                }
-            }
+            Phase::Requested { .. } => self.request_answers(faults, actions),
+            Phase::PackRequested { .. } => self.pack_answers(faults, actions),
+            Phase::Bootstrapping => self.session_commands(s, faults, actions),
             Phase::Operating => {
                 for k in 0..cfg.servers {
-                    match client.registrations[k as usize] {
-                        Registration::Pending => {
-                            actions.push(Action::RegisterAccepted { server: k });
-                            if faults {
-                                actions.push(Action::RegisterRejected { server: k });
-                                if cfg.loss {
-                                    actions.push(Action::RegisterLost { server: k });
-                                }
-                            }
-                        }
-                        Registration::Registered if faults => {
-                            if p.supports(Operation::BootstrapRequestTrigger) {
-                                if let Some(a) = client
-                                    .store
-                                    .server_accounts()
-                                    .into_iter()
-                                    .find(|a| a.uri == ServerUri::Server(k))
-                                {
-                                    actions.push(Action::BootstrapRequestTrigger {
-                                        server: k,
-                                        instance: a.server_iid,
-                                    });
-                                }
-                            }
-                            if p.supports(Operation::ReBootstrapNotification) {
-                                actions.push(Action::ReBootstrapNotification {
-                                    server: k,
-                                    uri: ServerUri::BootstrapAlternate,
-                                });
-                            }
-                            actions.push(Action::ServerWritesSecurity {
-                                server: k,
-                                path: Path::Instance(0, account_iid(k)),
-                            });
-                            actions.push(Action::ServerReadsSecurity {
-                                server: k,
-                                path: Path::Object(0),
-                            });
-                            actions.push(Action::ServerDiscoversSecurity {
-                                server: k,
-                                path: Path::Object(0),
-                            });
-                        }
-                        _ => {}
-                    }
+                    self.server_actions(client, k, faults, actions);
                 }
             }
         }
