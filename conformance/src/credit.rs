@@ -1,6 +1,6 @@
 //! The credit check (issue #10): no requirement is credited where the judge cannot fail it.
 //!
-//! A step credits requirement IDs ([`crate::observe::exercised`]). Each requirement is
+//! A step credits requirement IDs ([`crate::attribution::exercised`]). Each requirement is
 //! observed through some [`Aspect`] of what the client does at a step: the response code,
 //! the response's content, the messages it sends, or its silence ([`observed_by`]). The
 //! check replays a vector in the model and, at every step, breaks the reference client's
@@ -13,10 +13,10 @@
 //! This is independent of the injected bugs (`coverage --bugs`), which break the reference
 //! client's semantics: it checks every credit, including those no bug reaches.
 
+use crate::attribution;
 use crate::expectation::{ContentRule, Expectation};
 use crate::judge::{judge, Context, Finding};
 use crate::observation::{asked_accept, render_message, render_response, Variations};
-use crate::observe;
 use crate::replay::{model_for, Mismatch};
 use crate::vector::Vector;
 use bootstrap_model::bugs::BugSet;
@@ -133,7 +133,7 @@ pub fn unbacked(v: &Vector) -> Result<Vec<Unbacked>, Mismatch> {
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot) = Client::boot(&model.spec, v.factory.store(), state.client.choices);
     let mut found = Vec::new();
-    let boot_credits: Vec<String> = observe::at_boot(&boot.send)
+    let boot_credits: Vec<String> = attribution::at_boot(&boot.send)
         .into_iter()
         .filter(|id| v.requirements.iter().any(|r| r == id))
         .map(String::from)
@@ -590,7 +590,7 @@ mod tests {
             .by_id
             .keys()
             .filter(|id| observed_by(id).is_empty())
-            .filter(|id| !observe::EXCLUDED.iter().any(|(x, _, _)| x == id))
+            .filter(|id| !attribution::EXCLUDED.iter().any(|(x, _, _)| x == id))
             .collect();
         assert!(missing.is_empty(), "no aspect for {missing:?}");
     }

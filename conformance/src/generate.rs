@@ -9,9 +9,9 @@
 //! threaded per profile and uses no randomness but the recorded seeds: the bytes written are
 //! the same every time and with any number of threads.
 
+use crate::attribution::{self, History};
 use crate::catalogue::{Catalogue, Tier};
 use crate::expectation::{IfAbsent, SendRule};
-use crate::observe::{self, History};
 use crate::oracle::{self, Knowledge};
 use crate::vector::{
     Expectation, Features, GeneratorConfig, Prologue, Provenance, Step, Vector, FORMAT_VERSION,
@@ -444,7 +444,7 @@ fn explore(
                 ));
             }
             let alt = alternatives(model, allowed, &s, &a, &out, &t);
-            let exercised = observe::exercised(profile, e.history[head], &s, &a, &out, &t);
+            let exercised = attribution::exercised(profile, e.history[head], &s, &a, &out, &t);
             let reasons = e.reasons(catalogue, profile, &s, &a, &out, exercised);
             if !reasons.is_empty() {
                 e.selections.push((head as u32, a.clone(), reasons));
@@ -499,7 +499,7 @@ impl Explored {
         if self.stimuli.insert(stimulus.clone()) && reasons.is_empty() {
             reasons.push(Reason::Stimulus(stimulus));
         }
-        if let Some(scenario) = observe::scenario(s, a) {
+        if let Some(scenario) = attribution::scenario(s, a) {
             if self.stimuli.insert(scenario.to_string()) {
                 reasons.push(Reason::Stimulus(scenario.to_string()));
             }
@@ -548,7 +548,7 @@ fn only_new(first: &Seen, pushed: &mut Explored) {
 
 /// Whether `id` applies to `profile` and can be observed.
 pub fn observable(catalogue: &Catalogue, id: &str, profile: Profile) -> bool {
-    catalogue.applies(id, profile) && observe::unobservable(id, profile).is_none()
+    catalogue.applies(id, profile) && attribution::unobservable(id, profile).is_none()
 }
 
 fn path_to(e: &Explored, mut i: u32) -> Vec<Action> {
@@ -887,7 +887,7 @@ impl<'a> Walk<'a> {
             allowed,
             catalogue,
             uris,
-            requirements: observe::at_boot(&boot_out.send)
+            requirements: attribution::at_boot(&boot_out.send)
                 .into_iter()
                 .filter(|id| catalogue.applies(id, profile))
                 .collect(),
@@ -912,10 +912,11 @@ impl<'a> Walk<'a> {
         let pre = &self.state;
         let (next, out) = self.model.step(pre, a);
         let alt = alternatives(self.model, self.allowed, pre, a, &out, &next);
-        let ex: Vec<&'static str> = observe::exercised(profile, self.history, pre, a, &out, &next)
-            .into_iter()
-            .filter(|id| self.catalogue.applies(id, profile))
-            .collect();
+        let ex: Vec<&'static str> =
+            attribution::exercised(profile, self.history, pre, a, &out, &next)
+                .into_iter()
+                .filter(|id| self.catalogue.applies(id, profile))
+                .collect();
         self.requirements.extend(ex.iter().copied());
         let code = out.response.as_ref().map(|r| r.code);
         let response = match out.response {
@@ -1635,11 +1636,11 @@ pub fn coverage(
         .copied()
         .filter(|id| observable(&catalogue, id, profile))
         .collect();
-    let group = |g: observe::Exclusion| -> Vec<(String, String)> {
+    let group = |g: attribution::Exclusion| -> Vec<(String, String)> {
         applicable
             .iter()
             .filter_map(|id| {
-                observe::exclusion(id, profile)
+                attribution::exclusion(id, profile)
                     .filter(|(x, _)| *x == g)
                     .map(|(_, why)| (id.to_string(), why.to_string()))
             })
@@ -1669,9 +1670,9 @@ pub fn coverage(
             .filter(|id| !covered_reqs.contains(**id))
             .map(|s| s.to_string())
             .collect(),
-        requirements_unobservable: group(observe::Exclusion::Unobservable),
-        requirements_out_of_scope: group(observe::Exclusion::OutOfScope),
-        requirements_not_yet_exercised: group(observe::Exclusion::NotYetExercised),
+        requirements_unobservable: group(attribution::Exclusion::Unobservable),
+        requirements_out_of_scope: group(attribution::Exclusion::OutOfScope),
+        requirements_not_yet_exercised: group(attribution::Exclusion::NotYetExercised),
     }
 }
 

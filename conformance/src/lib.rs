@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod catalogue;
 pub mod credit;
 pub mod expectation;
@@ -21,7 +22,6 @@ pub mod links;
 pub mod load;
 pub mod lwm2m_cbor;
 pub mod observation;
-pub mod observe;
 pub mod oracle;
 pub mod records;
 pub mod replay;
