@@ -5,7 +5,9 @@
 //! vectors' own timers account for. Run: `cargo bench -p lwm2m-harness --bench wire`.
 //!
 //! Vectors run 128 at a time, as `lwm2m-certify` runs them on the wire: each mostly waits
-//! for timers the vector provisions (the 1 s Client Hold Off Time above all).
+//! for timers the vector provisions (the 1 s Client Hold Off Time above all). The same
+//! player against the bundled client's node in memory, on a virtual clock, shows what the
+//! wire's logic costs without the waiting.
 
 use bootstrap_model::system::Action;
 use conformance::load::Loader;
@@ -181,6 +183,19 @@ fn main() {
     print(
         "in-process, 1 thread",
         &run(&inprocess, &every, 1, None, coap),
+    );
+    let memory = harness::memory::MemoryFactory::new(
+        harness::player::PlayerOptions {
+            coap,
+            settle: std::time::Duration::from_millis(20),
+            content_formats: UdpOptions::default().content_formats,
+        },
+        harness::memory::ClientSetup::default(),
+        None,
+    );
+    print(
+        "in memory (player + node, virtual clock), 1 thread",
+        &run(&memory, &every, 1, None, coap),
     );
     print(
         "UDP, reference client",
