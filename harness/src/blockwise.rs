@@ -1,7 +1,7 @@
-//! Block-wise transfer (RFC 7959), sans-IO: the state machines both ends of the wire use to
-//! cut a body into blocks and put it back together. They take decoded block options and
-//! payloads and say what to send next or what completed; the sockets stay in `udp.rs` and
-//! `wire_client.rs`.
+//! Block-wise transfer (RFC 7959), sans-IO: the state machines the CoAP endpoint
+//! ([`crate::endpoint`]) uses, at both ends of the wire, to cut a body into blocks and put
+//! it back together. They take decoded block options and payloads and say what to send next
+//! or what completed.
 //!
 //! - [`Block1Assembly`]: the receiving side of a Block1 request (RFC 7959 §2.3): each
 //!   non-final block is answered 2.31 Continue echoing its Block1 option, the final one

@@ -162,7 +162,7 @@ impl ClientProfile {
             profile: profile.name().into(),
             // TLV, SenML JSON, SenML CBOR, LwM2M CBOR, plain text, opaque: what it takes on
             // the wire (the harness picks the first a vector has, TLV, in every profile).
-            content_formats: crate::wire_client::WireClientConfig::ALL_FORMATS.to_vec(),
+            content_formats: crate::reference_node::NodeConfig::ALL_FORMATS.to_vec(),
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             timing_deviations: Vec::new(),
             features: Features {

@@ -7,9 +7,6 @@ use crate::reference_node::{NodeConfig, ReferenceNode};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// How the reference client is started on the wire (see [`NodeConfig`]).
-pub type WireClientConfig = NodeConfig;
-
 /// The reference client and its socket.
 pub struct WireClient {
     node: ReferenceNode,
@@ -20,7 +17,7 @@ pub struct WireClient {
 impl WireClient {
     /// Binds the client's socket (`port`, or an ephemeral one, on the loopback address of
     /// the bootstrap server's family) and powers the client on.
-    pub fn start(cfg: WireClientConfig) -> Result<WireClient, String> {
+    pub fn start(cfg: NodeConfig) -> Result<WireClient, String> {
         let verbose = cfg.verbose;
         let port = cfg.port;
         let node = ReferenceNode::boot(cfg, Instant::now())?;

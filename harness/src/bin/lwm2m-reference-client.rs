@@ -142,7 +142,7 @@ fn wire(args: Vec<String>) -> ExitCode {
     }
 }
 
-fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String> {
+fn wire_config(w: Wire) -> Result<harness::reference_node::NodeConfig, String> {
     use bootstrap_model::system::Factory;
     let profile = w
         .profile
@@ -187,7 +187,7 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
     {
         harness::coap_uri::socket_addr(u)?;
     }
-    Ok(harness::wire_client::WireClientConfig {
+    Ok(harness::reference_node::NodeConfig {
         profile,
         endpoint: w.endpoint,
         factory,
@@ -204,7 +204,7 @@ fn wire_config(w: Wire) -> Result<harness::wire_client::WireClientConfig, String
         verbose: w.verbose,
         block_size,
         content_formats: if w.content_formats.is_empty() {
-            harness::wire_client::WireClientConfig::ALL_FORMATS.to_vec()
+            harness::reference_node::NodeConfig::ALL_FORMATS.to_vec()
         } else {
             w.content_formats
         },
