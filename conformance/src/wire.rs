@@ -875,15 +875,7 @@ mod tests {
         // A URI no server has is named, not guessed.
         let mut other = UriMap::canonical(1);
         other.servers[0] = "coap://127.0.0.1:1".into();
-        let sec = SecurityInstance {
-            uri: Some(ServerUri::Server(0)),
-            bootstrap: None,
-            mode: None,
-            key: None,
-            ssid: None,
-            hold_off: None,
-            account_timeout: None,
-        };
+        let sec = SecurityInstance::server_account(ServerUri::Server(0), 101, KeyId(1));
         let bytes = tlv::encode(&security_resources(&sec, &other));
         assert!(security_from_resources(&tlv::decode(&bytes).unwrap(), &u)
             .unwrap_err()

@@ -83,6 +83,14 @@ impl fmt::Display for AdapterError {
 
 impl std::error::Error for AdapterError {}
 
+/// The profile vector `v` claims, as an adapter's error when it names none (the loader
+/// refuses such a vector, so this is a harness bug made visible, not a panic).
+pub fn vector_profile(v: &Vector) -> Result<bootstrap_model::profile::Profile, AdapterError> {
+    v.profile
+        .parse()
+        .map_err(|e: bootstrap_model::profile::UnknownProfile| AdapterError::Spawn(e.to_string()))
+}
+
 /// A client under test, for one vector.
 pub trait Adapter {
     /// Powers the client on with the vector's factory configuration; returns what it sends

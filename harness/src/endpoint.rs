@@ -161,8 +161,6 @@ pub enum Failure {
     Reset,
     /// The block-wise transfer of the request or its answer broke (RFC 7959).
     Blockwise(String),
-    /// The user cancelled it ([`Endpoint::cancel`]).
-    Cancelled,
 }
 
 /// How an answer given with [`Endpoint::respond`] meets a duplicate of its request.
@@ -450,17 +448,6 @@ impl Endpoint {
     /// Leaves request `id` unanswered (a request from a peer the user does not know).
     pub fn ignore(&mut self, id: RequestId) {
         self.owed.remove(&id);
-    }
-
-    /// Stops waiting for the answer to `exchange` ([`Failure::Cancelled`]).
-    pub fn cancel(&mut self, exchange: ExchangeId) {
-        if let Some(i) = self.exchanges.iter().position(|e| e.id == exchange) {
-            self.exchanges.remove(i);
-            self.events.push_back(Event::Failed {
-                exchange,
-                failure: Failure::Cancelled,
-            });
-        }
     }
 
     /// Retransmits what is due and gives up on what has waited long enough.

@@ -12,7 +12,6 @@ use crate::adapter::{Adapter, AdapterError, AdapterFactory, Observed};
 use bootstrap_model::bugs::{Bug, BugSet};
 use bootstrap_model::client::{Client, ClientSpec, Outgoing, Output, Phase};
 use bootstrap_model::objects::ServerUri;
-use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Action;
 use conformance::observation::{
     asked_accept, render_message, render_response, ObservedResponse, Variations,
@@ -73,12 +72,7 @@ impl Running {
 
 impl Adapter for InProcess {
     fn start(&mut self, v: &Vector, _timeout: Duration) -> Result<Observed, AdapterError> {
-        let profile: Profile =
-            v.profile
-                .parse()
-                .map_err(|e: bootstrap_model::profile::UnknownProfile| {
-                    AdapterError::Spawn(e.to_string())
-                })?;
+        let profile = crate::adapter::vector_profile(v)?;
         let spec = ClientSpec {
             profile,
             endpoint: "urn:dev:ref-1",

@@ -15,11 +15,10 @@ use crate::misbehave::Misbehaviour;
 use crate::player::{Datagram, Driver, Player, PlayerOptions};
 use crate::reference_node::{NodeConfig, ReferenceNode};
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::profile::Profile;
 use conformance::observation::Variations;
 use conformance::vector::Vector;
 use conformance::wire::UriMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -107,7 +106,7 @@ impl AdapterFactory for MemoryFactory {
 }
 
 /// The client's address in memory.
-const CLIENT: &str = "127.0.0.1:56830";
+const CLIENT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 56830));
 
 /// A datagram on its way, and when it arrives.
 struct InFlight {
@@ -137,10 +136,6 @@ pub struct MemoryDriver {
 }
 
 impl MemoryDriver {
-    fn client(&self) -> SocketAddr {
-        CLIENT.parse().expect("a socket address")
-    }
-
     /// Puts `bytes` on the network, subject to the faults.
     fn post(&mut self, to_server: Option<usize>, from: SocketAddr, bytes: Vec<u8>) {
         let n = self.sent;
@@ -169,7 +164,7 @@ impl MemoryDriver {
 
     /// Moves what the client sends onto the network.
     fn pump(&mut self) {
-        let client = self.client();
+        let client = CLIENT;
         let mut out = Vec::new();
         if let Some(node) = &mut self.node {
             while let Some(t) = node.poll_transmit() {
@@ -214,12 +209,7 @@ impl Driver for MemoryDriver {
     }
 
     fn launch(&mut self, v: &Vector, uris: &UriMap) -> Result<Option<SocketAddr>, AdapterError> {
-        let profile: Profile =
-            v.profile
-                .parse()
-                .map_err(|e: bootstrap_model::profile::UnknownProfile| {
-                    AdapterError::Spawn(e.to_string())
-                })?;
+        let profile = crate::adapter::vector_profile(v)?;
         let s = &self.setup;
         let cfg = NodeConfig {
             profile,
@@ -243,7 +233,7 @@ impl Driver for MemoryDriver {
         let node = ReferenceNode::boot(cfg, self.now).map_err(AdapterError::Spawn)?;
         self.node = Some(node);
         self.pump();
-        Ok(Some(self.client()))
+        Ok(Some(CLIENT))
     }
 
     fn knows_start(&self) -> bool {
@@ -259,7 +249,7 @@ impl Driver for MemoryDriver {
     }
 
     fn send(&mut self, server: usize, to: SocketAddr, bytes: &[u8]) -> Result<(), AdapterError> {
-        if to == self.client() {
+        if to == CLIENT {
             let from = self.servers[server];
             self.post(None, from, bytes.to_vec());
         }

@@ -336,19 +336,16 @@ fn raw(t: &RawTlv) -> Tlv {
     }
 }
 
-/// Rewrites a CoAP response datagram `reply` (what the bundled client on the wire sends) to
-/// the request `req`; a datagram that is not a response is left as it is.
+/// Rewrites a CoAP response `reply` (what the bundled client on the wire sends) to the
+/// request `req`; a message that is not a response is left as it is.
 pub fn rewrite_reply(
     m: Misbehaviour,
     req: RequestView<'_>,
-    reply: Vec<u8>,
+    mut reply: coap_lite::Packet,
     memory: &mut Memory,
-) -> Vec<u8> {
-    use coap_lite::{CoapOption, MessageClass, Packet};
-    let Ok(mut p) = Packet::from_bytes(&reply) else {
-        return reply;
-    };
-    let Ok(mut r) = crate::lwm2m_codec::observed_response(&p) else {
+) -> coap_lite::Packet {
+    use coap_lite::{CoapOption, MessageClass};
+    let Ok(mut r) = crate::lwm2m_codec::observed_response(&reply) else {
         return reply;
     };
     let before = r.clone();
@@ -361,17 +358,17 @@ pub fn rewrite_reply(
         .split_once('.')
         .and_then(|(c, d)| Some((c.parse::<u8>().ok()? << 5) | d.parse::<u8>().ok()?))
         .unwrap_or(0x45);
-    p.header.code = MessageClass::from(code);
-    p.clear_option(CoapOption::ContentFormat);
-    p.payload = Vec::new();
+    reply.header.code = MessageClass::from(code);
+    reply.clear_option(CoapOption::ContentFormat);
+    reply.payload = Vec::new();
     if let Some(e) = &r.payload {
-        p.add_option(
+        reply.add_option(
             CoapOption::ContentFormat,
             crate::lwm2m_codec::uint(e.content_format.into()),
         );
-        p.payload = e.bytes().unwrap_or_default();
+        reply.payload = e.bytes().unwrap_or_default();
     }
-    p.to_bytes().unwrap_or(reply)
+    reply
 }
 
 /// The request view of a vector step's stimulus.

@@ -609,7 +609,7 @@ impl<D: Driver> Player<D> {
                         &[],
                     )),
                     Err(Failure::Blockwise(why)) => Err(protocol(format!("{what}: {why}"), &[])),
-                    Err(Failure::NoAnswer | Failure::Cancelled) => Err(AdapterError::Timeout {
+                    Err(Failure::NoAnswer) => Err(AdapterError::Timeout {
                         waiting_for: format!("response to {} {} from {name}", req.method, req.path),
                         after: timeout,
                     }),
@@ -824,47 +824,43 @@ impl<D: Driver> Player<D> {
     /// A step that answers the client's own request (Bootstrap-Request, Bootstrap-Pack,
     /// Register); `false` for any other step.
     fn answers_the_client(&mut self, action: &Action, input: &Input) -> Result<bool, AdapterError> {
-        let is_bs_request = |q: &Pending| q.kind == Kind::BootstrapRequest;
-        let is_pack = |q: &Pending| q.kind == Kind::PackRequest;
-        let register_to =
-            |k: u8| move |q: &Pending| q.kind == Kind::Register && q.server == 2 + usize::from(k);
-        let (what, code) = match action {
-            Action::BootstrapRequestAccepted => ("Bootstrap-Request", ResponseType::Changed),
-            Action::BootstrapRequestRejected => ("Bootstrap-Request", ResponseType::BadRequest),
-            Action::BootstrapPackNotImplemented => {
-                ("Bootstrap-Pack-Request", ResponseType::NotImplemented)
-            }
+        let register = |k: u8| (Kind::Register, Some(2 + usize::from(k)));
+        let (what, (kind, server), code, location) = match action {
+            Action::BootstrapRequestAccepted => (
+                "Bootstrap-Request",
+                (Kind::BootstrapRequest, None),
+                ResponseType::Changed,
+                None,
+            ),
+            Action::BootstrapRequestRejected => (
+                "Bootstrap-Request",
+                (Kind::BootstrapRequest, None),
+                ResponseType::BadRequest,
+                None,
+            ),
+            Action::BootstrapPackNotImplemented => (
+                "Bootstrap-Pack-Request",
+                (Kind::PackRequest, None),
+                ResponseType::NotImplemented,
+                None,
+            ),
             Action::BootstrapPackDelivered { .. } => {
                 self.deliver_pack(input)?;
                 return Ok(true);
             }
-            Action::RegisterAccepted { server } => {
-                let location = format!("rd/{server}");
-                let code = ResponseType::Created;
-                self.answer(
-                    "Register",
-                    register_to(*server),
-                    code,
-                    Some(&location),
-                    None,
-                )?;
-                return Ok(true);
-            }
+            Action::RegisterAccepted { server } => (
+                "Register",
+                register(*server),
+                ResponseType::Created,
+                Some(format!("rd/{server}")),
+            ),
             Action::RegisterRejected { server } => {
-                let code = ResponseType::Forbidden;
-                self.answer("Register", register_to(*server), code, None, None)?;
-                return Ok(true);
+                ("Register", register(*server), ResponseType::Forbidden, None)
             }
             _ => return Ok(false),
         };
-        let pick = move |q: &Pending| {
-            if what == "Bootstrap-Request" {
-                is_bs_request(q)
-            } else {
-                is_pack(q)
-            }
-        };
-        self.answer(what, pick, code, None, None)?;
+        let pick = |q: &Pending| q.kind == kind && server.is_none_or(|s| q.server == s);
+        self.answer(what, pick, code, location.as_deref(), None)?;
         Ok(true)
     }
 
@@ -1169,12 +1165,7 @@ impl<D: Driver> Adapter for Player<D> {
         self.t0 = self.driver.now();
         self.bind(v)?;
         self.endpoint = v.endpoint.clone();
-        let profile: Profile =
-            v.profile
-                .parse()
-                .map_err(|e: bootstrap_model::profile::UnknownProfile| {
-                    AdapterError::Spawn(e.to_string())
-                })?;
+        let profile = crate::adapter::vector_profile(v)?;
         let spec = ClientSpec {
             profile,
             ..ClientSpec::reference(profile)

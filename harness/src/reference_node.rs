@@ -396,7 +396,7 @@ impl ReferenceNode {
                 self.note("request reset by the server");
                 self.answer(now, &m, None)
             }
-            Failure::NoAnswer | Failure::Cancelled => {
+            Failure::NoAnswer => {
                 self.note(format!("no answer to {m}; giving up"));
                 self.answer(now, &m, None)
             }
@@ -628,11 +628,7 @@ impl ReferenceNode {
             from_bootstrap_server: peer == Peer::BootstrapServer,
             accept,
         };
-        let Ok(bytes) = reply.to_bytes_unlimited() else {
-            return reply;
-        };
-        let rewritten = rewrite_reply(bad, view, bytes, &mut self.memory);
-        Packet::from_bytes(&rewritten).unwrap_or(reply)
+        rewrite_reply(bad, view, reply, &mut self.memory)
     }
 }
 
