@@ -683,7 +683,9 @@ struct Plan {
 /// The libtest trials, one per vector of each client profile, and the results of those
 /// skipped up front with their trial names. Skipped vectors are libtest's ignored trials,
 /// which do not run: their results are recorded here and kept when the trial filter
-/// selects them.
+/// selects them. On the wire the vectors that wait longest for their own timers start
+/// first (longest-processing-time-first scheduling), so that the run ends close to its
+/// longest vector's time rather than a wave later; the report sorts results by name.
 fn trials(
     profiles: &[ClientProfile],
     vectors: &[Vector],
@@ -694,6 +696,12 @@ fn trials(
 ) -> (Vec<Trial>, Vec<(String, VectorResult)>) {
     let mut trials = Vec::new();
     let mut skipped = Vec::new();
+    let floor = |v: &Vector| {
+        client
+            .wire
+            .as_ref()
+            .map_or(Duration::ZERO, |w| harness::timing::timer_floor(v, w.coap))
+    };
     for cp in profiles {
         for v in vectors.iter().filter(|v| v.profile == cp.profile) {
             let name = trial_name(v);
@@ -709,14 +717,16 @@ fn trials(
                     bare_result(&plan.v, verdict, 0.0, plan.prologue_steps),
                 ));
             }
+            let waits = floor(&plan.v);
             let (factory, shared) = (Arc::clone(factory), shared.handle());
             let trial = Trial::test(name, move || play(plan, factory.as_ref(), timeout, &shared))
                 .with_kind(kind)
                 .with_ignored_flag(ignored);
-            trials.push(trial);
+            trials.push((waits, trial));
         }
     }
-    (trials, skipped)
+    trials.sort_by_key(|(waits, _)| std::cmp::Reverse(*waits));
+    (trials.into_iter().map(|(_, t)| t).collect(), skipped)
 }
 
 /// A trial's name. The vector's own requirement only, so that a line fits 120 columns;

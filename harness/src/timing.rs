@@ -17,6 +17,8 @@
 //! catch a message sent too early.
 
 use bootstrap_model::client::{Client, Phase, Timer};
+use bootstrap_model::system::Action;
+use conformance::vector::Vector;
 use std::time::{Duration, Instant};
 
 /// RFC 7252 §4.8 ACK_TIMEOUT.
@@ -106,6 +108,26 @@ pub fn duration(client: &Client, t: Timer, coap: CoapTiming) -> Duration {
         }
         Timer::ExchangeLifetime => coap.exchange_lifetime(),
     }
+}
+
+/// The least wall time a vector's own timers impose on the wire: the Client Hold Off Time
+/// per hold-off expiry (1 s, the model's factory BS account, BS-FACT-05), MAX_TRANSMIT_WAIT
+/// per lost message, EXCHANGE_LIFETIME, and the Bootstrap-Server Account Timeout per expiry
+/// (5 s, the model's value, BS-FIN-06). An estimate from the steps' stimuli: the wire run
+/// starts the longest vectors first with it, and the wire bench compares its time with it.
+pub fn timer_floor(v: &Vector, coap: CoapTiming) -> Duration {
+    v.steps
+        .iter()
+        .map(|s| match s.stimulus {
+            Action::ClientHoldOffExpired => Duration::from_secs(1),
+            Action::BootstrapRequestLost
+            | Action::BootstrapPackLost
+            | Action::RegisterLost { .. } => coap.max_transmit_wait(),
+            Action::ExchangeLifetimeExpired => coap.exchange_lifetime(),
+            Action::BootstrapAccountTimeoutExpired => Duration::from_secs(5),
+            _ => Duration::ZERO,
+        })
+        .sum()
 }
 
 /// What [`Clock::sync`] compares: the part of the client's state that arms its timers.

@@ -518,3 +518,40 @@ fn harness_vectors() -> Vec<conformance::vector::Vector> {
         .map(|(_, v)| v)
         .collect()
 }
+
+/// On the wire the vectors that wait longest for their own timers start first, so that a
+/// run ends close to its longest vector (issue #11): `--list` shows the order trials start
+/// in. In process, where no vector waits, they keep their profile and file order.
+#[test]
+fn on_the_wire_the_longest_vectors_start_first() {
+    let vectors = harness_vectors();
+    let coap = harness::timing::CoapTiming::new(0.01).unwrap();
+    let floor = |line: &str| {
+        let v = vectors
+            .iter()
+            .find(|v| line.contains(&format!("[{}]", v.id)))
+            .unwrap_or_else(|| panic!("no vector for {line}"));
+        harness::timing::timer_floor(v, coap)
+    };
+    let listed = |client: &str| {
+        let o = certify(&["--client", client, "--list"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        out(&o)
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .map(floor)
+            .collect::<Vec<_>>()
+    };
+    let wire = listed("wire-ref");
+    assert!(wire.len() > 300, "{}", wire.len());
+    assert!(
+        wire.windows(2).all(|w| w[0] >= w[1]),
+        "not longest first: {wire:?}"
+    );
+    assert!(wire[0] > wire[wire.len() - 1]);
+    let inprocess = listed("ref");
+    assert!(
+        !inprocess.windows(2).all(|w| w[0] >= w[1]),
+        "in process the file order is kept"
+    );
+}
