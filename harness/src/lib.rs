@@ -13,6 +13,7 @@ pub mod adapter;
 pub mod blockwise;
 pub mod cmdline;
 pub mod coap_uri;
+pub mod dtls;
 pub mod endpoint;
 pub mod inprocess;
 pub mod launch;
