@@ -47,6 +47,12 @@ fn pump(c: &mut DtlsSession, s: &mut DtlsSession) -> Vec<DtlsError> {
     errors
 }
 
+/// A driver may move a session to another thread.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<DtlsSession>();
+};
+
 fn sleep_until(deadline: Instant) {
     std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
 }
