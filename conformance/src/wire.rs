@@ -127,6 +127,26 @@ impl UriMap {
         }
     }
 
+    /// Whether the servers speak CoAP over DTLS: the map's URIs are `coaps://` (RFC 7252
+    /// §6.2). On such a map the model's accounts are rendered in Security Mode PSK (0)
+    /// with their keys, which the client must use (BS-SEC-05); see [`security_mode_on`].
+    pub fn is_secure(&self) -> bool {
+        self.bootstrap.starts_with("coaps://")
+    }
+
+    /// The same servers over DTLS: each `coap://` URI as `coaps://`.
+    pub fn secured(&self) -> UriMap {
+        let s = |u: &String| match u.strip_prefix("coap://") {
+            Some(rest) => format!("coaps://{rest}"),
+            None => u.clone(),
+        };
+        UriMap {
+            bootstrap: s(&self.bootstrap),
+            bootstrap_alternate: s(&self.bootstrap_alternate),
+            servers: self.servers.iter().map(s).collect(),
+        }
+    }
+
     /// The server a concrete URI names: the reverse of [`UriMap::uri`].
     pub fn server_uri(&self, u: &str) -> Option<ServerUri> {
         if u == self.bootstrap {
@@ -237,6 +257,32 @@ pub fn security_mode_number(m: SecurityMode) -> u8 {
     }
 }
 
+/// The Security Mode an account of the model has on the wire of `uris`. The model's
+/// accounts are NoSec, which stands for "the security of the transport the URI names": on
+/// `coap://` NoSec (3), the mode the UDP binding is used in (Transport 1.2 §6.8.1); on
+/// `coaps://` Pre-Shared Key (0), with the account's PSK identity and key (/0/x/3, /0/x/5),
+/// the mode in which a client must secure the session with those keys (Core 1.2 §7.1,
+/// Transport 1.2 §5.2.8; BS-SEC-02, BS-SEC-05). The reverse of [`security_mode_of`].
+pub fn security_mode_on(m: SecurityMode, uris: &UriMap) -> u8 {
+    match m {
+        SecurityMode::NoSec if uris.is_secure() => 0,
+        m => security_mode_number(m),
+    }
+}
+
+/// The model's Security Mode of /0/x/2 = `number` on the wire of `uris`: the reverse of
+/// [`security_mode_on`] (on `coaps://`, PSK is the model's account of that transport).
+pub fn security_mode_of(number: i64, uris: &UriMap) -> Option<SecurityMode> {
+    match number {
+        0 if uris.is_secure() => Some(SecurityMode::NoSec),
+        0 => Some(SecurityMode::Psk),
+        1 => Some(SecurityMode::Rpk),
+        2 => Some(SecurityMode::Certificate),
+        3 => Some(SecurityMode::NoSec),
+        _ => None,
+    }
+}
+
 /// The concrete /0/x/3 (PSK identity) of abstract keying material `KeyId(k)`: the ASCII
 /// bytes `key-<k>`. A DTLS adapter uses it with [`secret_key`] as the PSK of the account.
 pub fn psk_identity(k: KeyId) -> Vec<u8> {
@@ -266,7 +312,8 @@ fn res(id: u16, value: TlvValue) -> Tlv {
 /// its `KeyId` stands for 3..5 together.
 ///
 /// The model's accounts are NoSec (3), the mode a `coap://` URI is used in (Transport 1.2
-/// §6.8.1 "The UDP binding is used in NoSec (no security) mode"; 1.0 §8.6.1).
+/// §6.8.1 "The UDP binding is used in NoSec (no security) mode"; 1.0 §8.6.1), and PSK (0)
+/// on a `coaps://` map ([`security_mode_on`]).
 pub fn security_resources(s: &SecurityInstance, uris: &UriMap) -> Vec<Tlv> {
     let mut r = Vec::new();
     if let Some(u) = s.uri {
@@ -276,7 +323,7 @@ pub fn security_resources(s: &SecurityInstance, uris: &UriMap) -> Vec<Tlv> {
         r.push(res(1, TlvValue::Bool(b)));
     }
     if let Some(m) = s.mode {
-        r.push(res(2, TlvValue::Integer(security_mode_number(m).into())));
+        r.push(res(2, TlvValue::Integer(security_mode_on(m, uris).into())));
     }
     if let Some(k) = s.key {
         r.push(res(3, TlvValue::Opaque(psk_identity(k))));
@@ -360,11 +407,10 @@ pub fn security_from_resources(r: &[RawTlv], uris: &UriMap) -> Result<SecurityIn
     };
     let mode = match tlv::integer_resource(r, 2) {
         None => None,
-        Some(0) => Some(SecurityMode::Psk),
-        Some(1) => Some(SecurityMode::Rpk),
-        Some(2) => Some(SecurityMode::Certificate),
-        Some(3) => Some(SecurityMode::NoSec),
-        Some(m) => return Err(format!("security mode {m} is not one the suite uses")),
+        Some(m) => Some(
+            security_mode_of(m, uris)
+                .ok_or_else(|| format!("security mode {m} is not one the suite uses"))?,
+        ),
     };
     let int16 = |id| tlv::integer_resource(r, id).and_then(|v| u16::try_from(v).ok());
     Ok(SecurityInstance {
@@ -847,8 +893,23 @@ mod tests {
                 let bytes = tlv::encode(&security_resources(&sec, &u));
                 let back = security_from_resources(&tlv::decode(&bytes).unwrap(), &u);
                 assert_eq!(back, Ok(sec));
+                // Over DTLS the model's accounts (NoSec) are PSK on the wire; PSK itself
+                // is the model's account there, so it is not a mode of its own.
+                if mode != SecurityMode::Psk {
+                    let s = u.secured();
+                    let bytes = tlv::encode(&security_resources(&sec, &s));
+                    let back = security_from_resources(&tlv::decode(&bytes).unwrap(), &s);
+                    assert_eq!(back, Ok(sec));
+                }
             }
         }
+        let sec = SecurityInstance::server_account(ServerUri::Server(0), 101, KeyId(1));
+        let mode = |u: &UriMap| {
+            let r = tlv::decode(&tlv::encode(&security_resources(&sec, u))).unwrap();
+            tlv::integer_resource(&r, 2)
+        };
+        assert_eq!((mode(&u), mode(&u.secured())), (Some(3), Some(0)));
+        assert!(u.secured().bootstrap.starts_with("coaps://") && u.secured().is_secure());
         for profile in Profile::ALL {
             for bof in [None, Some(false)] {
                 let srv = ServerInstance {

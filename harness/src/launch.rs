@@ -16,8 +16,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The placeholders a client command line may use, with what they stand for.
-pub const PLACEHOLDERS: [(&str, &str); 10] = [
-    ("bs_uri", "the bootstrap server's URI, coap://127.0.0.1:PORT"),
+pub const PLACEHOLDERS: [(&str, &str); 12] = [
+    (
+        "bs_uri",
+        "the bootstrap server's URI, coap://127.0.0.1:PORT (coaps:// with --dtls)",
+    ),
+    (
+        "bs_psk_identity",
+        "the PSK identity of the factory's Bootstrap-Server Account (/0/x/3), as text; empty when the factory has none",
+    ),
+    (
+        "bs_psk_key_hex",
+        "the pre-shared key of the factory's Bootstrap-Server Account (/0/x/5), lowercase hex",
+    ),
     (
         "bs_alt_uri",
         "the URI of the alternate bootstrap server (the seed's Step 0)",
@@ -56,7 +67,7 @@ pub const PLACEHOLDERS: [(&str, &str); 10] = [
 pub fn reference_cmdline(exe: &std::path::Path, bug: Option<&str>) -> String {
     let bug = bug.map(|b| format!(" --bug {b}")).unwrap_or_default();
     format!(
-        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}} --port {{client_port}}{bug}",
+        "'{}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}} --port {{client_port}} --bs-psk-identity {{bs_psk_identity}} --bs-psk-key {{bs_psk_key_hex}}{bug}",
         exe.display()
     )
 }

@@ -9,11 +9,13 @@
 
 #![warn(missing_docs)]
 
+pub mod account_keys;
 pub mod adapter;
 pub mod blockwise;
 pub mod cmdline;
 pub mod coap_uri;
 pub mod dtls;
+pub mod dtls_driver;
 pub mod endpoint;
 pub mod inprocess;
 pub mod launch;

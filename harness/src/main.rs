@@ -69,7 +69,14 @@ struct Cli {
     /// Listen on ::1 instead of 127.0.0.1.
     #[arg(long)]
     ipv6: bool,
-    /// Write every datagram of the run as a pcap file (opens in Wireshark).
+    /// Speak CoAP over DTLS 1.2 with pre-shared keys: the servers are `coaps://`, the
+    /// bootstrap server writes Security Mode PSK with each account's identity and key, and
+    /// every session must use the keys of its account (BS-SEC-01, -02, -05). The factory's
+    /// bootstrap PSK goes to the client as `{bs_psk_identity}` and `{bs_psk_key_hex}`.
+    #[arg(long)]
+    dtls: bool,
+    /// Write every datagram of the run as a pcap file (opens in Wireshark; over DTLS, the
+    /// CoAP inside the records).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// List the placeholders a client command line may use, and exit.
@@ -220,9 +227,9 @@ impl ClientChoice {
     /// a misbehaviour), or a program speaking the JSON-lines protocol.
     fn off_the_wire(cli: &Cli) -> Result<ClientChoice, String> {
         let c = cli.client.as_str();
-        if cli.pcap.is_some() || cli.coap_time_scale.is_some() {
+        if cli.pcap.is_some() || cli.coap_time_scale.is_some() || cli.dtls {
             return Err(format!(
-                "--client {c:?}: --pcap and --coap-time-scale need a client on the wire"
+                "--client {c:?}: --pcap, --coap-time-scale and --dtls need a client on the wire"
             ));
         }
         let (factory, reference): (Arc<dyn AdapterFactory>, bool) = if let Some(name) =
@@ -293,6 +300,17 @@ impl ClientChoice {
         if !self.runs_slow && v.tags.iter().any(|t| t == "slow") {
             return Some(slow_skip(v, self.wire.as_ref()?.coap));
         }
+        let notified = |s: &conformance::vector::Step| {
+            matches!(
+                s.stimulus,
+                bootstrap_model::system::Action::ReBootstrapNotification { .. }
+            )
+        };
+        if self.wire.as_ref()?.dtls && v.steps.iter().any(notified) {
+            return Some(
+                "over DTLS: the seed's re-bootstrap notification (/rbs) names a bootstrap server without keys to secure a session with it (ambiguity X-03, docs/ambiguities.md)".into(),
+            );
+        }
         None
     }
 }
@@ -331,6 +349,10 @@ fn bundled_wire_cmdline(cli: &Cli) -> Result<String, String> {
     Variations::parse(&cli.variations).map_err(|e| format!("--variations: {e}"))?;
     let mut line = wire_reference_cmdline(bug, &cli.variations);
     if let Some(name) = c.strip_prefix("wire-misbehave:") {
+        if let Some(k) = harness::misbehave::KeyMisbehaviour::parse(name) {
+            line.push_str(&format!(" --key-misbehave {}", k.name()));
+            return Ok(line);
+        }
         let m = Misbehaviour::from_name(name).ok_or_else(|| {
             format!("--client {c}: unknown misbehaviour {name:?} (see harness/src/misbehave.rs)")
         })?;
@@ -352,6 +374,7 @@ fn wire_options(cli: &Cli, scale: f64) -> Result<UdpOptions, String> {
             std::net::Ipv4Addr::LOCALHOST.into()
         },
         attach: cli.attach,
+        dtls: cli.dtls,
     })
 }
 

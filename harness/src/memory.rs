@@ -229,6 +229,8 @@ impl Driver for MemoryDriver {
                 .unwrap_or_else(|| NodeConfig::ALL_FORMATS.to_vec()),
             vary: s.vary.clone(),
             misbehave: s.misbehave,
+            bs_psk: None,
+            key_misbehave: None,
         };
         let node = ReferenceNode::boot(cfg, self.now).map_err(AdapterError::Spawn)?;
         self.node = Some(node);

@@ -41,6 +41,43 @@ pub enum Misbehaviour {
     BootstrapPathsUnderAlternatePath,
 }
 
+/// A misbehaviour of the reference client's secure sessions (`--key-misbehave NAME`):
+/// each breaks a rule about the keys of its accounts, which the harness's DTLS servers
+/// must catch (`--dtls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMisbehaviour {
+    /// Secures every session with the Bootstrap-Server Account's keys, the management
+    /// servers' too (BS-SEC-05: each server account's own keys; BS-SEC-01: separate).
+    BootstrapKeyEverywhere,
+    /// Presents the bootstrap account's identity with a wrong key (BS-SEC-02, BS-SEC-05).
+    WrongBootstrapKey,
+    /// Speaks plain CoAP to `coaps://` servers (BS-SEC-02: data only in a secure session).
+    PlainCoap,
+}
+
+impl KeyMisbehaviour {
+    /// Every key misbehaviour.
+    pub const ALL: [KeyMisbehaviour; 3] = [
+        KeyMisbehaviour::BootstrapKeyEverywhere,
+        KeyMisbehaviour::WrongBootstrapKey,
+        KeyMisbehaviour::PlainCoap,
+    ];
+
+    /// The name on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyMisbehaviour::BootstrapKeyEverywhere => "bootstrap-key-everywhere",
+            KeyMisbehaviour::WrongBootstrapKey => "wrong-bootstrap-key",
+            KeyMisbehaviour::PlainCoap => "plain-coap",
+        }
+    }
+
+    /// The misbehaviour called `name`.
+    pub fn parse(name: &str) -> Option<KeyMisbehaviour> {
+        KeyMisbehaviour::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 impl Misbehaviour {
     /// Every misbehaviour.
     pub const ALL: [Misbehaviour; 8] = [

@@ -55,6 +55,7 @@
 //! can no longer be met, or the step timeout runs out; the judgement is the same as for
 //! every adapter. Every datagram goes into the wire log.
 
+use crate::account_keys::ServerKeys;
 use crate::adapter::{Adapter, AdapterError, Observed};
 use crate::blockwise;
 use crate::coap_uri;
@@ -66,6 +67,7 @@ use crate::timing::{Armed, Clock, CoapTiming};
 use crate::wirelog::WireRecord;
 use bootstrap_model::client::{Client, ClientSpec, Input, PackAnswer, Peer, Timer};
 use bootstrap_model::profile::Profile;
+use bootstrap_model::store::ObjectStore;
 use bootstrap_model::system::Action;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, ResponseType};
 use conformance::judge::{could_still_pass, judge, Context};
@@ -112,6 +114,17 @@ pub trait Driver: Send {
     /// Before the first request to a client that has sent nothing yet, at `addr`: waits, up
     /// to `timeout`, until it can receive.
     fn await_client(&mut self, addr: SocketAddr, timeout: Duration) -> Result<(), AdapterError>;
+    /// Whether the servers speak CoAP over DTLS (`coaps://` URIs, BS-SEC-05); plain CoAP
+    /// by default.
+    fn secure(&self) -> bool {
+        false
+    }
+    /// The keys each server accepts now (a secure driver's handshakes check them).
+    fn set_keys(&mut self, _keys: ServerKeys) {}
+    /// Rules of the security layer the client broke since the last call.
+    fn take_violations(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// Stops the client.
     fn stop(&mut self);
     /// What the client printed, for the report.
@@ -322,7 +335,8 @@ impl<D: Driver> Player<D> {
                 endpoint: Endpoint::new(self.opts.coap, None),
             });
         }
-        let uri = |i: usize| coap_uri::uri_of(self.servers[i].addr);
+        let secure = self.driver.secure();
+        let uri = |i: usize| coap_uri::uri_of(self.servers[i].addr, secure);
         self.uris = UriMap {
             bootstrap: uri(0),
             bootstrap_alternate: uri(1),
@@ -374,9 +388,32 @@ impl<D: Driver> Player<D> {
             self.held = Some(d);
             // Nothing before `until`: the held datagram is later.
             self.driver.wait_until(until)?;
+            self.violations.extend(self.driver.take_violations());
             return Ok(None);
         }
-        self.driver.next_datagram(until)
+        let d = self.driver.next_datagram(until);
+        self.violations.extend(self.driver.take_violations());
+        d
+    }
+
+    /// Tells the driver which keys each server accepts: those of the accounts in the
+    /// shadow's configuration now and, when `input` is given, after it (a session the
+    /// client opens while the step runs may use either, BS-SEC-05).
+    fn update_keys(&mut self, input: Option<&Input>) {
+        let Some((c, spec)) = self.shadow.as_ref().filter(|_| self.driver.secure()) else {
+            return;
+        };
+        let next = input.map(|i| {
+            let mut n = c.clone();
+            let _ = n.handle(spec, i);
+            n.store
+        });
+        let stores: Vec<&ObjectStore> = [Some(&c.store), next.as_ref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        self.driver
+            .set_keys(ServerKeys::of(&stores, self.servers.len()));
     }
 
     /// Logs a received datagram, hands it to its server's endpoint (which answers
@@ -463,7 +500,7 @@ impl<D: Driver> Player<D> {
                 &bytes,
             ));
         }
-        let uri = coap_uri::uri_of(self.servers[server].addr);
+        let uri = coap_uri::uri_of(self.servers[server].addr, self.driver.secure());
         let message = client_request(p, &uri)
             .map_err(|e| protocol(format!("the client's request to {name}: {e}"), &bytes))?;
         self.client_addrs.insert(server, from);
@@ -1183,6 +1220,7 @@ impl<D: Driver> Adapter for Player<D> {
         self.early_checks = self.driver.knows_start();
         self.clock.sync(Armed::none(), &shadow, now, self.opts.coap);
         self.shadow = Some((shadow, spec));
+        self.update_keys(None);
         // A client needs a moment to start: what it sends at power-on is waited for with
         // the step timeout; when it should send nothing, the quiet time applies.
         self.observe(&v.boot, None, Vec::new(), None, now + timeout, None)
@@ -1193,6 +1231,7 @@ impl<D: Driver> Adapter for Player<D> {
         self.window = now;
         let input = step.stimulus.input();
         self.not_lagging(step, &input, now)?;
+        self.update_keys(Some(&input));
         let mut sends = Vec::new();
         let mut wait = Wait {
             shadow_at: now,
@@ -1220,6 +1259,7 @@ impl<D: Driver> Adapter for Player<D> {
         }
         self.feasible(&step.stimulus, wait.at_least.unwrap_or(now))?;
         self.shadow_step(&input, wait.shadow_at);
+        self.update_keys(None);
         self.no_timer_within(step, wait.at_least)?;
         self.observe(
             &step.expect,

@@ -36,6 +36,7 @@
 //! address a datagram comes from.
 
 use crate::coap_uri;
+use crate::dtls::Psk;
 use crate::endpoint::{
     self, Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
     Transmit,
@@ -43,7 +44,9 @@ use crate::endpoint::{
 use crate::lwm2m_codec::{
     decode_request, encode_client_message_accepting, encode_response_for, response_type,
 };
-use crate::misbehave::{rewrite_message, rewrite_reply, Memory, Misbehaviour, RequestView};
+use crate::misbehave::{
+    rewrite_message, rewrite_reply, KeyMisbehaviour, Memory, Misbehaviour, RequestView,
+};
 use crate::timing::{Armed, Clock, CoapTiming};
 use bootstrap_model::bugs::BugSet;
 use bootstrap_model::client::{
@@ -55,7 +58,7 @@ use bootstrap_model::profile::Profile;
 use bootstrap_model::system::Factory;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType, ResponseType};
 use conformance::observation::{render_message, render_response, Variations};
-use conformance::wire::UriMap;
+use conformance::wire::{psk_identity, secret_key, UriMap};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -95,6 +98,23 @@ pub struct NodeConfig {
     /// A misbehaviour applied to the messages it sends (`--misbehave`,
     /// [`crate::misbehave`]), for showing that the harness catches it on the wire.
     pub misbehave: Option<Misbehaviour>,
+    /// The factory Bootstrap-Server Account's PSK as the launcher gives it
+    /// (`{bs_psk_identity}`, `{bs_psk_key_hex}`); `None`: the factory's own keys.
+    pub bs_psk: Option<Psk>,
+    /// A misbehaviour of its secure sessions (`--key-misbehave`, [`KeyMisbehaviour`]),
+    /// for showing that the harness's DTLS servers catch it.
+    pub key_misbehave: Option<KeyMisbehaviour>,
+}
+
+/// How the client secures its session with one server (BS-SEC-05).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionSecurity {
+    /// A `coap://` server: plain CoAP (NoSec).
+    NoSec,
+    /// A `coaps://` server: DTLS with this PSK.
+    Psk(Psk),
+    /// A `coaps://` server for which the client holds no keys: it cannot talk to it.
+    NoKeys,
 }
 
 impl NodeConfig {
@@ -372,6 +392,58 @@ impl ReferenceNode {
             self.exchanges.insert(x, m);
         }
         Ok(())
+    }
+
+    /// How the client secures its session with the server at `to`: over `coaps://`, with
+    /// the PSK identity and key (/0/x/3, /0/x/5) of the account whose URI names that server
+    /// in its configuration now (BS-SEC-05); the factory's bootstrap account with the PSK
+    /// it was given, if any. A new key takes effect at the next session: the driver opens a
+    /// new one when the answer here changes.
+    pub fn session_security(&self, to: SocketAddr) -> SessionSecurity {
+        let Some((_, su)) = self.peer(to) else {
+            return SessionSecurity::NoSec;
+        };
+        let secure = crate::coap_uri::is_secure(&self.cfg.uris.uri(su));
+        if !secure || self.cfg.key_misbehave == Some(KeyMisbehaviour::PlainCoap) {
+            return SessionSecurity::NoSec;
+        }
+        let store = &self.client.store;
+        let account = |u: ServerUri| {
+            store
+                .security
+                .iter()
+                .map(|(_, s)| s)
+                .find(|s| s.uri == Some(u) && s.key.is_some())
+        };
+        let chosen = match self.cfg.key_misbehave {
+            Some(KeyMisbehaviour::BootstrapKeyEverywhere) => {
+                store.bootstrap_account().map(|(_, s)| s)
+            }
+            _ => account(su),
+        };
+        let Some(s) = chosen else {
+            return SessionSecurity::NoKeys;
+        };
+        let Some(k) = s.key else {
+            return SessionSecurity::NoKeys;
+        };
+        let factory_key = self
+            .cfg
+            .factory
+            .store()
+            .bootstrap_account()
+            .and_then(|(_, b)| b.key);
+        let mut psk = match (&self.cfg.bs_psk, s.is_bootstrap() && Some(k) == factory_key) {
+            (Some(given), true) => given.clone(),
+            _ => Psk {
+                identity: psk_identity(k),
+                key: secret_key(k),
+            },
+        };
+        if self.cfg.key_misbehave == Some(KeyMisbehaviour::WrongBootstrapKey) && s.is_bootstrap() {
+            psk.key.iter_mut().for_each(|b| *b ^= 0x5a);
+        }
+        SessionSecurity::Psk(psk)
     }
 
     fn peer(&self, from: SocketAddr) -> Option<(Peer, ServerUri)> {

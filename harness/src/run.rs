@@ -168,9 +168,14 @@ fn check(
         Finding::NotObserved(why) => Verdict::Skip {
             reason: format!("step {step}: not observed: {why}"),
         },
+        // A rule the transport saw broken (a plain CoAP datagram to a coaps:// server, a
+        // handshake with the wrong key) often explains why nothing came: it is named too.
         Finding::Fail { detail, tier } => Verdict::Fail {
             step,
-            detail,
+            detail: match &o.violation {
+                Some(v) => format!("{detail}; meanwhile {v}"),
+                None => detail,
+            },
             tier,
             declared: None,
         },

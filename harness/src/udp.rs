@@ -8,8 +8,10 @@
 //! I/O of the wire on the harness's side: sockets, threads, the launched client and the
 //! port it is given, the clock.
 
+use crate::account_keys::bootstrap_psk;
 use crate::adapter::{Adapter, AdapterError, AdapterFactory};
 use crate::coap_uri;
+use crate::dtls_driver::DtlsDriver;
 use crate::launch::{Launched, Launcher};
 use crate::player::{Datagram, Driver, Player, PlayerOptions};
 use crate::timing::CoapTiming;
@@ -34,6 +36,9 @@ pub struct UdpOptions {
     pub host: IpAddr,
     /// Listen on the vectors' canonical ports and wait for a client the user starts.
     pub attach: bool,
+    /// Speak CoAP over DTLS 1.2 with the accounts' pre-shared keys (`coaps://`,
+    /// [`crate::dtls_driver`]) instead of plain CoAP.
+    pub dtls: bool,
 }
 
 impl Default for UdpOptions {
@@ -44,6 +49,7 @@ impl Default for UdpOptions {
             content_formats: vec![11542, 110, 0, 42],
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             attach: false,
+            dtls: false,
         }
     }
 }
@@ -83,13 +89,23 @@ impl AdapterFactory for UdpFactory {
             client: None,
             port_lock: None,
         };
-        Ok(Box::new(Player::new(driver, self.options.player())))
+        let player = self.options.player();
+        Ok(if self.options.dtls {
+            Box::new(Player::new(DtlsDriver::new(driver), player))
+        } else {
+            Box::new(Player::new(driver, player))
+        })
     }
 
     fn describe(&self) -> String {
+        let wire = if self.options.dtls {
+            "CoAP over DTLS 1.2 with pre-shared keys"
+        } else {
+            "CoAP over UDP"
+        };
         match &self.launcher {
-            Some(l) => format!("{} (CoAP over UDP)", l.describe()),
-            None => "a client started by the user (CoAP over UDP, --attach)".into(),
+            Some(l) => format!("{} ({wire})", l.describe()),
+            None => format!("a client started by the user ({wire}, --attach)"),
         }
     }
 }
@@ -114,6 +130,7 @@ impl UdpDriver {
         uris: &UriMap,
         client_port: u16,
     ) -> Vec<(&'static str, String)> {
+        let bs_psk = bootstrap_psk(&v.factory_objects);
         vec![
             ("client_port", client_port.to_string()),
             ("bs_uri", uris.bootstrap.clone()),
@@ -133,6 +150,19 @@ impl UdpDriver {
                 (!v.features.no_access_control).to_string(),
             ),
             ("coap_time_scale", self.opts.coap.scale.to_string()),
+            (
+                "bs_psk_identity",
+                bs_psk
+                    .as_ref()
+                    .map(|p| String::from_utf8_lossy(&p.identity).into_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "bs_psk_key_hex",
+                bs_psk
+                    .map(|p| crate::wirelog::hex(&p.key))
+                    .unwrap_or_default(),
+            ),
         ]
     }
 }
@@ -183,8 +213,16 @@ impl Driver for UdpDriver {
 
     fn launch(&mut self, v: &Vector, uris: &UriMap) -> Result<Option<SocketAddr>, AdapterError> {
         let Some(l) = &self.launcher else {
+            let psk = match bootstrap_psk(&v.factory_objects) {
+                Some(p) if uris.is_secure() => format!(
+                    ", PSK identity {}, key {}",
+                    String::from_utf8_lossy(&p.identity),
+                    crate::wirelog::hex(&p.key)
+                ),
+                _ => String::new(),
+            };
             eprintln!(
-                "{}: start the client now (bootstrap server {}, endpoint {}, factory {})",
+                "{}: start the client now (bootstrap server {}{psk}, endpoint {}, factory {})",
                 v.name,
                 uris.bootstrap,
                 v.endpoint,

@@ -1,9 +1,13 @@
 //! The UDP driver of the bundled reference client ([`crate::reference_node`]): one socket
 //! on loopback and the system clock, nothing else. It feeds the node each datagram and the
-//! time its next timer is due, and sends what the node asks.
+//! time its next timer is due, and sends what the node asks: in the clear to a `coap://`
+//! server, inside a DTLS session with the account's PSK to a `coaps://` one
+//! ([`ReferenceNode::session_security`], BS-SEC-05).
 
 use crate::coap_uri;
-use crate::reference_node::{NodeConfig, ReferenceNode};
+use crate::dtls::{DtlsSession, Psk, Role};
+use crate::reference_node::{NodeConfig, ReferenceNode, SessionSecurity};
+use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -12,6 +16,16 @@ pub struct WireClient {
     node: ReferenceNode,
     socket: UdpSocket,
     verbose: bool,
+    /// Its DTLS sessions, by server address.
+    sessions: HashMap<SocketAddr, Session>,
+}
+
+/// A DTLS session the client opened with a server, and the CoAP datagrams waiting for its
+/// handshake to complete.
+struct Session {
+    psk: Psk,
+    dtls: DtlsSession,
+    queued: Vec<Vec<u8>>,
 }
 
 impl WireClient {
@@ -43,6 +57,7 @@ impl WireClient {
             node,
             socket,
             verbose,
+            sessions: HashMap::new(),
         };
         c.flush()?;
         Ok(c)
@@ -64,11 +79,141 @@ impl WireClient {
             if self.verbose && !t.note.is_empty() {
                 eprintln!("lwm2m-reference-client: {} to {}", t.note, t.to);
             }
-            self.socket
-                .send_to(&t.bytes, t.to)
-                .map_err(|e| format!("cannot send to {}: {e}", t.to))?;
+            // An answer goes in the session its request came in, whatever was written
+            // meanwhile (ambiguities ).
+            if !is_request(&t.bytes) {
+                if let Some(s) = self.sessions.get(&t.to) {
+                    let psk = s.psk.clone();
+                    self.send_secure(t.to, psk, t.bytes)?;
+                    continue;
+                }
+            }
+            match self.node.session_security(t.to) {
+                SessionSecurity::NoSec => self.send_raw(t.to, &t.bytes)?,
+                SessionSecurity::NoKeys => self.log(&format!(
+                    "no keys for the coaps:// server at {}: not sent",
+                    t.to
+                )),
+                SessionSecurity::Psk(psk) => self.send_secure(t.to, psk, t.bytes)?,
+            }
+        }
+        self.flush_sessions()
+    }
+
+    fn log(&self, line: &str) {
+        if self.verbose {
+            eprintln!("lwm2m-reference-client: {line}");
+        }
+    }
+
+    fn send_raw(&self, to: SocketAddr, bytes: &[u8]) -> Result<(), String> {
+        self.socket
+            .send_to(bytes, to)
+            .map(drop)
+            .map_err(|e| format!("cannot send to {to}: {e}"))
+    }
+
+    /// Sends `bytes` in the session with `to`, opening one (a handshake with `psk`) when
+    /// there is none or the last failed, or when a request of its own (a Bootstrap-Request,
+    /// a Register) finds the account's keys changed: a new key takes effect at the next
+    /// session, answers go in the session they belong to (ambiguities: the client may
+    /// defer the change until it next connects).
+    fn send_secure(&mut self, to: SocketAddr, psk: Psk, bytes: Vec<u8>) -> Result<(), String> {
+        let request = is_request(&bytes);
+        let reuse = self
+            .sessions
+            .get(&to)
+            .is_some_and(|s| (s.psk == psk || !request) && s.dtls.error().is_none());
+        if !reuse {
+            self.log(&format!(
+                "DTLS handshake with {to} as {:?}",
+                String::from_utf8_lossy(&psk.identity)
+            ));
+            let dtls = DtlsSession::new(Role::Client(psk.clone()), Instant::now())
+                .map_err(|e| format!("DTLS with {to}: {e}"))?;
+            self.sessions.insert(
+                to,
+                Session {
+                    psk,
+                    dtls,
+                    queued: Vec::new(),
+                },
+            );
+        }
+        let Some(s) = self.sessions.get_mut(&to) else {
+            return Ok(());
+        };
+        if s.dtls.is_established() {
+            s.dtls
+                .send(&bytes)
+                .map_err(|e| format!("DTLS to {to}: {e}"))?;
+        } else {
+            s.queued.push(bytes);
         }
         Ok(())
+    }
+
+    /// Sends what the sessions have to send: handshake flights, records, and the CoAP
+    /// datagrams a completed handshake released.
+    fn flush_sessions(&mut self) -> Result<(), String> {
+        let mut out = Vec::new();
+        for (to, s) in &mut self.sessions {
+            if s.dtls.is_established() {
+                for q in s.queued.drain(..) {
+                    s.dtls.send(&q).map_err(|e| format!("DTLS to {to}: {e}"))?;
+                }
+            }
+            while let Some(r) = s.dtls.poll_transmit() {
+                out.push((*to, r));
+            }
+        }
+        for (to, r) in out {
+            self.send_raw(to, &r)?;
+        }
+        Ok(())
+    }
+
+    /// A datagram from `from`: records of its session go through DTLS, plain CoAP only
+    /// from a `coap://` server.
+    fn receive(&mut self, from: SocketAddr, bytes: &[u8]) -> Result<(), String> {
+        let now = Instant::now();
+        let Some(s) = self.sessions.get_mut(&from) else {
+            if self.node.session_security(from) == SessionSecurity::NoSec {
+                self.node.handle_datagram(now, from, bytes)?;
+            } else {
+                self.log(&format!("dropped a datagram from {from}: no DTLS session"));
+            }
+            return self.flush();
+        };
+        let result = s.dtls.handle_datagram(now, bytes);
+        let mut plain = Vec::new();
+        while let Some(p) = s.dtls.poll_plaintext() {
+            plain.push(p);
+        }
+        if let Err(e) = result {
+            self.log(&format!("DTLS with {from}: {e}"));
+        }
+        for p in plain {
+            self.node.handle_datagram(now, from, &p)?;
+        }
+        self.flush()
+    }
+
+    /// Handshake retransmissions that are due.
+    fn session_timers(&mut self, now: Instant) -> Result<(), String> {
+        for s in self.sessions.values_mut() {
+            if s.dtls.poll_timeout().is_some_and(|t| t <= now) {
+                s.dtls.handle_timeout(now);
+            }
+        }
+        self.flush_sessions()
+    }
+
+    fn next_session_timer(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(|s| s.dtls.poll_timeout())
+            .min()
     }
 
     /// Runs until `deadline` (forever when `None`), handling datagrams and timers.
@@ -83,10 +228,15 @@ impl WireClient {
                 self.node.handle_timeout(now)?;
                 self.flush()?;
             }
-            let wake = [self.node.poll_timeout(), deadline]
-                .into_iter()
-                .flatten()
-                .min();
+            self.session_timers(now)?;
+            let wake = [
+                self.node.poll_timeout(),
+                self.next_session_timer(),
+                deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let wait = wake
                 .map(|w| w.saturating_duration_since(Instant::now()))
                 .unwrap_or(Duration::from_secs(1))
@@ -95,10 +245,7 @@ impl WireClient {
                 .set_read_timeout(Some(wait))
                 .map_err(|e| e.to_string())?;
             match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    self.node.handle_datagram(Instant::now(), from, &buf[..n])?;
-                    self.flush()?;
-                }
+                Ok((n, from)) => self.receive(from, &buf[..n])?,
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -110,4 +257,10 @@ impl WireClient {
             }
         }
     }
+}
+
+/// Whether a CoAP datagram is a request: code class 0 and a non-zero code (RFC 7252 §3,
+/// §12.1.1).
+fn is_request(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[1] != 0 && bytes[1] >> 5 == 0
 }

@@ -794,7 +794,15 @@ fn bad_wire_flags_are_one_line_each() {
         ),
         (
             &["--client", "ref", "--pcap", "x.pcap"][..],
-            "--pcap and --coap-time-scale need a client on the wire",
+            "--pcap, --coap-time-scale and --dtls need a client on the wire",
+        ),
+        (
+            &["--client", "ref", "--dtls"][..],
+            "--pcap, --coap-time-scale and --dtls need a client on the wire",
+        ),
+        (
+            &["--client", "wire-misbehave:no-such-key-trick", "--dtls"][..],
+            "unknown misbehaviour \"no-such-key-trick\"",
         ),
         (
             &["--client", "wire-mutant:no-such-bug"][..],

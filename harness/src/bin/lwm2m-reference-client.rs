@@ -105,6 +105,41 @@ struct Wire {
     /// registers-after-last-step, reuses-message-id.
     #[arg(long)]
     misbehave: Option<String>,
+    /// The PSK identity of the factory's Bootstrap-Server Account (`{bs_psk_identity}`),
+    /// used to secure a `coaps://` bootstrap server's session; empty: the factory's own.
+    #[arg(long, default_value = "")]
+    bs_psk_identity: String,
+    /// Its key in hex (`{bs_psk_key_hex}`).
+    #[arg(long, default_value = "")]
+    bs_psk_key: String,
+    /// A misbehaviour of its DTLS sessions (see `harness::misbehave::KeyMisbehaviour`):
+    /// bootstrap-key-everywhere, wrong-bootstrap-key, plain-coap.
+    #[arg(long)]
+    key_misbehave: Option<String>,
+}
+
+/// The factory bootstrap PSK given on the command line, if any.
+fn bs_psk(w: &Wire) -> Result<Option<harness::dtls::Psk>, String> {
+    if w.bs_psk_identity.is_empty() && w.bs_psk_key.is_empty() {
+        return Ok(None);
+    }
+    let key = (0..w.bs_psk_key.len())
+        .step_by(2)
+        .map(|i| {
+            w.bs_psk_key
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| format!("--bs-psk-key {:?}: expected the key in hex", w.bs_psk_key))?;
+    if w.bs_psk_identity.is_empty() {
+        return Err("--bs-psk-key needs --bs-psk-identity".into());
+    }
+    Ok(Some(harness::dtls::Psk {
+        identity: w.bs_psk_identity.clone().into_bytes(),
+        key,
+    }))
 }
 
 fn wire(args: Vec<String>) -> ExitCode {
@@ -170,6 +205,7 @@ fn wire_config(w: Wire) -> Result<harness::reference_node::NodeConfig, String> {
         })?;
         bits |= BugSet::only(bug).bits();
     }
+    let bs_psk = bs_psk(&w)?;
     let timing = harness::timing::CoapTiming::new(w.coap_time_scale)?;
     let block_size = match w.block_size {
         None => None,
@@ -187,7 +223,16 @@ fn wire_config(w: Wire) -> Result<harness::reference_node::NodeConfig, String> {
     {
         harness::coap_uri::socket_addr(u)?;
     }
+    let key_misbehave = match &w.key_misbehave {
+        None => None,
+        Some(name) => Some(
+            harness::misbehave::KeyMisbehaviour::parse(name)
+                .ok_or_else(|| format!("--key-misbehave {name:?}: unknown misbehaviour"))?,
+        ),
+    };
     Ok(harness::reference_node::NodeConfig {
+        bs_psk,
+        key_misbehave,
         profile,
         endpoint: w.endpoint,
         factory,

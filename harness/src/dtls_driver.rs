@@ -1,0 +1,387 @@
+//! CoAP over DTLS 1.2 with pre-shared keys (`coaps://`, RFC 7252 §9; LwM2M Security Mode
+//! 0) as a driver of the vector player: [`DtlsDriver`] wraps any [`Driver`] whose sockets
+//! carry the records, runs one server-side [`DtlsSession`] per server and client address,
+//! and hands the player the CoAP datagrams inside them. The player, the endpoint and the
+//! judge are the same as on plain UDP; only the URIs (`coaps://`) and the Security Mode the
+//! bootstrap server writes (PSK, `conformance::wire::security_mode_on`) change.
+//!
+//! What the client must do becomes observable here, each a violation of the step that sees
+//! it:
+//! - a handshake must use the keys of the account paired with the server it goes to: the
+//!   Bootstrap-Server Account's for the bootstrap server, each server account's for its
+//!   server (BS-SEC-05, BS-SEC-01); the server accepts only those ([`ServerKeys`], which the
+//!   player sets from its shadow of the client's configuration);
+//! - data only inside an authenticated session (BS-SEC-02): a plain CoAP datagram to a
+//!   `coaps://` server is dropped and reported.
+//!
+//! Every handshake is bounded: a session not established within [`HANDSHAKE_LIMIT`] is
+//! dropped and reported, and a server holds at most [`MAX_HANDSHAKES`] handshakes at once,
+//! so that a ClientHello flood costs bounded memory and time.
+
+use crate::account_keys::ServerKeys;
+use crate::adapter::AdapterError;
+use crate::dtls::{is_client_hello, looks_like_dtls, DtlsError, DtlsSession, Role};
+use crate::player::{Datagram, Driver};
+use conformance::vector::Vector;
+use conformance::wire::UriMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The longest a client may take to complete a handshake once it started it.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The most handshakes one server runs at once; a ClientHello beyond them is dropped.
+pub const MAX_HANDSHAKES: usize = 16;
+
+/// Names of the servers by index, for messages.
+fn server_name(i: usize) -> String {
+    match i {
+        0 => "the bootstrap server".into(),
+        1 => "the alternate bootstrap server".into(),
+        k => format!("server DM{}", k - 2),
+    }
+}
+
+struct Session {
+    dtls: DtlsSession,
+    started: Instant,
+    /// Whether its establishment was noted.
+    announced: bool,
+}
+
+/// A driver that speaks CoAP over DTLS-PSK on the sockets of the driver it wraps.
+pub struct DtlsDriver<D: Driver> {
+    inner: D,
+    keys: Arc<Mutex<ServerKeys>>,
+    sessions: HashMap<(usize, SocketAddr), Session>,
+    /// CoAP datagrams decrypted and not yet taken.
+    ready: VecDeque<Datagram>,
+    /// What the client did wrong at the security layer, for the step that sees it.
+    violations: Vec<String>,
+    /// What happened at the security layer (handshakes, suites), for the report.
+    notes: Vec<String>,
+    /// Whether a flood was reported already.
+    flood_noted: bool,
+}
+
+impl<D: Driver> DtlsDriver<D> {
+    /// Wraps `inner`, whose sockets then carry DTLS records.
+    pub fn new(inner: D) -> DtlsDriver<D> {
+        DtlsDriver {
+            inner,
+            keys: Arc::new(Mutex::new(ServerKeys::default())),
+            sessions: HashMap::new(),
+            ready: VecDeque::new(),
+            violations: Vec::new(),
+            notes: Vec::new(),
+            flood_noted: false,
+        }
+    }
+
+    fn session_for(&mut self, server: usize, from: SocketAddr, now: Instant) -> Option<()> {
+        let handshaking = self
+            .sessions
+            .iter()
+            .filter(|((s, _), x)| *s == server && !x.dtls.is_established())
+            .count();
+        if handshaking >= MAX_HANDSHAKES {
+            if !self.flood_noted {
+                self.flood_noted = true;
+                self.violations.push(format!(
+                    "more than {MAX_HANDSHAKES} DTLS handshakes at once with {}: further ClientHellos dropped",
+                    server_name(server)
+                ));
+            }
+            return None;
+        }
+        let keys = Arc::clone(&self.keys);
+        let lookup = Arc::new(move |identity: &[u8]| {
+            keys.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .key(server, identity)
+        });
+        match DtlsSession::new(Role::Server(lookup), now) {
+            Ok(dtls) => {
+                self.sessions.insert(
+                    (server, from),
+                    Session {
+                        dtls,
+                        started: now,
+                        announced: false,
+                    },
+                );
+                Some(())
+            }
+            Err(e) => {
+                self.violations
+                    .push(format!("cannot start a DTLS session for {from}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Takes one datagram from the wrapped driver: decrypts it into `ready`, or reports it.
+    fn ingest(&mut self, d: Datagram) -> Result<(), AdapterError> {
+        let key = (d.server, d.from);
+        if !looks_like_dtls(&d.bytes) {
+            let what = if coap_lite::Packet::from_bytes(&d.bytes).is_ok() {
+                "plain CoAP"
+            } else {
+                "a datagram that is not DTLS"
+            };
+            self.violations.push(format!(
+                "the client sent {what} ({} bytes) to {}, a coaps:// server: dropped (BS-SEC-02: data only in an authenticated DTLS session)",
+                d.bytes.len(),
+                server_name(d.server)
+            ));
+            return Ok(());
+        }
+        let fresh = is_client_hello(&d.bytes)
+            && self
+                .sessions
+                .get(&key)
+                .is_none_or(|s| s.dtls.is_established() || s.dtls.error().is_some());
+        if fresh && self.session_for(d.server, d.from, d.at).is_none() {
+            return Ok(());
+        }
+        let Some(s) = self.sessions.get_mut(&key) else {
+            // A record of no session (its handshake was dropped): discarded, RFC 6347
+            // §4.1.2.7.
+            return Ok(());
+        };
+        let result = s.dtls.handle_datagram(d.at, &d.bytes);
+        while let Some(plain) = s.dtls.poll_plaintext() {
+            self.ready.push_back(Datagram {
+                server: d.server,
+                from: d.from,
+                bytes: plain,
+                at: d.at,
+                wall: d.wall,
+            });
+        }
+        if let Err(e) = result {
+            self.failed(key, &e);
+        }
+        self.announce(key);
+        self.flush(key)
+    }
+
+    fn announce(&mut self, key: (usize, SocketAddr)) {
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if s.dtls.is_established() && !s.announced {
+            s.announced = true;
+            self.notes.push(format!(
+                "DTLS session with {} from {}: PSK identity {:?}, {}",
+                server_name(key.0),
+                key.1,
+                String::from_utf8_lossy(&s.dtls.peer_identity().unwrap_or_default()),
+                s.dtls.cipher().unwrap_or("?")
+            ));
+        }
+    }
+
+    fn failed(&mut self, (server, from): (usize, SocketAddr), e: &DtlsError) {
+        let accepted = self
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .identities(server);
+        let why = match e {
+            DtlsError::BadRecord(_) => return,
+            DtlsError::UnknownIdentity(id) => format!(
+                "the client presented PSK identity {:?} to {}, which takes the keys of its account only ({}) (BS-SEC-05)",
+                String::from_utf8_lossy(id),
+                server_name(server),
+                if accepted.is_empty() {
+                    "the client has no account for it".to_string()
+                } else {
+                    accepted.join(", ")
+                }
+            ),
+            e => format!(
+                "the client's DTLS session with {} from {from} failed: {e} (BS-SEC-05: the key of the account paired with the server)",
+                server_name(server)
+            ),
+        };
+        self.violations.push(why);
+        self.sessions.remove(&(server, from));
+    }
+
+    /// Sends the records session `key` has to send.
+    fn flush(&mut self, key: (usize, SocketAddr)) -> Result<(), AdapterError> {
+        let Some(s) = self.sessions.get_mut(&key) else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        while let Some(r) = s.dtls.poll_transmit() {
+            out.push(r);
+        }
+        for r in out {
+            self.inner.send(key.0, key.1, &r)?;
+        }
+        Ok(())
+    }
+
+    /// Retransmits handshake flights that are due and drops handshakes over their limit.
+    fn timers(&mut self, now: Instant) -> Result<(), AdapterError> {
+        let keys: Vec<_> = self.sessions.keys().copied().collect();
+        for key in keys {
+            let Some(s) = self.sessions.get_mut(&key) else {
+                continue;
+            };
+            if !s.dtls.is_established() && now >= s.started + HANDSHAKE_LIMIT {
+                self.violations.push(format!(
+                    "the client's DTLS handshake with {} from {} did not complete within {} s: dropped (a client whose key is not the account's ends so: its Finished does not decrypt and is discarded, RFC 6347 §4.1.2.7; BS-SEC-05)",
+                    server_name(key.0),
+                    key.1,
+                    HANDSHAKE_LIMIT.as_secs()
+                ));
+                self.sessions.remove(&key);
+                continue;
+            }
+            if s.dtls.poll_timeout().is_some_and(|t| t <= now) {
+                s.dtls.handle_timeout(now);
+                if let Some(e) = s.dtls.error().cloned() {
+                    self.failed(key, &e);
+                    continue;
+                }
+            }
+            self.flush(key)?;
+        }
+        Ok(())
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(|s| {
+                let limit = (!s.dtls.is_established()).then_some(s.started + HANDSHAKE_LIMIT);
+                [s.dtls.poll_timeout(), limit].into_iter().flatten().min()
+            })
+            .min()
+    }
+}
+
+impl<D: Driver> Driver for DtlsDriver<D> {
+    fn bind(&mut self, v: &Vector) -> Result<Vec<(String, SocketAddr)>, AdapterError> {
+        self.inner.bind(v)
+    }
+
+    fn launch(&mut self, v: &Vector, uris: &UriMap) -> Result<Option<SocketAddr>, AdapterError> {
+        self.inner.launch(v, uris)
+    }
+
+    fn knows_start(&self) -> bool {
+        self.inner.knows_start()
+    }
+
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    fn wall(&self) -> SystemTime {
+        self.inner.wall()
+    }
+
+    /// Encrypts `bytes` in the client's session with `server`. The client opens every
+    /// session (it is the DTLS client); a vector in which a server speaks first, before the
+    /// client opened a session with it (a 1.0 server-initiated bootstrap, a server reaching
+    /// a client that has not contacted it), is skipped: the text does not say who opens
+    /// the session then (ambiguity X-01, docs/ambiguities.md).
+    fn send(&mut self, server: usize, to: SocketAddr, bytes: &[u8]) -> Result<(), AdapterError> {
+        let key = (server, to);
+        let Some(s) = self
+            .sessions
+            .get_mut(&key)
+            .filter(|s| s.dtls.is_established())
+        else {
+            return Err(AdapterError::Unsupported(format!(
+                "over DTLS: {} speaks first, with no session the client opened; who opens a DTLS session then is not settled (ambiguity X-01, docs/ambiguities.md)",
+                server_name(server)
+            )));
+        };
+        if let Err(e) = s.dtls.send(bytes) {
+            return Err(AdapterError::Protocol {
+                line: String::new(),
+                why: format!("{} cannot send to {to}: {e}", server_name(server)),
+            });
+        }
+        self.flush(key)
+    }
+
+    fn next_datagram(&mut self, until: Instant) -> Result<Option<Datagram>, AdapterError> {
+        loop {
+            if let Some(d) = self.ready.pop_front() {
+                return Ok(Some(d));
+            }
+            let now = self.inner.now();
+            self.timers(now)?;
+            if now >= until {
+                return Ok(None);
+            }
+            let wake = self.next_timer().map_or(until, |t| t.min(until));
+            match self.inner.next_datagram(wake.max(now))? {
+                Some(d) => self.ingest(d)?,
+                None if self.inner.now() >= until => return Ok(None),
+                None => {}
+            }
+        }
+    }
+
+    fn wait_until(&mut self, until: Instant) -> Result<(), AdapterError> {
+        // Handshakes go on meanwhile; their CoAP datagrams are held for later.
+        while self.inner.now() < until {
+            let wake = self.next_timer().map_or(until, |t| t.min(until));
+            if let Some(d) = self.inner.next_datagram(wake)? {
+                self.ingest(d)?;
+            }
+            self.timers(self.inner.now())?;
+        }
+        Ok(())
+    }
+
+    fn await_client(&mut self, addr: SocketAddr, timeout: Duration) -> Result<(), AdapterError> {
+        self.inner.await_client(addr, timeout)
+    }
+
+    fn secure(&self) -> bool {
+        true
+    }
+
+    fn set_keys(&mut self, keys: ServerKeys) {
+        *self.keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+    }
+
+    fn take_violations(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.violations)
+    }
+
+    fn stop(&mut self) {
+        for s in self.sessions.values_mut() {
+            s.dtls.close();
+        }
+        let keys: Vec<_> = self.sessions.keys().copied().collect();
+        for key in keys {
+            let _ = self.flush(key);
+        }
+        self.inner.stop();
+    }
+
+    /// What the client printed, then the harness's account of the DTLS sessions (the
+    /// identity and suite of each), for the report.
+    fn client_output(&self) -> String {
+        let mut out = self.inner.client_output();
+        if !self.notes.is_empty() {
+            out.push_str("\n[harness] DTLS:\n");
+            for n in &self.notes {
+                out.push_str(n);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
