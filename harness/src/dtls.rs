@@ -462,6 +462,12 @@ impl DtlsSession {
         self.deadline = None;
     }
 
+    /// Whether the session was closed (close_notify sent or received): it carries no more
+    /// data, and the peer opens a new one to talk again.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
     /// A failed or closed session's refusal.
     fn usable(&self) -> Result<(), DtlsError> {
         match &self.state {

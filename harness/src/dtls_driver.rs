@@ -64,6 +64,9 @@ pub struct DtlsDriver<D: Driver> {
     notes: Vec<String>,
     /// Whether a flood was reported already.
     flood_noted: bool,
+    /// Sessions the client closed (close_notify), by server and address: a server's request
+    /// to it afterwards is an error of the client, not a server speaking first.
+    closed: Vec<(usize, SocketAddr)>,
 }
 
 impl<D: Driver> DtlsDriver<D> {
@@ -77,6 +80,7 @@ impl<D: Driver> DtlsDriver<D> {
             violations: Vec::new(),
             notes: Vec::new(),
             flood_noted: false,
+            closed: Vec::new(),
         }
     }
 
@@ -163,6 +167,8 @@ impl<D: Driver> DtlsDriver<D> {
         }
         if let Err(e) = result {
             self.failed(key, &e);
+        } else if self.sessions.get(&key).is_some_and(|s| s.dtls.is_closed()) {
+            self.failed(key, &DtlsError::Closed);
         }
         self.announce(key);
         self.flush(key)
@@ -192,6 +198,12 @@ impl<D: Driver> DtlsDriver<D> {
             .identities(server);
         let why = match e {
             DtlsError::BadRecord(_) => return,
+            // Closing a session is the client's right; what it then misses is judged.
+            DtlsError::Closed => {
+                self.sessions.remove(&(server, from));
+                self.closed.push((server, from));
+                return;
+            }
             DtlsError::UnknownIdentity(id) => format!(
                 "the client presented PSK identity {:?} to {}, which takes the keys of its account only ({}) (BS-SEC-05)",
                 String::from_utf8_lossy(id),
@@ -299,6 +311,15 @@ impl<D: Driver> Driver for DtlsDriver<D> {
             .get_mut(&key)
             .filter(|s| s.dtls.is_established())
         else {
+            if self.closed.contains(&key) {
+                return Err(AdapterError::Protocol {
+                    line: String::new(),
+                    why: format!(
+                        "the client closed its DTLS session with {} (close_notify) before the server's request to it",
+                        server_name(server)
+                    ),
+                });
+            }
             return Err(AdapterError::Unsupported(format!(
                 "over DTLS: {} speaks first, with no session the client opened; who opens a DTLS session then is not settled (ambiguity X-01, docs/ambiguities.md)",
                 server_name(server)

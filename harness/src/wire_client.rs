@@ -120,10 +120,9 @@ impl WireClient {
     /// defer the change until it next connects).
     fn send_secure(&mut self, to: SocketAddr, psk: Psk, bytes: Vec<u8>) -> Result<(), String> {
         let request = is_request(&bytes);
-        let reuse = self
-            .sessions
-            .get(&to)
-            .is_some_and(|s| (s.psk == psk || !request) && s.dtls.error().is_none());
+        let reuse = self.sessions.get(&to).is_some_and(|s| {
+            (s.psk == psk || !request) && s.dtls.error().is_none() && !s.dtls.is_closed()
+        });
         if !reuse {
             self.log(&format!(
                 "DTLS handshake with {to} as {:?}",
