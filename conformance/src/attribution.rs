@@ -26,6 +26,9 @@ pub enum Exclusion {
     OutOfScope,
     /// Observable with what the suite has today, and not yet exercised.
     NotYetExercised,
+    /// Exercised by the transport rather than by a vector step: over DTLS (`lwm2m-certify
+    /// --dtls`) every session of every vector is checked against it, whatever the step.
+    ByTransport,
 }
 
 /// Requirements that no vector exercises in some profiles, the profiles, the group and why.
@@ -73,11 +76,11 @@ pub const EXCLUDED: &[(&str, Exclusion, &str)] = &[
     ("BS-SEC-03", Exclusion::Unobservable, "key uniqueness across BS, servers and clients is a deployment property"),
     ("BS-OBJ-07", Exclusion::Unobservable, "an obligation of the bootstrap server (Create rights, ACL owners), not of the client"),
     ("BS-FIN-07", Exclusion::Unobservable, "key entropy of the BS account is invisible on the wire"),
-    ("BS-SEC-01", Exclusion::OutOfScope, "DTLS sessions: the suite runs plain CoAP today; issue #12 (DTLS 1.2 PSK on the wire) brings them"),
-    ("BS-SEC-02", Exclusion::OutOfScope, "DTLS authentication with the account's keys: issue #12 brings DTLS (TLS and OSCORE have no plan yet)"),
-    ("BS-SEC-05", Exclusion::OutOfScope, "which keys secure which session needs DTLS: issue #12"),
-    ("BS-SEC-06", Exclusion::OutOfScope, "Certificate-with-EST needs an EST server and DTLS: no plan yet, after issue #12"),
-    ("BS-REQ-05", Exclusion::OutOfScope, "OSCORE (Echo challenge): the suite runs plain CoAP; no plan yet"),
+    ("BS-SEC-01", Exclusion::ByTransport, "over --dtls each server takes only the keys of its own account, so the bootstrap session and each server's session are separate sessions with their own keys (harness dtls_driver.rs; bootstrap-key-everywhere is caught)"),
+    ("BS-SEC-02", Exclusion::ByTransport, "over --dtls every datagram must come inside a DTLS-PSK session authenticated with the account's key; plain CoAP to a coaps:// server and a wrong key are violations (dtls_driver.rs; plain-coap and wrong-bootstrap-key are caught; TLS and OSCORE have no plan yet)"),
+    ("BS-SEC-05", Exclusion::ByTransport, "over --dtls the bootstrap server takes the Bootstrap-Server Account's PSK and each management server its account's, as the client's configuration holds them at each step (account_keys.rs, dtls_driver.rs)"),
+    ("BS-SEC-06", Exclusion::OutOfScope, "Certificate-with-EST needs an EST server and certificates on the wire: no plan yet (the DTLS transport does PSK only)"),
+    ("BS-REQ-05", Exclusion::OutOfScope, "OSCORE (Echo challenge): the suite runs CoAP and CoAP over DTLS, not OSCORE; no plan yet (ARCHITECTURE.md says where it would go)"),
     ("BS-FACT-06", Exclusion::OutOfScope, "smartcard bootstrap needs a smartcard and a way to drive it; no plan yet"),
     ("BS-FACT-04", Exclusion::Unobservable, "Core 1.2 §6.1.4 steps 1-2: a Server Initiated Bootstrap attempt is ignored until the client has tried smartcard or factory bootstrap; a client without a smartcard that can receive a datagram has already loaded its factory configuration (it starts with it), so no server can reach it inside that window. What a push before the client's first request must get is BS-RB-04 (1.0) or A-10 (1.1+), which the bs-rb-04 vectors check where the launcher gives {client_port}"),
 ];

@@ -148,12 +148,15 @@ fn print_coverage(reports: &[ProfileCoverage]) {
     // The requirements no vector exercises, by group (issue #10): a scope decision is not
     // an impossibility.
     type Listed = fn(&ProfileCoverage) -> &Vec<(String, String)>;
-    let groups: [(&str, Listed); 3] = [
+    let groups: [(&str, Listed); 4] = [
         ("unobservable on any interface", |r| {
             &r.requirements_unobservable
         }),
         ("out of scope today", |r| &r.requirements_out_of_scope),
         ("not yet exercised", |r| &r.requirements_not_yet_exercised),
+        ("checked by the transport (--dtls), not a step", |r| {
+            &r.requirements_by_transport
+        }),
     ];
     for (title, of) in groups {
         let mut seen = std::collections::BTreeSet::new();

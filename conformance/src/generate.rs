@@ -81,6 +81,10 @@ pub struct ProfileCoverage {
     pub requirements_out_of_scope: Vec<(String, String)>,
     /// Requirements the suite could exercise today and does not yet, with the reason.
     pub requirements_not_yet_exercised: Vec<(String, String)>,
+    /// Requirements the transport checks in every vector rather than a step (DTLS's keys),
+    /// with where.
+    #[serde(default)]
+    pub requirements_by_transport: Vec<(String, String)>,
 }
 
 /// Why a path was selected.
@@ -1673,6 +1677,7 @@ pub fn coverage(
         requirements_unobservable: group(attribution::Exclusion::Unobservable),
         requirements_out_of_scope: group(attribution::Exclusion::OutOfScope),
         requirements_not_yet_exercised: group(attribution::Exclusion::NotYetExercised),
+        requirements_by_transport: group(attribution::Exclusion::ByTransport),
     }
 }
 

@@ -303,7 +303,7 @@ impl<D: Driver> Driver for DtlsDriver<D> {
     /// session (it is the DTLS client); a vector in which a server speaks first, before the
     /// client opened a session with it (a 1.0 server-initiated bootstrap, a server reaching
     /// a client that has not contacted it), is skipped: the text does not say who opens
-    /// the session then (ambiguity X-01, docs/ambiguities.md).
+    /// the session then (ambiguity A-24 in the README).
     fn send(&mut self, server: usize, to: SocketAddr, bytes: &[u8]) -> Result<(), AdapterError> {
         let key = (server, to);
         let Some(s) = self
@@ -321,7 +321,7 @@ impl<D: Driver> Driver for DtlsDriver<D> {
                 });
             }
             return Err(AdapterError::Unsupported(format!(
-                "over DTLS: {} speaks first, with no session the client opened; who opens a DTLS session then is not settled (ambiguity X-01, docs/ambiguities.md)",
+                "over DTLS: {} speaks first, with no session the client opened; who opens a DTLS session then is not settled (ambiguity A-24 in the README)",
                 server_name(server)
             )));
         };

@@ -308,7 +308,7 @@ impl ClientChoice {
         };
         if self.wire.as_ref()?.dtls && v.steps.iter().any(notified) {
             return Some(
-                "over DTLS: the seed's re-bootstrap notification (/rbs) names a bootstrap server without keys to secure a session with it (ambiguity X-03, docs/ambiguities.md)".into(),
+                "over DTLS: the seed's re-bootstrap notification (/rbs) names a bootstrap server without keys to secure a session with it (ambiguity A-26 in the README)".into(),
             );
         }
         None

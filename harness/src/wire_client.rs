@@ -80,7 +80,7 @@ impl WireClient {
                 eprintln!("lwm2m-reference-client: {} to {}", t.note, t.to);
             }
             // An answer goes in the session its request came in, whatever was written
-            // meanwhile (ambiguities ).
+            // meanwhile (ambiguities ).
             if !is_request(&t.bytes) {
                 if let Some(s) = self.sessions.get(&t.to) {
                     let psk = s.psk.clone();
@@ -116,7 +116,7 @@ impl WireClient {
     /// Sends `bytes` in the session with `to`, opening one (a handshake with `psk`) when
     /// there is none or the last failed, or when a request of its own (a Bootstrap-Request,
     /// a Register) finds the account's keys changed: a new key takes effect at the next
-    /// session, answers go in the session they belong to (ambiguities: the client may
+    /// session, answers go in the session they belong to (ambiguities: the client may
     /// defer the change until it next connects).
     fn send_secure(&mut self, to: SocketAddr, psk: Psk, bytes: Vec<u8>) -> Result<(), String> {
         let request = is_request(&bytes);
