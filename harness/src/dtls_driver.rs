@@ -35,6 +35,11 @@ pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 /// The most handshakes one server runs at once; a ClientHello beyond them is dropped.
 pub const MAX_HANDSHAKES: usize = 16;
 
+/// Whether a CoAP datagram is a request (code class 0, non-zero code; RFC 7252 §3).
+fn is_request(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[1] != 0 && bytes[1] >> 5 == 0
+}
+
 /// Names of the servers by index, for messages.
 fn server_name(i: usize) -> String {
     match i {
@@ -156,7 +161,20 @@ impl<D: Driver> DtlsDriver<D> {
             return Ok(());
         };
         let result = s.dtls.handle_datagram(d.at, &d.bytes);
+        let identity = s.dtls.peer_identity().unwrap_or_default();
+        let mut plains = Vec::new();
         while let Some(plain) = s.dtls.poll_plaintext() {
+            plains.push(plain);
+        }
+        for plain in plains {
+            if is_request(&plain) && !self.accepts(d.server, &identity) {
+                self.violations.push(format!(
+                    "the client sent a request to {} in its session keyed with PSK identity {:?}, which its account no longer holds ({}): when the security material of an account changes the client opens a new session with the new material (BS-WIPE-05, BS-SEC-05; A-17)",
+                    server_name(d.server),
+                    String::from_utf8_lossy(&identity),
+                    self.accepted(d.server).join(", ")
+                ));
+            }
             self.ready.push_back(Datagram {
                 server: d.server,
                 from: d.from,
@@ -190,12 +208,25 @@ impl<D: Driver> DtlsDriver<D> {
         }
     }
 
-    fn failed(&mut self, (server, from): (usize, SocketAddr), e: &DtlsError) {
-        let accepted = self
-            .keys
+    /// Whether server `server` accepts PSK identity `identity` now.
+    fn accepts(&self, server: usize, identity: &[u8]) -> bool {
+        self.keys
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .identities(server);
+            .key(server, identity)
+            .is_some()
+    }
+
+    /// The identities server `server` accepts now.
+    fn accepted(&self, server: usize) -> Vec<String> {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .identities(server)
+    }
+
+    fn failed(&mut self, (server, from): (usize, SocketAddr), e: &DtlsError) {
+        let accepted = self.accepted(server);
         let why = match e {
             DtlsError::BadRecord(_) => return,
             // Closing a session is the client's right; what it then misses is judged.

@@ -53,14 +53,19 @@ pub enum KeyMisbehaviour {
     WrongBootstrapKey,
     /// Speaks plain CoAP to `coaps://` servers (BS-SEC-02: data only in a secure session).
     PlainCoap,
+    /// Keeps the first key it used with each server for every later session, ignoring a
+    /// key the bootstrap server wrote since (BS-SEC-05: the keys the account holds now; a
+    /// new key takes effect at the next session at the latest, A-17).
+    StaleKey,
 }
 
 impl KeyMisbehaviour {
     /// Every key misbehaviour.
-    pub const ALL: [KeyMisbehaviour; 3] = [
+    pub const ALL: [KeyMisbehaviour; 4] = [
         KeyMisbehaviour::BootstrapKeyEverywhere,
         KeyMisbehaviour::WrongBootstrapKey,
         KeyMisbehaviour::PlainCoap,
+        KeyMisbehaviour::StaleKey,
     ];
 
     /// The name on command lines.
@@ -69,6 +74,7 @@ impl KeyMisbehaviour {
             KeyMisbehaviour::BootstrapKeyEverywhere => "bootstrap-key-everywhere",
             KeyMisbehaviour::WrongBootstrapKey => "wrong-bootstrap-key",
             KeyMisbehaviour::PlainCoap => "plain-coap",
+            KeyMisbehaviour::StaleKey => "stale-key",
         }
     }
 

@@ -446,6 +446,11 @@ impl ReferenceNode {
         SessionSecurity::Psk(psk)
     }
 
+    /// The misbehaviour of its secure sessions, if any (for its driver).
+    pub fn key_misbehave(&self) -> Option<KeyMisbehaviour> {
+        self.cfg.key_misbehave
+    }
+
     fn peer(&self, from: SocketAddr) -> Option<(Peer, ServerUri)> {
         self.peers
             .iter()

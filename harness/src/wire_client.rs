@@ -6,6 +6,7 @@
 
 use crate::coap_uri;
 use crate::dtls::{DtlsSession, Psk, Role};
+use crate::misbehave::KeyMisbehaviour;
 use crate::reference_node::{NodeConfig, ReferenceNode, SessionSecurity};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -18,6 +19,8 @@ pub struct WireClient {
     verbose: bool,
     /// Its DTLS sessions, by server address.
     sessions: HashMap<SocketAddr, Session>,
+    /// The first key used with each server (`--key-misbehave stale-key` keeps it).
+    first_psk: HashMap<SocketAddr, Psk>,
 }
 
 /// A DTLS session the client opened with a server, and the CoAP datagrams waiting for its
@@ -58,6 +61,7 @@ impl WireClient {
             socket,
             verbose,
             sessions: HashMap::new(),
+            first_psk: HashMap::new(),
         };
         c.flush()?;
         Ok(c)
@@ -94,7 +98,14 @@ impl WireClient {
                     "no keys for the coaps:// server at {}: not sent",
                     t.to
                 )),
-                SessionSecurity::Psk(psk) => self.send_secure(t.to, psk, t.bytes)?,
+                SessionSecurity::Psk(psk) => {
+                    let first = self.first_psk.entry(t.to).or_insert(psk.clone()).clone();
+                    let psk = match self.node.key_misbehave() {
+                        Some(KeyMisbehaviour::StaleKey) => first,
+                        _ => psk,
+                    };
+                    self.send_secure(t.to, psk, t.bytes)?
+                }
             }
         }
         self.flush_sessions()

@@ -113,7 +113,7 @@ struct Wire {
     #[arg(long, default_value = "")]
     bs_psk_key: String,
     /// A misbehaviour of its DTLS sessions (see `harness::misbehave::KeyMisbehaviour`):
-    /// bootstrap-key-everywhere, wrong-bootstrap-key, plain-coap.
+    /// bootstrap-key-everywhere, wrong-bootstrap-key, plain-coap, stale-key.
     #[arg(long)]
     key_misbehave: Option<String>,
 }
