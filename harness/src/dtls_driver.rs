@@ -151,7 +151,11 @@ impl<D: Driver> DtlsDriver<D> {
             // §4.1.2.7.
             return Ok(());
         };
+        let was_established = s.dtls.is_established();
         let result = s.dtls.handle_datagram(d.at, &d.bytes);
+        // Neither established nor failed now: the client closed it (close_notify). Let
+        // go, so that it is not taken for a handshake that did not complete.
+        let closed = was_established && !s.dtls.is_established() && s.dtls.error().is_none();
         while let Some(plain) = s.dtls.poll_plaintext() {
             self.ready.push_back(Datagram {
                 server: d.server,
@@ -163,6 +167,8 @@ impl<D: Driver> DtlsDriver<D> {
         }
         if let Err(e) = result {
             self.failed(key, &e);
+        } else if closed {
+            self.sessions.remove(&key);
         }
         self.announce(key);
         self.flush(key)
@@ -385,3 +391,6 @@ impl<D: Driver> Driver for DtlsDriver<D> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
