@@ -251,6 +251,9 @@ impl<D: Driver> DtlsDriver<D> {
             ),
         };
         self.violations.push(why);
+        // The fatal alert OpenSSL wrote (unknown_psk_identity, ...) tells the client at
+        // once, rather than leaving it to retry until its own timers give up.
+        let _ = self.flush((server, from));
         self.sessions.remove(&(server, from));
     }
 
@@ -437,3 +440,6 @@ impl<D: Driver> Driver for DtlsDriver<D> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
