@@ -23,6 +23,7 @@ pub mod lwm2m_codec;
 pub mod memory;
 pub mod misbehave;
 pub mod mutants;
+pub mod partition;
 pub mod player;
 pub mod profile;
 pub mod protocol;

@@ -69,6 +69,16 @@ struct Cli {
     /// Listen on ::1 instead of 127.0.0.1.
     #[arg(long)]
     ipv6: bool,
+    /// Run a stable share of the selected vectors, as cargo-nextest does: `hash:K/N` (by
+    /// a hash of the trial name) or `count:K/N` (round-robin in name order). N runs with
+    /// K = 1..N run each vector exactly once; `--merge` combines their JSON reports.
+    #[arg(long, value_name = "hash:K/N|count:K/N")]
+    partition: Option<String>,
+    /// Combine the JSON reports of partitioned runs (`--merge a/report.json --merge
+    /// b/report.json ...`) into one report, written to `--report-dir`, with the summary,
+    /// outcome and exit code one run of all their vectors would have; runs no vector.
+    #[arg(long, value_name = "REPORT.json")]
+    merge: Vec<PathBuf>,
     /// Speak CoAP over DTLS 1.2 with pre-shared keys: the servers are `coaps://`, the
     /// bootstrap server writes Security Mode PSK with each account's identity and key, and
     /// every session must use the keys of its account (BS-SEC-01, -02, -05). The factory's
@@ -513,6 +523,14 @@ fn mutants_outcome(
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    if !cli.merge.is_empty() {
+        return merge(&cli);
+    }
+    let partition = cli
+        .partition
+        .as_deref()
+        .map(harness::partition::Partition::parse)
+        .transpose()?;
     let timeout = step_timeout(&cli)?;
     let vectors = load_vectors(&cli)?;
     if cli.list_placeholders {
@@ -527,9 +545,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     prefer_profile_formats(&cli, &mut client, &profiles);
     let factory = Arc::clone(&client.factory);
     let shared = Shared::new(cli.pcap.is_some());
-    let (trials, skipped) = trials(&profiles, &vectors, &client, &factory, timeout, &shared);
+    let (mut trials, mut skipped) =
+        trials(&profiles, &vectors, &client, &factory, timeout, &shared);
     let listing = cli.libtest.list;
     let args = libtest_args(&cli, &client);
+    if let Some(p) = partition {
+        let selected: Vec<&str> = trials
+            .iter()
+            .filter(|t| !args.is_filtered_out(t))
+            .map(|t| t.name())
+            .collect();
+        let share: std::collections::BTreeSet<String> = p
+            .select(&selected)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        trials.retain(|t| share.contains(t.name()));
+        skipped.retain(|(name, _)| share.contains(name));
+    }
     shared.progress.start(
         trials
             .iter()
@@ -547,6 +580,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     write_outputs(&cli, &report, &profiles[0], &shared)?;
     let _ = conclusion;
     Ok(ExitCode::from(report.exit_code as u8))
+}
+
+/// `--merge`: the partitioned runs' reports as one, printed and written to `--report-dir`.
+fn merge(cli: &Cli) -> Result<ExitCode, String> {
+    let mut reports = Vec::new();
+    for file in &cli.merge {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|e| format!("--merge {name}: {e}"))?;
+        let r: report::RunReport = serde_json::from_str(&text)
+            .map_err(|e| format!("--merge {name}: not a report.json of lwm2m-certify: {e}"))?;
+        reports.push((name, r));
+    }
+    let merged = report::merge(reports)?;
+    print!("{}", report::summary_text(&merged));
+    if let Some(dir) = &cli.report_dir {
+        write_reports(dir, &merged)?;
+    }
+    Ok(ExitCode::from(merged.exit_code as u8))
+}
+
+/// The report files: JSON, JUnit XML, Markdown.
+fn write_reports(dir: &std::path::Path, report: &report::RunReport) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    write("report.json", conformance::vector::pretty(report))?;
+    write("report.xml", report::junit_xml(report))?;
+    write("report.md", report::markdown(report))?;
+    println!("reports written to {}", dir.display());
+    Ok(())
 }
 
 /// `--step-timeout` as a duration, checked.
@@ -992,15 +1057,7 @@ fn write_outputs(
     shared: &Shared,
 ) -> Result<(), String> {
     if let Some(dir) = &cli.report_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let write = |name: &str, text: String| {
-            std::fs::write(dir.join(name), text)
-                .map_err(|e| format!("{}: {e}", dir.join(name).display()))
-        };
-        write("report.json", conformance::vector::pretty(report))?;
-        write("report.xml", report::junit_xml(report))?;
-        write("report.md", report::markdown(report))?;
-        println!("reports written to {}", dir.display());
+        write_reports(dir, report)?;
     }
     if let Some(file) = &cli.write_profile {
         std::fs::write(file, harness::profile::draft(first, &report.results))

@@ -5,12 +5,12 @@
 
 use crate::run::{Arrow, Verdict};
 use conformance::catalogue::Tier;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The whole run.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     /// Suite name and version.
     pub suite: String,
@@ -33,7 +33,7 @@ pub struct RunReport {
 }
 
 /// Who was tested.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClientInfo {
     /// Name from the client profile.
     pub name: String,
@@ -46,7 +46,7 @@ pub struct ClientInfo {
 }
 
 /// Counts for one tier.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierSummary {
     /// MUST, SHOULD or MAY.
     pub tier: String,
@@ -65,7 +65,7 @@ pub struct TierSummary {
 }
 
 /// Counts for one requirement.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequirementSummary {
     /// Requirement ID.
     pub id: String,
@@ -78,7 +78,7 @@ pub struct RequirementSummary {
 }
 
 /// One vector's result.
-#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VectorResult {
     /// Vector ID.
     pub id: String,
@@ -199,6 +199,57 @@ pub fn summarise(suite: String, client: ClientInfo, results: Vec<VectorResult>) 
         exit_code: if certified { 0 } else { 1 },
         results,
     }
+}
+
+/// Puts the JSON reports of partitioned runs (`--partition`) back together, as one run
+/// of all their vectors would have reported: the same suite and client in each (else an
+/// error naming the file), no vector in two of them, results in profile and name order,
+/// counts, outcome and exit code summarised again. Each report comes with the file it was
+/// read from, for errors.
+pub fn merge(reports: Vec<(String, RunReport)>) -> Result<RunReport, String> {
+    let Some((first_file, first)) = reports.first() else {
+        return Err("--merge: no report given".into());
+    };
+    let (suite, client) = (first.suite.clone(), first.client.clone());
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut results = Vec::new();
+    for (file, r) in &reports {
+        if r.suite != suite {
+            return Err(format!(
+                "{file}: suite {:?}, but {first_file} has {suite:?}: reports of different suites do not merge",
+                r.suite
+            ));
+        }
+        if r.client.name != client.name
+            || r.client.version != client.version
+            || r.client.adapter != client.adapter
+        {
+            return Err(format!(
+                "{file}: client {} {} via {}, but {first_file} has {} {} via {}: reports of different clients do not merge",
+                r.client.name, r.client.version, r.client.adapter, client.name, client.version, client.adapter
+            ));
+        }
+        for v in &r.results {
+            let key = (v.profile.clone(), v.name.clone());
+            if let Some(other) = seen.insert(key, file.clone()) {
+                return Err(format!(
+                    "{file}: {}/{} is also in {other}: the shares overlap (give each run its own --partition K/N)",
+                    v.profile, v.name
+                ));
+            }
+            results.push(v.clone());
+        }
+    }
+    let mut client = client;
+    for (_, r) in &reports {
+        for p in &r.client.profiles {
+            if !client.profiles.contains(p) {
+                client.profiles.push(p.clone());
+            }
+        }
+    }
+    results.sort_by(|a, b| (&a.profile, &a.name).cmp(&(&b.profile, &b.name)));
+    Ok(summarise(suite, client, results))
 }
 
 fn tier_name(t: Tier) -> &'static str {

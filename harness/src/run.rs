@@ -10,11 +10,11 @@ use conformance::expectation::Expectation;
 use conformance::judge::{judge, problems, Context, Finding};
 use conformance::vector::Vector;
 use conformance::wire::UriMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// One arrow of the message sequence chart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Arrow {
     /// Step (0 = power-on).
     pub step: usize,
@@ -27,7 +27,7 @@ pub struct Arrow {
 }
 
 /// How a vector went.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "verdict", rename_all = "UPPERCASE")]
 pub enum Verdict {
     /// Every step as expected.

@@ -7,7 +7,7 @@
 //! ports, so Wireshark dissects them as CoAP on any port with "Decode As".
 
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +22,7 @@ pub fn type_name(t: MessageType) -> &'static str {
 }
 
 /// A datagram as a wire log shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Described {
     /// `CON`, `NON`, `ACK`, `RST`, or `?` when the datagram is not CoAP.
     pub kind: String,
@@ -144,7 +144,7 @@ pub struct WireRecord {
 }
 
 /// A datagram in a report.
-#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WireEntry {
     /// Seconds since the vector started.
     pub t: f64,

@@ -555,3 +555,93 @@ fn on_the_wire_the_longest_vectors_start_first() {
         "in process the file order is kept"
     );
 }
+
+/// `--partition K/N` runs a stable share of the selected vectors; `--merge` puts the
+/// shares' JSON reports back together: for `hash` and `count`, three shares merged give
+/// the same vectors, verdicts, tier counts, outcome and exit code as one run, for a
+/// certified client and for one with an injected bug. Overlapping shares and bad
+/// partitions are refused by name.
+#[test]
+fn partitions_merged_equal_one_run() {
+    let run = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["--report-dir", dir.to_str().unwrap(), "-q"];
+        args.extend_from_slice(extra);
+        certify(&args)
+    };
+    let summary = |dir: &Path| {
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap())
+                .unwrap();
+        let results: Vec<(String, String, String)> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["profile"].as_str().unwrap().to_string(),
+                    v["name"].as_str().unwrap().to_string(),
+                    v["verdict"]["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (
+            results,
+            r["tiers"].clone(),
+            r["outcome"].clone(),
+            r["exit_code"].clone(),
+        )
+    };
+    for client in [
+        &["--client", "ref"][..],
+        &["--client", "mutant:no-hold-off"][..],
+    ] {
+        let whole = tmp("partition-whole");
+        let one = run(&whole, client);
+        let expected = summary(&whole);
+        for kind in ["hash", "count"] {
+            let mut merge_args: Vec<String> = Vec::new();
+            let mut sizes = Vec::new();
+            for k in 1..=3 {
+                let d = tmp(&format!("partition-{kind}-{k}"));
+                let p = format!("{kind}:{k}/3");
+                let mut args = client.to_vec();
+                args.extend(["--partition", &p]);
+                run(&d, &args);
+                sizes.push(summary(&d).0.len());
+                merge_args.extend([
+                    "--merge".into(),
+                    d.join("report.json").display().to_string(),
+                ]);
+            }
+            assert!(sizes.iter().all(|s| *s > 50), "{kind}: {sizes:?}");
+            let merged = tmp(&format!("partition-{kind}-merged"));
+            let mut args: Vec<&str> = merge_args.iter().map(String::as_str).collect();
+            args.extend(["--report-dir", merged.to_str().unwrap()]);
+            let o = certify(&args);
+            assert_eq!(
+                o.status.code(),
+                one.status.code(),
+                "{kind} {client:?}: {}",
+                err(&o)
+            );
+            assert_eq!(summary(&merged), expected, "{kind} {client:?}");
+            assert!(merged.join("report.xml").exists() && merged.join("report.md").exists());
+        }
+    }
+    // The same share twice is an overlap; a report that is not one is named.
+    let d = tmp("partition-hash-1");
+    run(&d, &["--partition", "hash:1/3"]);
+    let file = d.join("report.json");
+    let f = file.to_str().unwrap();
+    let o = certify(&["--merge", f, "--merge", f]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("the shares overlap"), "{}", err(&o));
+    let junk = tmp("partition-junk").join("report.json");
+    std::fs::write(&junk, "{not json").unwrap();
+    let o = certify(&["--merge", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("not a report.json"), "{}", err(&o));
+    let o = certify(&["--partition", "hash:4/3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("hash:K/N or count:K/N"), "{}", err(&o));
+}
