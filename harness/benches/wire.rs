@@ -177,6 +177,8 @@ fn main() {
             coap,
             settle: std::time::Duration::from_millis(20),
             content_formats: UdpOptions::default().content_formats,
+            advertise: None,
+            only_endpoint: false,
         },
         harness::memory::ClientSetup::default(),
         None,

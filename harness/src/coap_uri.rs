@@ -62,6 +62,17 @@ pub fn uri_of(addr: SocketAddr, secure: bool) -> String {
     }
 }
 
+/// The URI of `host` (a name or an IP literal) and `port`, `coaps://` when `secure`; an
+/// IPv6 literal gets its brackets.
+pub fn uri_of_host(host: &str, port: u16, secure: bool) -> String {
+    let scheme = if secure { "coaps" } else { "coap" };
+    if host.contains(':') && !host.starts_with('[') {
+        format!("{scheme}://[{host}]:{port}")
+    } else {
+        format!("{scheme}://{host}:{port}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +95,10 @@ mod tests {
         assert_eq!(socket_addr(&uri_of(a, false)).unwrap(), a);
         assert_eq!(socket_addr(&uri_of(a, true)).unwrap(), a);
         assert!(is_secure(&uri_of(a, true)) && !is_secure(&uri_of(a, false)));
+        assert_eq!(uri_of_host("::1", 7, false), uri_of(a, false));
+        assert_eq!(
+            uri_of_host("bench.lab", 5783, true),
+            "coaps://bench.lab:5783"
+        );
     }
 }

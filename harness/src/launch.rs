@@ -206,8 +206,14 @@ impl Launched {
         match self.child.try_wait() {
             Ok(Some(status)) => {
                 self.reaped = true;
-                // Let the readers drain what the client wrote last.
-                let _ = self.readers_done.recv_timeout(Duration::from_millis(300));
+                // Let both readers (stdout, stderr) drain what the client wrote last.
+                let until = Instant::now() + Duration::from_millis(300);
+                for _ in 0..2 {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if self.readers_done.recv_timeout(left).is_err() {
+                        break;
+                    }
+                }
                 Some(AdapterError::Crashed {
                     status: status.to_string(),
                     stderr_tail: self.output(),

@@ -69,6 +69,30 @@ struct Cli {
     /// Listen on ::1 instead of 127.0.0.1.
     #[arg(long)]
     ipv6: bool,
+    /// The address the bootstrap and management servers listen on: an interface address,
+    /// 0.0.0.0 or :: (a device on the bench network must reach them). Default: loopback.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::IpAddr>,
+    /// The host written into the server URIs the bootstrap server provisions and into
+    /// `{bs_uri}`, when the device reaches the servers by another address than the one they
+    /// listen on (NAT, a container). Default: the listening address.
+    #[arg(long, value_name = "HOST")]
+    advertise: Option<String>,
+    /// With --attach: the bootstrap server's port (its alternate listens on the next one).
+    #[arg(long, default_value_t = 5783, value_name = "PORT")]
+    bs_port: u16,
+    /// With --attach: the first management server's port (DM k listens on PORT + k).
+    #[arg(long, default_value_t = 5693, value_name = "PORT")]
+    dm_port: u16,
+    /// With --attach: a command that factory-resets the device before each vector (a serial
+    /// console, a power switch, a vendor script), with the placeholders of a client command
+    /// line (`{endpoint}`, `{bs_uri}`, ...); bounded by 30 s, its output goes into the
+    /// report, a failure is an ERROR of the vector.
+    #[arg(long, value_name = "CMD")]
+    reset_cmd: Option<String>,
+    /// With --reset-cmd: seconds to wait after the reset for the device to boot.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+    reset_wait: f64,
     /// Run a stable share of the selected vectors, as cargo-nextest does: `hash:K/N` (by
     /// a hash of the trial name) or `count:K/N` (round-robin in name order). N runs with
     /// K = 1..N run each vector exactly once; `--merge` combines their JSON reports.
@@ -242,6 +266,11 @@ impl ClientChoice {
                 "--client {c:?}: --pcap, --coap-time-scale and --dtls need a client on the wire"
             ));
         }
+        if cli.listen.is_some() || cli.advertise.is_some() || cli.reset_cmd.is_some() {
+            return Err(format!(
+                "--client {c:?}: --listen, --advertise and --reset-cmd need a client on the wire"
+            ));
+        }
         let (factory, reference): (Arc<dyn AdapterFactory>, bool) = if let Some(name) =
             c.strip_prefix("misbehave:")
         {
@@ -374,16 +403,42 @@ fn bundled_wire_cmdline(cli: &Cli) -> Result<String, String> {
 /// The wire options of the run: the RFC 7252 timing at `scale`, `--settle-ms`, `--ipv6`,
 /// `--attach`.
 fn wire_options(cli: &Cli, scale: f64) -> Result<UdpOptions, String> {
+    let reset = match &cli.reset_cmd {
+        None => None,
+        Some(_) if !cli.attach => {
+            return Err(
+                "--reset-cmd restarts a device the harness attaches to: add --attach".into(),
+            )
+        }
+        Some(cmd) => {
+            let wait = Duration::try_from_secs_f64(cli.reset_wait)
+                .ok()
+                .filter(|w| *w <= Duration::from_secs(600))
+                .ok_or_else(|| {
+                    format!(
+                        "--reset-wait {}: expected seconds from 0 to 600",
+                        cli.reset_wait
+                    )
+                })?;
+            Some((
+                Launcher::new(cmd).map_err(|e| e.replace("--client", "--reset-cmd"))?,
+                wait,
+            ))
+        }
+    };
     Ok(UdpOptions {
         coap: CoapTiming::new(scale)?,
         settle: Duration::from_millis(cli.settle_ms),
         content_formats: UdpOptions::default().content_formats,
-        host: if cli.ipv6 {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv4Addr::LOCALHOST.into()
+        host: match cli.listen {
+            Some(addr) => addr,
+            None if cli.ipv6 => std::net::Ipv6Addr::LOCALHOST.into(),
+            None => std::net::Ipv4Addr::LOCALHOST.into(),
         },
+        advertise: cli.advertise.clone(),
         attach: cli.attach,
+        ports: (cli.bs_port, cli.dm_port),
+        reset,
         dtls: cli.dtls,
     })
 }
@@ -543,6 +598,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     let profiles = client_profiles(&cli, &client, &vectors)?;
     prefer_profile_formats(&cli, &mut client, &profiles);
+    if let Some(w) = client.wire.as_ref().filter(|w| w.attach) {
+        announce_attach(&cli, w, &profiles[0]);
+    }
     let factory = Arc::clone(&client.factory);
     let shared = Shared::new(cli.pcap.is_some());
     let (mut trials, mut skipped) =
@@ -580,6 +638,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     write_outputs(&cli, &report, &profiles[0], &shared)?;
     let _ = conclusion;
     Ok(ExitCode::from(report.exit_code as u8))
+}
+
+/// Before an `--attach` run: in one line, what the device must be provisioned with, and
+/// whether each vector resets it.
+fn announce_attach(cli: &Cli, w: &UdpOptions, cp: &ClientProfile) {
+    let host = w.advertise.clone().unwrap_or_else(|| w.host.to_string());
+    eprintln!(
+        "provision the device with bootstrap server {} (endpoint {}); the servers listen on {}:{} and {}:{}+k",
+        harness::coap_uri::uri_of_host(&host, w.ports.0, w.dtls),
+        cp.endpoint.as_deref().unwrap_or("as each vector names it"),
+        w.host,
+        w.ports.0,
+        w.host,
+        w.ports.1
+    );
+    if cli.reset_cmd.is_none() {
+        eprintln!(
+            "each vector starts from a factory reset: without --reset-cmd, reset the device by hand before each one (on a terminal the run waits for Enter)"
+        );
+    }
 }
 
 /// `--merge`: the partitioned runs' reports as one, printed and written to `--report-dir`.
@@ -834,12 +912,16 @@ fn trial_name(v: &Vector) -> String {
 fn plan(cp: &ClientProfile, client: &ClientChoice, v: &Vector) -> Plan {
     let played = client.with_prologue(cp, v);
     let prologue_steps = played.as_ref().map_or(0, |p| p.steps.len() - v.steps.len());
-    let v = played.as_ref().unwrap_or(v);
+    let mut v = played.unwrap_or_else(|| v.clone());
+    // A device's own Endpoint Client Name stands wherever the vector says `ep`.
+    if let Some(ep) = &cp.endpoint {
+        v.endpoint = ep.clone();
+    }
     Plan {
-        skip: cp.skip_reason(v).or_else(|| client.wire_skip(cp, v)),
-        xfail: cp.expected_failure(v).cloned(),
+        skip: cp.skip_reason(&v).or_else(|| client.wire_skip(cp, &v)),
+        xfail: cp.expected_failure(&v).cloned(),
         deviations: cp.timing_deviations.clone(),
-        v: v.clone(),
+        v,
         prologue_steps,
     }
 }

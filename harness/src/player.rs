@@ -87,6 +87,12 @@ pub struct PlayerOptions {
     pub settle: Duration,
     /// Content formats the client accepts, the preferred first (from its profile).
     pub content_formats: Vec<u16>,
+    /// The host the servers' URIs name (`--advertise`); `None`: their listening address.
+    pub advertise: Option<String>,
+    /// Whether the servers answer only the vector's endpoint name (they listen beyond
+    /// loopback, where another device may speak to them): a Bootstrap-Request or Register
+    /// with another `ep` is ignored and named.
+    pub only_endpoint: bool,
 }
 
 /// What the player needs from the world: the servers' sockets, the client, the clock.
@@ -336,7 +342,14 @@ impl<D: Driver> Player<D> {
             });
         }
         let secure = self.driver.secure();
-        let uri = |i: usize| coap_uri::uri_of(self.servers[i].addr, secure);
+        let advertise = self.opts.advertise.clone();
+        let uri = |i: usize| {
+            let addr = self.servers[i].addr;
+            match &advertise {
+                Some(host) => coap_uri::uri_of_host(host, addr.port(), secure),
+                None => coap_uri::uri_of(addr, secure),
+            }
+        };
         self.uris = UriMap {
             bootstrap: uri(0),
             bootstrap_alternate: uri(1),
@@ -500,11 +513,31 @@ impl<D: Driver> Player<D> {
                 &bytes,
             ));
         }
-        let uri = coap_uri::uri_of(self.servers[server].addr, self.driver.secure());
+        let uri = self.uris.uri(
+            crate::account_keys::server_uri_of_index(server)
+                .unwrap_or(bootstrap_model::objects::ServerUri::Bootstrap),
+        );
         let message = client_request(p, &uri)
             .map_err(|e| protocol(format!("the client's request to {name}: {e}"), &bytes))?;
-        self.client_addrs.insert(server, from);
         let kind = Kind::of(&message);
+        if self.opts.only_endpoint && !self.endpoint.is_empty() {
+            let ep = message.query.iter().find_map(|q| q.strip_prefix("ep="));
+            if matches!(
+                kind,
+                Kind::BootstrapRequest | Kind::PackRequest | Kind::Register
+            ) && ep != Some(self.endpoint.as_str())
+            {
+                // Beyond loopback another device may be on the network: not the client.
+                self.violations.push(format!(
+                    "{name} ignored a {} from {from} with ep={}: the servers listen beyond loopback and answer only the endpoint the client profile declares ({})",
+                    kind.name(),
+                    ep.unwrap_or("(none)"),
+                    self.endpoint
+                ));
+                return Ok(None);
+            }
+        }
+        self.client_addrs.insert(server, from);
         if matches!(kind, Kind::BootstrapRequest | Kind::PackRequest) {
             // The retry procedure of a failed registration ends with the fallback.
             self.register_answers.clear();

@@ -61,6 +61,11 @@ pub struct ClientProfile {
     /// best, never PASS.
     #[serde(default)]
     pub timing_deviations: Vec<String>,
+    /// The device's own Endpoint Client Name (BS-CI-02), for a device whose name is fixed
+    /// (`urn:imei:...`): the vectors' `ep` is checked against it and `{endpoint}` gives it.
+    /// `None`: the client takes the name each vector gives (`urn:dev:ref-1`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
     /// Optional features.
     #[serde(default)]
     pub features: Features,
@@ -165,6 +170,7 @@ impl ClientProfile {
             content_formats: crate::reference_node::NodeConfig::ALL_FORMATS.to_vec(),
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             timing_deviations: Vec::new(),
+            endpoint: None,
             features: Features {
                 access_control: None,
                 ..Features::default()

@@ -32,10 +32,24 @@ pub struct UdpOptions {
     pub settle: Duration,
     /// Content formats the client accepts, the preferred first (from its profile).
     pub content_formats: Vec<u16>,
-    /// Loopback address to listen on: 127.0.0.1 or ::1.
+    /// The address the servers listen on: 127.0.0.1 or ::1 by default, any interface
+    /// address, `0.0.0.0` or `::` where the user asks (`--listen`).
     pub host: IpAddr,
-    /// Listen on the vectors' canonical ports and wait for a client the user starts.
+    /// The host written into the URIs the bootstrap server provisions and given as
+    /// `{bs_uri}` (`--advertise`), when the device must reach the servers by another
+    /// address than the one they listen on; `None`: the listening address.
+    pub advertise: Option<String>,
+    /// Listen on fixed ports and wait for a client the user starts (or a device the reset
+    /// command restarts).
     pub attach: bool,
+    /// With `attach`: the bootstrap server's port (its alternate on the next) and the first
+    /// management server's (DM k on `dm_port + k`); the vectors' canonical 5783 and 5693 by
+    /// default.
+    pub ports: (u16, u16),
+    /// With `attach`: a command that factory-resets the device before each vector
+    /// (`--reset-cmd`, placeholders as a client command line), and the time it then takes
+    /// to boot (`--reset-wait`).
+    pub reset: Option<(Launcher, Duration)>,
     /// Speak CoAP over DTLS 1.2 with the accounts' pre-shared keys (`coaps://`,
     /// [`crate::dtls_driver`]) instead of plain CoAP.
     pub dtls: bool,
@@ -48,7 +62,10 @@ impl Default for UdpOptions {
             settle: Duration::from_millis(20),
             content_formats: vec![11542, 110, 0, 42],
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            advertise: None,
             attach: false,
+            ports: (5783, 5693),
+            reset: None,
             dtls: false,
         }
     }
@@ -61,6 +78,8 @@ impl UdpOptions {
             coap: self.coap,
             settle: self.settle,
             content_formats: self.content_formats.clone(),
+            advertise: self.advertise.clone(),
+            only_endpoint: !self.host.is_loopback(),
         }
     }
 }
@@ -88,6 +107,8 @@ impl AdapterFactory for UdpFactory {
             stop: Arc::new(AtomicBool::new(false)),
             client: None,
             port_lock: None,
+            reset_output: String::new(),
+            readers: Vec::new(),
         };
         let player = self.options.player();
         Ok(if self.options.dtls {
@@ -121,6 +142,11 @@ pub struct UdpDriver {
     client: Option<Launched>,
     /// The lock on the client's port (`{client_port}`), held until the vector ends.
     port_lock: Option<std::fs::File>,
+    /// What the reset command printed, for the report.
+    reset_output: String,
+    /// The reader threads, joined at the end so that the ports are free for the next
+    /// vector (`--attach` binds the same ones).
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl UdpDriver {
@@ -178,11 +204,20 @@ impl Driver for UdpDriver {
         }
         let (tx, rx) = mpsc::channel();
         let mut bound = Vec::new();
-        for (i, (name, canonical)) in specs.into_iter().enumerate() {
+        for (i, (name, _canonical)) in specs.into_iter().enumerate() {
             let port = if self.opts.attach {
-                coap_uri::socket_addr(canonical)
-                    .map_err(AdapterError::Spawn)?
-                    .port()
+                let (bs, dm) = self.opts.ports;
+                let at = |base: u16, k: usize| {
+                    u16::try_from(k)
+                        .ok()
+                        .and_then(|k| base.checked_add(k))
+                        .ok_or_else(|| AdapterError::Spawn(format!("no port {base}+{k}")))
+                };
+                if i < 2 {
+                    at(bs, i)?
+                } else {
+                    at(dm, i - 2)?
+                }
             } else {
                 0
             };
@@ -200,10 +235,11 @@ impl Driver for UdpDriver {
                 .set_read_timeout(Some(Duration::from_millis(50)))
                 .map_err(|e| AdapterError::Spawn(e.to_string()))?;
             let (tx, stop) = (tx.clone(), self.stop.clone());
-            std::thread::Builder::new()
+            let reader = std::thread::Builder::new()
                 .name(format!("udp-{name}"))
                 .spawn(move || read_datagrams(reader, i, tx, stop))
                 .map_err(|e| AdapterError::Spawn(format!("cannot start a thread: {e}")))?;
+            self.readers.push(reader);
             self.sockets.push(socket);
             bound.push((name, addr));
         }
@@ -212,6 +248,9 @@ impl Driver for UdpDriver {
     }
 
     fn launch(&mut self, v: &Vector, uris: &UriMap) -> Result<Option<SocketAddr>, AdapterError> {
+        if let (None, Some((reset, wait))) = (&self.launcher, self.opts.reset.clone()) {
+            return self.reset_device(v, uris, &reset, wait).map(|()| None);
+        }
         let Some(l) = &self.launcher else {
             let psk = match bootstrap_psk(&v.factory_objects) {
                 Some(p) if uris.is_secure() => format!(
@@ -228,6 +267,11 @@ impl Driver for UdpDriver {
                 v.endpoint,
                 v.factory.name()
             );
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!("factory-reset the device, then press Enter ");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
             return Ok(None);
         };
         let mut port = 0;
@@ -317,15 +361,71 @@ impl Driver for UdpDriver {
         if let Some(c) = &mut self.client {
             c.kill();
         }
+        // Each reader wakes within its 50 ms read timeout and ends.
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        self.sockets.clear();
     }
 
     fn client_output(&self) -> String {
-        self.client
+        let client = self
+            .client
             .as_ref()
             .map(Launched::output)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if self.reset_output.is_empty() {
+            client
+        } else {
+            format!("[--reset-cmd]\n{}\n{client}", self.reset_output.trim_end())
+        }
     }
 }
+
+impl UdpDriver {
+    /// Runs the reset command for vector `v` (a factory reset of the device on the bench)
+    /// and waits `wait` for the device to boot. The command is bounded by
+    /// [`RESET_TIMEOUT`]; what it prints goes into the report; a failure is an error of the
+    /// vector that names the command.
+    fn reset_device(
+        &mut self,
+        v: &Vector,
+        uris: &UriMap,
+        reset: &Launcher,
+        wait: Duration,
+    ) -> Result<(), AdapterError> {
+        let argv = reset.argv(&self.placeholders(v, uris, 0));
+        let mut done =
+            Launched::spawn(&argv).map_err(|e| AdapterError::Spawn(format!("--reset-cmd: {e}")))?;
+        let until = Instant::now() + RESET_TIMEOUT;
+        let status = loop {
+            if let Some(AdapterError::Crashed { status, .. }) = done.exited() {
+                break status;
+            }
+            if Instant::now() >= until {
+                done.kill();
+                return Err(AdapterError::Spawn(format!(
+                    "--reset-cmd did not finish within {} s: {}",
+                    RESET_TIMEOUT.as_secs(),
+                    done.output().trim_end()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        self.reset_output = done.output();
+        if status != "exit status: 0" {
+            return Err(AdapterError::Spawn(format!(
+                "--reset-cmd failed ({status}): {}",
+                self.reset_output.trim_end()
+            )));
+        }
+        std::thread::sleep(wait);
+        Ok(())
+    }
+}
+
+/// The longest a reset command may take.
+pub const RESET_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A UDP port for the client to bind, held for the vector: it is free now, it lies below
 /// the kernel's ephemeral range (Linux: 32768 and up) where no ephemeral bind (the

@@ -35,6 +35,8 @@ fn at_scale(scale: f64) -> PlayerOptions {
         coap: CoapTiming::new(scale).expect("a valid scale"),
         settle: Duration::from_millis(20),
         content_formats: vec![11542, 110, 112, 11544, 0, 42],
+        advertise: None,
+        only_endpoint: false,
     }
 }
 

@@ -1,0 +1,225 @@
+//! A device on the bench (issue #13), on this machine's loopback: the harness listens on
+//! 127.0.0.2 (all of 127/8 is loopback) and advertises it; the "device" is the bundled
+//! client started as a separate process with its own fixed endpoint name, restarted by
+//! `--reset-cmd` for each vector. Its verdicts equal those of the same client launched by
+//! the harness; a reset command that fails and a device with the wrong endpoint name get
+//! named verdicts in time, and no device process is left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn certify(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("lwm2m-certify runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("bench")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// (name, verdict) of each vector in the report in `dir`.
+fn verdicts(dir: &Path) -> Vec<(String, String, String)> {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let why = v["verdict"]["detail"]
+                .as_str()
+                .or(v["verdict"]["reason"].as_str())
+                .unwrap_or_default();
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["verdict"]["verdict"].as_str().unwrap().to_string(),
+                why.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The attach ports of each test (tests run at the same time): bootstrap server, DM0.
+const PORTS_CERTIFIED: (u16, u16) = (25783, 25693);
+const PORTS_NAMED: (u16, u16) = (26783, 26693);
+/// The vectors this test plays: the Bootstrap-Delete vectors of 1.1 (the whole profile
+/// takes three minutes in attach mode, one vector at a time; README "Certifying a device on
+/// the bench" has that run).
+const SELECTION: &str = "1.1/bs-del";
+
+/// The device's profile: 1.1, its factory holds a Bootstrap-Server Account only, and its
+/// endpoint name is its own.
+fn profile(dir: &Path, endpoint: &str) -> PathBuf {
+    let p = dir.join("device.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"bench device\"\nversion = \"7\"\nprofile = \"1.1\"\nfactories = [\"bootstrap-only\"]\nendpoint = \"{endpoint}\"\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// The device's reset script: stop the running device (its PID in a file), start a fresh
+/// one in its own session (as a board would boot), configured as the device is at the
+/// factory: the bootstrap server at 127.0.0.2, its endpoint `name`.
+fn reset_script(dir: &Path, name: &str, (bs_port, dm_port): (u16, u16)) -> PathBuf {
+    let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
+    let h = "127.0.0.2";
+    let dms: Vec<String> = (0..3)
+        .map(|k| format!("coap://{h}:{}", dm_port + k))
+        .collect();
+    let pid = dir.join("device.pid");
+    let script = dir.join("reset.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ -f {pid} ] && kill $(cat {pid}) 2>/dev/null\nsetsid '{exe}' wire --profile 1.1 --factory bootstrap-only --endpoint {name} --bootstrap coap://{h}:{bs_port} --bootstrap-alternate coap://{h}:{} --servers {} --coap-time-scale 0.01 --access-control true --pack any >> {log} 2>&1 &\necho $! > {pid}\necho reset \"$1\"\n",
+            bs_port + 1,
+            dms.join(","),
+            pid = pid.display(),
+            log = dir.join("device.log").display(),
+        ),
+    )
+    .unwrap();
+    script
+}
+
+fn attach(dir: &Path, reset: &str, endpoint: &str, (bs_port, dm_port): (u16, u16)) -> Output {
+    let p = profile(dir, endpoint);
+    let bs = bs_port.to_string();
+    let dm = dm_port.to_string();
+    certify(&[
+        "--attach",
+        "--listen",
+        "127.0.0.2",
+        "--advertise",
+        "127.0.0.2",
+        "--bs-port",
+        &bs,
+        "--dm-port",
+        &dm,
+        "--reset-cmd",
+        reset,
+        "--reset-wait",
+        "0.05",
+        "--client-profile",
+        p.to_str().unwrap(),
+        "--coap-time-scale",
+        "0.01",
+        "--step-timeout",
+        "3",
+        "--report-dir",
+        dir.to_str().unwrap(),
+        "-q",
+        SELECTION,
+    ])
+}
+
+/// Whether the device whose PID is in `dir` still runs; stops it.
+fn stop_device(dir: &Path) -> bool {
+    let Ok(pid) = std::fs::read_to_string(dir.join("device.pid")) else {
+        return false;
+    };
+    let alive = Command::new("kill")
+        .args(["-0", pid.trim()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let _ = Command::new("kill").arg(pid.trim()).status();
+    alive
+}
+
+#[test]
+fn a_device_reset_for_each_vector_is_certified_as_when_launched() {
+    let d = tmp("device");
+    let script = reset_script(&d, "urn:dev:bench-7", PORTS_CERTIFIED);
+    let reset = format!("sh {} {{endpoint}}", script.display());
+    let o = attach(&d, &reset, "urn:dev:bench-7", PORTS_CERTIFIED);
+    stop_device(&d);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("provision the device with bootstrap server coap://127.0.0.2:25783 (endpoint urn:dev:bench-7)"),
+        "{t}"
+    );
+    let attached = verdicts(&d);
+    assert!(attached.len() >= 5, "{attached:?}");
+    assert!(attached.iter().all(|(_, v, _)| v == "PASS"), "{attached:?}");
+
+    // The same client launched by the harness (a fresh process per vector, on
+    // 127.0.0.1): the same vectors and verdicts.
+    let l = tmp("launched");
+    let p = profile(&l, "urn:dev:bench-7");
+    let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
+    let client = format!(
+        "'{exe}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}}"
+    );
+    let o = certify(&[
+        "--client",
+        &client,
+        "--client-profile",
+        p.to_str().unwrap(),
+        "--report-dir",
+        l.to_str().unwrap(),
+        "-q",
+        SELECTION,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let names = |v: &[(String, String, String)]| {
+        v.iter()
+            .map(|(n, v, _)| (n.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&attached), names(&verdicts(&l)));
+}
+
+#[test]
+fn a_reset_that_fails_and_a_device_with_another_name_get_named_verdicts() {
+    // A reset command that fails: an ERROR per vector naming it, its output included.
+    let d = tmp("reset-fails");
+    let o = attach(
+        &d,
+        "sh -c 'echo no power switch on this bench >&2; exit 3'",
+        "urn:dev:bench-7",
+        PORTS_NAMED,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    for (name, verdict, why) in verdicts(&d) {
+        assert_eq!(verdict, "ERROR", "{name}: {why}");
+        assert!(
+            why.contains("--reset-cmd failed (exit status: 3)") && why.contains("no power switch"),
+            "{name}: {why}"
+        );
+    }
+    // A device that boots with another endpoint name than its profile declares: each
+    // vector fails at its Bootstrap-Request, naming the name.
+    let d = tmp("wrong-name");
+    let script = reset_script(&d, "urn:dev:someone-else", PORTS_NAMED);
+    let reset = format!("sh {}", script.display());
+    let o = attach(&d, &reset, "urn:dev:bench-7", PORTS_NAMED);
+    stop_device(&d);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let all = verdicts(&d);
+    assert!(!all.is_empty());
+    for (name, verdict, why) in all {
+        assert_eq!(verdict, "FAIL", "{name}: {why}");
+        assert!(why.contains("urn:dev:someone-else"), "{name}: {why}");
+    }
+}
