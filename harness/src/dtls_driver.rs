@@ -21,6 +21,7 @@
 use crate::account_keys::ServerKeys;
 use crate::adapter::AdapterError;
 use crate::dtls::{is_client_hello, looks_like_dtls, DtlsError, DtlsSession, Role};
+use crate::endpoint::is_request;
 use crate::player::{Datagram, Driver};
 use conformance::vector::Vector;
 use conformance::wire::UriMap;
@@ -34,11 +35,6 @@ pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The most handshakes one server runs at once; a ClientHello beyond them is dropped.
 pub const MAX_HANDSHAKES: usize = 16;
-
-/// Whether a CoAP datagram is a request (code class 0, non-zero code; RFC 7252 §3).
-fn is_request(bytes: &[u8]) -> bool {
-    bytes.len() >= 2 && bytes[1] != 0 && bytes[1] >> 5 == 0
-}
 
 /// Names of the servers by index, for messages.
 fn server_name(i: usize) -> String {

@@ -1052,6 +1052,13 @@ pub fn uri_path(p: &Packet) -> Vec<Vec<u8>> {
         .unwrap_or_default()
 }
 
+/// Whether a datagram is a CoAP request, read from its header alone: code class 0 and a
+/// non-zero code (RFC 7252 §3, §12.1.1). The secure drivers use it on decrypted datagrams
+/// before the endpoint sees them.
+pub fn is_request(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[1] != 0 && bytes[1] >> 5 == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,16 +195,11 @@ impl UdpDriver {
 
 impl Driver for UdpDriver {
     fn bind(&mut self, v: &Vector) -> Result<Vec<(String, SocketAddr)>, AdapterError> {
-        let mut specs = vec![
-            ("BS".to_string(), &v.uris.bootstrap),
-            ("BS-alt".to_string(), &v.uris.bootstrap_alternate),
-        ];
-        for (k, u) in v.uris.servers.iter().enumerate() {
-            specs.push((format!("DM{k}"), u));
-        }
+        let mut specs = vec!["BS".to_string(), "BS-alt".to_string()];
+        specs.extend((0..v.uris.servers.len()).map(|k| format!("DM{k}")));
         let (tx, rx) = mpsc::channel();
         let mut bound = Vec::new();
-        for (i, (name, _canonical)) in specs.into_iter().enumerate() {
+        for (i, name) in specs.into_iter().enumerate() {
             let port = if self.opts.attach {
                 let (bs, dm) = self.opts.ports;
                 let at = |base: u16, k: usize| {

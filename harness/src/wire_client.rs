@@ -6,6 +6,7 @@
 
 use crate::coap_uri;
 use crate::dtls::{DtlsSession, Psk, Role};
+use crate::endpoint::is_request;
 use crate::misbehave::KeyMisbehaviour;
 use crate::reference_node::{NodeConfig, ReferenceNode, SessionSecurity};
 use std::collections::HashMap;
@@ -267,10 +268,4 @@ impl WireClient {
             }
         }
     }
-}
-
-/// Whether a CoAP datagram is a request: code class 0 and a non-zero code (RFC 7252 §3,
-/// §12.1.1).
-fn is_request(bytes: &[u8]) -> bool {
-    bytes.len() >= 2 && bytes[1] != 0 && bytes[1] >> 5 == 0
 }
