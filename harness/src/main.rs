@@ -913,9 +913,13 @@ fn plan(cp: &ClientProfile, client: &ClientChoice, v: &Vector) -> Plan {
     let played = client.with_prologue(cp, v);
     let prologue_steps = played.as_ref().map_or(0, |p| p.steps.len() - v.steps.len());
     let mut v = played.unwrap_or_else(|| v.clone());
-    // A device's own Endpoint Client Name stands wherever the vector says `ep`.
+    // A device's own Endpoint Client Name stands wherever the vector says `ep`, and its
+    // fixed hold-off in the vector's factory account.
     if let Some(ep) = &cp.endpoint {
         v.endpoint = ep.clone();
+    }
+    if let Some(h) = cp.hold_off {
+        harness::profile::fix_hold_off(&mut v.factory_objects, h);
     }
     Plan {
         skip: cp.skip_reason(&v).or_else(|| client.wire_skip(cp, &v)),

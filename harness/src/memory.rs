@@ -231,6 +231,7 @@ impl Driver for MemoryDriver {
             misbehave: s.misbehave,
             bs_psk: None,
             key_misbehave: None,
+            hold_off: None,
         };
         let node = ReferenceNode::boot(cfg, self.now).map_err(AdapterError::Spawn)?;
         self.node = Some(node);

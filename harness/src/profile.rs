@@ -66,6 +66,13 @@ pub struct ClientProfile {
     /// `None`: the client takes the name each vector gives (`urn:dev:ref-1`).
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// The device's factory Client Hold Off Time in seconds (/0/x/11 of its factory
+    /// Bootstrap-Server Account, BS-FACT-05), when it is fixed and cannot be provisioned
+    /// with the vectors' 1 s: the vectors' factory account takes this value, so that the
+    /// harness waits the device's own hold-off and judges its timing against it (a vector
+    /// whose order this makes impossible in real time is skipped with the reason).
+    #[serde(default)]
+    pub hold_off: Option<u16>,
     /// Optional features.
     #[serde(default)]
     pub features: Features,
@@ -158,6 +165,16 @@ fn default_formats() -> Vec<u16> {
     vec![11542, 110, 0, 42]
 }
 
+/// Gives the Bootstrap-Server Account of a factory configuration the Client Hold Off Time
+/// `seconds` (a device's fixed value, [`ClientProfile::hold_off`]).
+pub fn fix_hold_off(factory: &mut bootstrap_model::store::ObjectStore, seconds: u16) {
+    for (_, s) in factory.security.iter_mut() {
+        if s.is_bootstrap() {
+            s.hold_off = Some(seconds);
+        }
+    }
+}
+
 impl ClientProfile {
     /// The built-in profile of the bundled reference client claiming `profile`.
     pub fn reference(profile: Profile) -> ClientProfile {
@@ -171,6 +188,7 @@ impl ClientProfile {
             factories: Factory::ALL.iter().map(|f| f.name().to_string()).collect(),
             timing_deviations: Vec::new(),
             endpoint: None,
+            hold_off: None,
             features: Features {
                 access_control: None,
                 ..Features::default()

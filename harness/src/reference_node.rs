@@ -104,6 +104,9 @@ pub struct NodeConfig {
     /// A misbehaviour of its secure sessions (`--key-misbehave`, [`KeyMisbehaviour`]),
     /// for showing that the harness's DTLS servers catch it.
     pub key_misbehave: Option<KeyMisbehaviour>,
+    /// A factory Client Hold Off Time of its own, in seconds (`--hold-off`), as a device
+    /// whose factory configuration cannot be provisioned with the vectors' 1 s has.
+    pub hold_off: Option<u16>,
 }
 
 /// How the client secures its session with one server (BS-SEC-05).
@@ -187,7 +190,11 @@ impl ReferenceNode {
             ..Default::default()
         }
         .choices(cfg.profile);
-        let (client, out) = Client::boot(&spec, cfg.factory.store(), choices);
+        let mut factory = cfg.factory.store();
+        if let Some(h) = cfg.hold_off {
+            crate::profile::fix_hold_off(&mut factory, h);
+        }
+        let (client, out) = Client::boot(&spec, factory, choices);
         let mut c = ReferenceNode {
             spec,
             client,

@@ -223,3 +223,50 @@ fn a_reset_that_fails_and_a_device_with_another_name_get_named_verdicts() {
         assert!(why.contains("urn:dev:someone-else"), "{name}: {why}");
     }
 }
+
+/// A device whose factory Client Hold Off Time is fixed (0 s, where the vectors provision
+/// 1 s) declares it in its profile (`hold_off = 0`): the harness judges its timing against
+/// its own hold-off, and the device is certified; the same device without the declaration
+/// fails every vector, its Bootstrap-Request early for the vectors' 1 s (BS-FACT-05): at
+/// power-on, where the vector allows nothing yet, or named too early.
+#[test]
+fn a_device_with_a_fixed_hold_off_is_judged_against_it() {
+    let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
+    let client = format!(
+        "'{exe}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}} --hold-off 0"
+    );
+    let run = |name: &str, declared: &str| {
+        let d = tmp(name);
+        let p = d.join("device.toml");
+        std::fs::write(
+            &p,
+            format!("name = \"quick board\"\nversion = \"1\"\nprofile = \"1.1\"\nfactories = [\"bootstrap-only\"]\n{declared}"),
+        )
+        .unwrap();
+        let o = certify(&[
+            "--client",
+            &client,
+            "--client-profile",
+            p.to_str().unwrap(),
+            "--report-dir",
+            d.to_str().unwrap(),
+            "-q",
+            SELECTION,
+        ]);
+        (o, d)
+    };
+    let (o, d) = run("hold-off-declared", "hold_off = 0\n");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(verdicts(&d).iter().all(|(_, v, _)| v == "PASS"));
+    let (o, d) = run("hold-off-undeclared", "");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    for (name, verdict, why) in verdicts(&d) {
+        assert_eq!(verdict, "FAIL", "{name}: {why}");
+        // Sent during the power-on step, where the hold-off still runs, or named early.
+        assert!(
+            why.contains("/bs?ep=")
+                && (why.contains("too early") || why.contains("does not allow here")),
+            "{name}: {why}"
+        );
+    }
+}

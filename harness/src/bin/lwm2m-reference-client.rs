@@ -116,6 +116,10 @@ struct Wire {
     /// bootstrap-key-everywhere, wrong-bootstrap-key, plain-coap, stale-key.
     #[arg(long)]
     key_misbehave: Option<String>,
+    /// A factory Client Hold Off Time of its own, in seconds (a device whose factory
+    /// configuration is fixed); default: the factory configuration's.
+    #[arg(long)]
+    hold_off: Option<u16>,
 }
 
 /// The factory bootstrap PSK given on the command line, if any.
@@ -233,6 +237,7 @@ fn wire_config(w: Wire) -> Result<harness::reference_node::NodeConfig, String> {
     Ok(harness::reference_node::NodeConfig {
         bs_psk,
         key_misbehave,
+        hold_off: w.hold_off,
         profile,
         endpoint: w.endpoint,
         factory,
