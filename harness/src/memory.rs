@@ -60,6 +60,9 @@ pub struct ClientSetup {
     pub block_size: Option<usize>,
     /// The Content-Formats it takes (`None`: every one it can).
     pub content_formats: Option<Vec<u16>>,
+    /// An Endpoint Client Name of its own (`None`: the vector's), as a stray device on the
+    /// network has.
+    pub endpoint: Option<String>,
 }
 
 /// Makes an in-memory player per vector.
@@ -213,7 +216,7 @@ impl Driver for MemoryDriver {
         let s = &self.setup;
         let cfg = NodeConfig {
             profile,
-            endpoint: v.endpoint.clone(),
+            endpoint: s.endpoint.clone().unwrap_or_else(|| v.endpoint.clone()),
             factory: v.factory,
             uris: uris.clone(),
             bugs: s.bugs,

@@ -219,3 +219,39 @@ fn lost_and_reordered_datagrams_are_recovered() {
     }
     assert!(dropped_any, "no datagram was retransmitted");
 }
+
+/// Servers listening beyond loopback (`PlayerOptions::only_endpoint`, set when `--listen`
+/// is not a loopback address) ignore a Bootstrap-Request or Register with another endpoint
+/// name, and the step names it; on loopback the same client is judged (and fails on its
+/// name); the client with the vector's name passes either way.
+#[test]
+fn beyond_loopback_the_servers_answer_only_the_declared_endpoint() {
+    let vs: Vec<Vector> = vectors()
+        .into_iter()
+        .filter(|v| v.name.starts_with("bs-del-01"))
+        .collect();
+    assert!(!vs.is_empty());
+    let only = PlayerOptions {
+        only_endpoint: true,
+        ..options()
+    };
+    let stray = ClientSetup {
+        endpoint: Some("urn:dev:stray".into()),
+        ..ClientSetup::default()
+    };
+    let guarded = MemoryFactory::new(only.clone(), stray.clone(), None);
+    for (name, verdict) in not_passed(&guarded, &vs) {
+        assert!(
+            verdict.contains("ignored a Bootstrap-") && verdict.contains("ep=urn:dev:stray"),
+            "{name}: {verdict}"
+        );
+    }
+    assert_eq!(not_passed(&guarded, &vs).len(), vs.len());
+    let open = MemoryFactory::new(options(), stray, None);
+    assert_eq!(not_passed(&open, &vs).len(), vs.len());
+    for (name, verdict) in not_passed(&open, &vs) {
+        assert!(!verdict.contains("ignored a"), "{name}: {verdict}");
+    }
+    let right = MemoryFactory::new(only, ClientSetup::default(), None);
+    assert_eq!(not_passed(&right, &vs), []);
+}
