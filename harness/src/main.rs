@@ -403,6 +403,12 @@ fn bundled_wire_cmdline(cli: &Cli) -> Result<String, String> {
 /// The wire options of the run: the RFC 7252 timing at `scale`, `--settle-ms`, `--ipv6`,
 /// `--attach`.
 fn wire_options(cli: &Cli, scale: f64) -> Result<UdpOptions, String> {
+    if cli.listen.is_some_and(|a| a.is_unspecified()) && cli.advertise.is_none() {
+        return Err(format!(
+            "--listen {}: a device cannot reach an unspecified address; add --advertise HOST (the address the device reaches the harness at)",
+            cli.listen.map(|a| a.to_string()).unwrap_or_default()
+        ));
+    }
     let reset = match &cli.reset_cmd {
         None => None,
         Some(_) if !cli.attach => {

@@ -797,6 +797,18 @@ fn bad_wire_flags_are_one_line_each() {
             "--pcap, --coap-time-scale and --dtls need a client on the wire",
         ),
         (
+            &["--client", "wire-ref", "--listen", "0.0.0.0"][..],
+            "--listen 0.0.0.0: a device cannot reach an unspecified address; add --advertise HOST",
+        ),
+        (
+            &["--client", "wire-ref", "--reset-cmd", "true"][..],
+            "--reset-cmd restarts a device the harness attaches to: add --attach",
+        ),
+        (
+            &["--client", "ref", "--listen", "127.0.0.2"][..],
+            "--listen, --advertise and --reset-cmd need a client on the wire",
+        ),
+        (
             &["--client", "ref", "--dtls"][..],
             "--pcap, --coap-time-scale and --dtls need a client on the wire",
         ),
