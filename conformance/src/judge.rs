@@ -802,6 +802,16 @@ pub fn problems(ctx: Context<'_>, r: &SendRule, m: &CoapMessage) -> Vec<String> 
     p
 }
 
+/// Whether Endpoint Client Name `ep` is the one `expected` names: that name, or, when
+/// `expected` ends in `*`, any longer name it begins (a device profile's
+/// `urn:imei:*`, for a fleet whose boards each have their own name).
+pub fn endpoint_matches(expected: &str, ep: &str) -> bool {
+    match expected.strip_suffix('*') {
+        Some(prefix) => ep.len() > prefix.len() && ep.starts_with(prefix),
+        None => ep == expected,
+    }
+}
+
 /// The `ep=` query parameter: the client's Endpoint Client Name, where `presence` says it
 /// must be there (`clause` names the requirements).
 fn endpoint_problems(
@@ -812,7 +822,7 @@ fn endpoint_problems(
     p: &mut Vec<String>,
 ) {
     match (one(m, "ep", p), presence) {
-        (Some(v), _) if v == ctx.endpoint => {}
+        (Some(v), _) if endpoint_matches(ctx.endpoint, v) => {}
         (Some(v), _) => p.push(format!("has ep={v}, not ep={} ({clause})", ctx.endpoint)),
         (None, Presence::Required) => p.push(format!("has no ep= ({clause})")),
         (None, Presence::Optional) => {}

@@ -165,7 +165,7 @@ impl<D: Driver> DtlsDriver<D> {
         for plain in plains {
             if is_request(&plain) && !self.accepts(d.server, &identity) {
                 self.violations.push(format!(
-                    "the client sent a request to {} in its session keyed with PSK identity {:?}, which its account no longer holds ({}): when the security material of an account changes the client opens a new session with the new material (BS-WIPE-05, BS-SEC-05; A-17)",
+                    "the client sent a request to {} in its session keyed with PSK identity {:?}, which its account no longer holds ({}): when the security material of an account changes the client opens a new session with the new material (BS-WIPE-05, BS-SEC-05; A-17, A-25 in the README)",
                     server_name(d.server),
                     String::from_utf8_lossy(&identity),
                     self.accepted(d.server).join(", ")

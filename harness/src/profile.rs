@@ -62,8 +62,9 @@ pub struct ClientProfile {
     #[serde(default)]
     pub timing_deviations: Vec<String>,
     /// The device's own Endpoint Client Name (BS-CI-02), for a device whose name is fixed
-    /// (`urn:imei:...`): the vectors' `ep` is checked against it and `{endpoint}` gives it.
-    /// `None`: the client takes the name each vector gives (`urn:dev:ref-1`).
+    /// (`urn:imei:...`), or a prefix ending in `*` (`urn:imei:*`, boards of one fleet): the
+    /// vectors' `ep` is checked against it and `{endpoint}` gives it. `None`: the client
+    /// takes the name each vector gives (`urn:dev:ref-1`).
     #[serde(default)]
     pub endpoint: Option<String>,
     /// The device's factory Client Hold Off Time in seconds (/0/x/11 of its factory

@@ -517,3 +517,12 @@ fn a_missing_message_counts_as_the_step_says_and_tolerated_repeats_pass() {
         })
     ));
 }
+
+#[test]
+fn endpoint_names_and_prefix_patterns() {
+    assert!(endpoint_matches("urn:dev:ref-1", "urn:dev:ref-1"));
+    assert!(!endpoint_matches("urn:dev:ref-1", "urn:dev:ref-12"));
+    assert!(endpoint_matches("urn:imei:*", "urn:imei:490154203237518"));
+    assert!(!endpoint_matches("urn:imei:*", "urn:imei:"));
+    assert!(!endpoint_matches("urn:imei:*", "urn:dev:ref-1"));
+}
