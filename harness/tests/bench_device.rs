@@ -2,58 +2,15 @@
 //! 127.0.0.2 (all of 127/8 is loopback) and advertises it; the "device" is the bundled
 //! client started as a separate process with its own fixed endpoint name, restarted by
 //! `--reset-cmd` for each vector (its profile names the fleet's prefix, `urn:dev:bench-*`).
-//! Its verdicts equal those of the same client launched by the harness; a reset command that fails and a device with the wrong endpoint name get
-//! named verdicts in time, and no device process is left behind.
+//! Its verdicts equal those of the same client launched by the harness; a reset command
+//! that fails and a device with the wrong endpoint name get named verdicts in time, and no
+//! device process is left behind.
 
+mod common;
+
+use common::{certify, text, verdicts_in};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn certify(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("lwm2m-certify runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("bench")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// (name, verdict) of each vector in the report in `dir`.
-fn verdicts(dir: &Path) -> Vec<(String, String, String)> {
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    r["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let why = v["verdict"]["detail"]
-                .as_str()
-                .or(v["verdict"]["reason"].as_str())
-                .unwrap_or_default();
-            (
-                v["name"].as_str().unwrap().to_string(),
-                v["verdict"]["verdict"].as_str().unwrap().to_string(),
-                why.to_string(),
-            )
-        })
-        .collect()
-}
 
 /// The attach ports of each test (tests run at the same time): bootstrap server, DM0.
 const PORTS_CERTIFIED: (u16, u16) = (25783, 25693);
@@ -167,7 +124,7 @@ fn a_device_reset_for_each_vector_is_certified_as_when_launched() {
         t.contains("provision the device with bootstrap server coap://127.0.0.2:25783 (endpoint urn:dev:bench-*)"),
         "{t}"
     );
-    let attached = verdicts(&d);
+    let attached = verdicts_in(&d);
     assert_eq!(attached.len(), 75, "{attached:?}");
     // PASS, or SKIP with its reason (vectors whose factory no prologue can stand in for).
     assert!(
@@ -180,10 +137,7 @@ fn a_device_reset_for_each_vector_is_certified_as_when_launched() {
     // 127.0.0.1): the same vectors and verdicts.
     let l = tmp("launched");
     let p = profile(&l, "urn:dev:bench-7");
-    let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
-    let client = format!(
-        "'{exe}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}}"
-    );
+    let client = launched();
     let o = certify(&[
         "--client",
         &client,
@@ -200,7 +154,7 @@ fn a_device_reset_for_each_vector_is_certified_as_when_launched() {
             .map(|(n, v, _)| (n.clone(), v.clone()))
             .collect::<Vec<_>>()
     };
-    assert_eq!(names(&attached), names(&verdicts(&l)));
+    assert_eq!(names(&attached), names(&verdicts_in(&l)));
 }
 
 #[test]
@@ -215,7 +169,7 @@ fn a_reset_that_fails_and_a_device_with_another_name_get_named_verdicts() {
         SELECTION,
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    for (name, verdict, why) in verdicts(&d) {
+    for (name, verdict, why) in verdicts_in(&d) {
         assert_eq!(verdict, "ERROR", "{name}: {why}");
         assert!(
             why.contains("--reset-cmd failed (exit status: 3)") && why.contains("no power switch"),
@@ -230,7 +184,7 @@ fn a_reset_that_fails_and_a_device_with_another_name_get_named_verdicts() {
     let o = attach(&d, &reset, "urn:dev:bench-7", PORTS_NAMED, SELECTION);
     stop_device(&d);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let all = verdicts(&d);
+    let all = verdicts_in(&d);
     assert!(!all.is_empty());
     for (name, verdict, why) in all {
         assert_eq!(verdict, "FAIL", "{name}: {why}");
@@ -245,10 +199,7 @@ fn a_reset_that_fails_and_a_device_with_another_name_get_named_verdicts() {
 /// power-on, where the vector allows nothing yet, or named too early.
 #[test]
 fn a_device_with_a_fixed_hold_off_is_judged_against_it() {
-    let exe = env!("CARGO_BIN_EXE_lwm2m-reference-client");
-    let client = format!(
-        "'{exe}' wire --profile {{profile}} --factory {{factory}} --endpoint {{endpoint}} --bootstrap {{bs_uri}} --bootstrap-alternate {{bs_alt_uri}} --servers {{server_uris}} --pack {{bootstrap_pack}} --access-control {{access_control}} --coap-time-scale {{coap_time_scale}} --hold-off 0"
-    );
+    let client = format!("{} --hold-off 0", launched());
     let run = |name: &str, declared: &str| {
         let d = tmp(name);
         let p = d.join("device.toml");
@@ -271,10 +222,10 @@ fn a_device_with_a_fixed_hold_off_is_judged_against_it() {
     };
     let (o, d) = run("hold-off-declared", "hold_off = 0\n");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(verdicts(&d).iter().all(|(_, v, _)| v == "PASS"));
+    assert!(verdicts_in(&d).iter().all(|(_, v, _)| v == "PASS"));
     let (o, d) = run("hold-off-undeclared", "");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    for (name, verdict, why) in verdicts(&d) {
+    for (name, verdict, why) in verdicts_in(&d) {
         assert_eq!(verdict, "FAIL", "{name}: {why}");
         // Sent during the power-on step, where the hold-off still runs, or named early.
         assert!(
@@ -283,4 +234,19 @@ fn a_device_with_a_fixed_hold_off_is_judged_against_it() {
             "{name}: {why}"
         );
     }
+}
+
+/// The bundled client as the harness launches it, placeholders and all, but without
+/// `{client_port}`: a device's address is not known before it speaks, so the launched
+/// client, compared with it, must not make its own known either.
+fn launched() -> String {
+    harness::launch::reference_cmdline(
+        Path::new(env!("CARGO_BIN_EXE_lwm2m-reference-client")),
+        None,
+    )
+    .replace(" --port {client_port}", "")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    common::tmp("bench", name)
 }

@@ -5,57 +5,12 @@
 //! Bootstrap-Request and a Register against the harness's DTLS servers, and fails its
 //! handshake with a wrong key.
 
+mod common;
+
+use common::{certify, text, verdicts_in};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn certify(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("lwm2m-certify runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("dtls")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Name, verdict and detail (or reason) of each vector in the report in `dir`.
-fn verdicts(dir: &Path) -> Vec<(String, String, String)> {
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
-    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
-    r["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let verdict = &v["verdict"];
-            let why = verdict["detail"]
-                .as_str()
-                .or(verdict["reason"].as_str())
-                .unwrap_or_default();
-            (
-                v["name"].as_str().unwrap().to_string(),
-                verdict["verdict"].as_str().unwrap().to_string(),
-                why.to_string(),
-            )
-        })
-        .collect()
-}
 
 /// Skips a conforming client may get over DTLS: the harness's lag on a loaded machine, the
 /// single-server vectors of BS-OBJ-05, and the two ambiguities of DTLS (a server speaking
@@ -83,7 +38,7 @@ fn the_whole_suite_over_dtls_certifies_the_bundled_reference_client() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("CoAP over DTLS 1.2"), "{}", text(&o));
-    let all = verdicts(&d);
+    let all = verdicts_in(&d);
     let pass = all.iter().filter(|(_, v, _)| v == "PASS").count();
     assert!(pass >= 300, "only {pass} vectors passed over DTLS");
     for (name, verdict, why) in &all {
@@ -126,7 +81,7 @@ fn every_key_misbehaviour_is_caught_over_dtls() {
             filter,
         ]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
-        let all = verdicts(&d);
+        let all = verdicts_in(&d);
         let failed = all.iter().filter(|(_, v, _)| v == "FAIL").count();
         let caught = all
             .iter()
@@ -205,28 +160,52 @@ fn key_text(k: u8) -> String {
     char::from(k).to_string().repeat(16)
 }
 
+/// Plays `vector` in attach mode over DTLS while `coap-client-openssl` sends one request
+/// (`args`) to the server on `port`: libcoap's output, then the harness's exit code and
+/// output, and the report's directory.
+fn libcoap_against(
+    name: &str,
+    vector: &str,
+    port: u16,
+    args: &[&str],
+) -> (Output, (Option<i32>, String), PathBuf) {
+    let d = tmp(name);
+    let h = attach(&d, "1.1", vector);
+    until_listening(port);
+    let c = coap_client(args);
+    (c, finish(h), d)
+}
+
+/// The step a report's first vector ended at.
+fn first_step(dir: &Path) -> u64 {
+    common::report(dir)["results"][0]["verdict"]["step"]
+        .as_u64()
+        .unwrap()
+}
+
 #[test]
 fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fails() {
     // Bootstrap-Request to the bootstrap server, with the factory BS account's PSK
     // (identity key-100, its key 16 bytes of 100).
-    let d = tmp("libcoap-bs");
-    let h = attach(&d, "1.1", "bs-acct-01-register-accepted-nothing-7cfb97");
-    until_listening(5783);
-    let c = coap_client(&[
-        "-m",
-        "post",
-        "-B",
-        "5",
-        "-u",
-        "key-100",
-        "-k",
-        &key_text(100),
-        "coaps://127.0.0.1:5783/bs?ep=urn:dev:ref-1",
-    ]);
-    let (code, out) = finish(h);
+    let (c, (code, out), d) = libcoap_against(
+        "libcoap-bs",
+        "bs-acct-01-register-accepted-nothing-7cfb97",
+        5783,
+        &[
+            "-m",
+            "post",
+            "-B",
+            "5",
+            "-u",
+            "key-100",
+            "-k",
+            &key_text(100),
+            "coaps://127.0.0.1:5783/bs?ep=urn:dev:ref-1",
+        ],
+    );
     assert_eq!(c.status.code(), Some(0), "coap-client: {}", text(&c));
     assert_eq!(code, Some(1), "{out}");
-    let all = verdicts(&d);
+    let all = verdicts_in(&d);
     // The Bootstrap-Request (step 2) passed; the vector stops where libcoap, which closed
     // its session after the answer, is to get the bootstrap server's first write.
     assert_eq!(all[0].1, "ERROR", "{all:?}");
@@ -236,35 +215,29 @@ fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fai
             .contains("closed its DTLS session with the bootstrap server"),
         "{all:?}"
     );
-    let step = |r: &str| -> u64 {
-        let v: serde_json::Value = serde_json::from_str(r).unwrap();
-        v["results"][0]["verdict"]["step"].as_u64().unwrap()
-    };
-    assert_eq!(
-        step(&std::fs::read_to_string(d.join("report.json")).unwrap()),
-        3
-    );
+    assert_eq!(first_step(&d), 3);
     let report = std::fs::read_to_string(d.join("report.md")).unwrap();
     assert!(report.contains("/bs?ep=urn:dev:ref-1"), "{report}");
 
     // The same with a wrong key: the handshake fails, nothing reaches the server.
-    let d = tmp("libcoap-wrong-key");
-    let h = attach(&d, "1.1", "bs-acct-01-register-accepted-nothing-7cfb97");
-    until_listening(5783);
-    let c = coap_client(&[
-        "-m",
-        "post",
-        "-B",
-        "3",
-        "-u",
-        "key-100",
-        "-k",
-        &key_text(99),
-        "coaps://127.0.0.1:5783/bs?ep=urn:dev:ref-1",
-    ]);
-    let (code, out) = finish(h);
+    let (c, (code, out), d) = libcoap_against(
+        "libcoap-wrong-key",
+        "bs-acct-01-register-accepted-nothing-7cfb97",
+        5783,
+        &[
+            "-m",
+            "post",
+            "-B",
+            "3",
+            "-u",
+            "key-100",
+            "-k",
+            &key_text(99),
+            "coaps://127.0.0.1:5783/bs?ep=urn:dev:ref-1",
+        ],
+    );
     assert_eq!(code, Some(1), "{out}");
-    let all = verdicts(&d);
+    let all = verdicts_in(&d);
     assert!(
         all[0].2.contains("at step 2") || all[0].2.contains("did not complete"),
         "{all:?}"
@@ -273,32 +246,29 @@ fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fai
     assert!(!text(&c).contains("2.04"), "{}", text(&c));
 
     // Register with management server DM0, with the factory server account's PSK (key-50).
-    let d = tmp("libcoap-register");
-    let h = attach(
-        &d,
-        "1.1",
+    let (c, (code, out), d) = libcoap_against(
+        "libcoap-register",
         "bs-rb-06-bootstrap-request-trigger-4.05-nothing-997899",
+        5693,
+        &[
+            "-m",
+            "post",
+            "-B",
+            "5",
+            "-u",
+            "key-50",
+            "-k",
+            &key_text(50),
+            "-t",
+            "40",
+            "-e",
+            "</1/0>,</2/0>,</3/0>",
+            "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
+        ],
     );
-    until_listening(5693);
-    let c = coap_client(&[
-        "-m",
-        "post",
-        "-B",
-        "5",
-        "-u",
-        "key-50",
-        "-k",
-        &key_text(50),
-        "-t",
-        "40",
-        "-e",
-        "</1/0>,</2/0>,</3/0>",
-        "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
-    ]);
-    let (code, out) = finish(h);
     assert_eq!(c.status.code(), Some(0), "coap-client: {}", text(&c));
     assert_eq!(code, Some(1), "{out}");
-    let all = verdicts(&d);
+    let all = verdicts_in(&d);
     // The Register was judged and answered 2.01 (step 1); libcoap, gone, does not get
     // the Execute of step 2.
     assert_eq!(all[0].1, "ERROR", "{all:?}");
@@ -306,8 +276,9 @@ fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fai
         all[0].2.contains("closed its DTLS session with server DM0"),
         "{all:?}"
     );
-    assert_eq!(
-        step(&std::fs::read_to_string(d.join("report.json")).unwrap()),
-        2
-    );
+    assert_eq!(first_step(&d), 2);
+}
+
+fn tmp(name: &str) -> PathBuf {
+    common::tmp("dtls", name)
 }

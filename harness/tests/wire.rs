@@ -5,59 +5,12 @@
 //! transfer) gets a named verdict or error within its timeout, and leaves no process
 //! behind; a client with 16-byte blocks (RFC 7959) is certified.
 
+mod common;
+
+use common::{certify, report, text, verdicts};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn certify(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lwm2m-certify"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("lwm2m-certify runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("wire")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
-    serde_json::from_str(&text).unwrap()
-}
-
-fn verdicts(r: &serde_json::Value) -> Vec<(String, String, String)> {
-    r["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let verdict = &v["verdict"];
-            let why = verdict["detail"]
-                .as_str()
-                .or(verdict["reason"].as_str())
-                .unwrap_or_default();
-            (
-                v["name"].as_str().unwrap().to_string(),
-                verdict["verdict"].as_str().unwrap().to_string(),
-                why.to_string(),
-            )
-        })
-        .collect()
-}
 
 /// The skips a conforming client declared with the Access Control object may get on a
 /// loaded machine: a vector whose order cannot happen in real time, or that the harness was
@@ -1149,4 +1102,8 @@ fn independent_misbehaviours_fail_on_the_wire() {
             "{name} failed for another reason: {t}"
         );
     }
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    common::tmp("wire", name)
 }
