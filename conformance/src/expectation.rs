@@ -41,6 +41,32 @@ pub struct Expectation {
     pub note: Option<String>,
 }
 
+impl Expectation {
+    /// Updates `held`, the management servers that hold the client's DTLS handshake (they
+    /// hold another key, `register-handshake-failed`), for the step this expectation
+    /// judges: a server it expects a handshake to ([`SendRule::Handshake`]) holds from this
+    /// step on; one it expects a Register to is open again. A DTLS transport gates its
+    /// servers so; a replay without one sees a Register to a held server as its handshake.
+    pub fn update_held(&self, held: &mut std::collections::BTreeSet<u8>) {
+        for r in self.sends.iter().chain(self.or_sends.iter().flatten()) {
+            match r {
+                SendRule::Handshake {
+                    to: ServerUri::Server(k),
+                } => {
+                    held.insert(*k);
+                }
+                SendRule::Register {
+                    to: ServerUri::Server(k),
+                    ..
+                } => {
+                    held.remove(k);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// How the absence of a step's required messages counts, where the specification leaves
 /// their timing (or their sending) to the client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -266,6 +292,16 @@ pub enum SendRule {
         /// Whether the object list may be left out (1.2: a Profile ID may stand for it).
         objects_optional: bool,
     },
+    /// A DTLS handshake (its ClientHello) to a `coaps://` management server that holds
+    /// another key than the client's account: where a Register would go, had the session
+    /// come up ([`bootstrap_model::system::Action::RegisterHandshakeFailed`]). The PSK
+    /// identity the client then presents is checked by the transport (BS-SEC-05); the
+    /// failed handshake is a registration failure (Transport 1.2 §5.2.10, BS-REG-06).
+    /// Observable only over DTLS: a vector with it is skipped on other transports.
+    Handshake {
+        /// Where to.
+        to: ServerUri,
+    },
 }
 
 impl SendRule {
@@ -274,7 +310,8 @@ impl SendRule {
         match self {
             SendRule::BootstrapRequest { to, .. }
             | SendRule::BootstrapPackRequest { to, .. }
-            | SendRule::Register { to, .. } => *to,
+            | SendRule::Register { to, .. }
+            | SendRule::Handshake { to } => *to,
         }
     }
 
@@ -284,6 +321,7 @@ impl SendRule {
             SendRule::BootstrapRequest { .. } => "Bootstrap-Request",
             SendRule::BootstrapPackRequest { .. } => "Bootstrap-Pack-Request",
             SendRule::Register { .. } => "Register",
+            SendRule::Handshake { .. } => "DTLS handshake",
         }
     }
 }

@@ -808,6 +808,8 @@ fn build_path(
             all.extend(observation(profile, &a, &w.state));
         }
     }
+    let mut boot = boot;
+    refused_handshakes(&mut boot, &mut w.steps);
     // After the last step the client is as it was then: a Register its retry procedure
     // may send again stays allowed.
     let mut after_last = quiet_closure(model, &w.state, &w.know)?;
@@ -845,6 +847,41 @@ fn build_path(
             method,
         },
     })
+}
+
+/// Where a step has a management server fail the client's DTLS handshake
+/// ([`Action::RegisterHandshakeFailed`]: it holds another key), the Register the client
+/// was to send it, in the last expectation before (a step's or the boot's), becomes the
+/// handshake it starts: no Register can come out of a session that never comes up, and
+/// what the step can see of the client is its ClientHello (the identity it presents is the
+/// transport's to check, BS-SEC-05). The harness's server holds that handshake until the
+/// step that fails it, as it holds a Register until the step that answers it.
+fn refused_handshakes(boot: &mut Expectation, steps: &mut [Step]) {
+    for j in 0..steps.len() {
+        let Action::RegisterHandshakeFailed { server } = steps[j].stimulus else {
+            continue;
+        };
+        let to = bootstrap_model::objects::ServerUri::Server(server);
+        let is_register = |r: &SendRule| matches!(r, SendRule::Register { to: t, .. } if *t == to);
+        let earlier = steps[..j]
+            .iter_mut()
+            .rev()
+            .map(|s| &mut s.expect)
+            .chain(std::iter::once(&mut *boot))
+            .find(|e| {
+                e.sends
+                    .iter()
+                    .chain(e.or_sends.iter().flatten())
+                    .any(is_register)
+            });
+        if let Some(e) = earlier {
+            for rules in std::iter::once(&mut e.sends).chain(e.or_sends.iter_mut()) {
+                for r in rules.iter_mut().filter(|r| is_register(r)) {
+                    *r = SendRule::Handshake { to };
+                }
+            }
+        }
+    }
 }
 
 /// The walk along a path while [`build_path`] builds its steps: the model's state, what the
@@ -938,6 +975,17 @@ impl<'a> Walk<'a> {
         if let Action::RegisterRejected { server } | Action::RegisterLost { server } = a {
             let again = register_again(profile, pre, &self.know, *server)?;
             self.retrying_registers.extend(again);
+        }
+        // A client whose handshake failed may start another while its registration retry
+        // procedure runs (Transport 1.2 §5.2.10: an alert that recommends a retry); the
+        // server still holds another key, so each is a handshake again, never a Register.
+        if let Action::RegisterHandshakeFailed { server } = a {
+            let again = SendRule::Handshake {
+                to: bootstrap_model::objects::ServerUri::Server(*server),
+            };
+            if !self.retrying_registers.contains(&again) {
+                self.retrying_registers.push(again);
+            }
         }
         let sends = send_rules(profile, &next, &after, &out.send)?;
         let mut or_sends = Vec::new();
@@ -1218,7 +1266,9 @@ fn observation(profile: Profile, last: &Action, state: &SystemState) -> Vec<Acti
         Phase::Operating
             if matches!(
                 last,
-                Action::RegisterRejected { .. } | Action::RegisterLost { .. }
+                Action::RegisterRejected { .. }
+                    | Action::RegisterLost { .. }
+                    | Action::RegisterHandshakeFailed { .. }
             ) && state.client.store.bootstrap_account().is_some() =>
         {
             vec![Action::ClientHoldOffExpired]
@@ -1276,9 +1326,9 @@ fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
             Action::BootstrapDelete { .. } => "bootstrap.delete",
             Action::BootstrapFinish | Action::BootstrapFinishDuplicated => "bootstrap.finish",
             Action::RegisterAccepted { .. } => "registration",
-            Action::RegisterRejected { .. } | Action::RegisterLost { .. } => {
-                "bootstrap.rebootstrap"
-            }
+            Action::RegisterRejected { .. }
+            | Action::RegisterLost { .. }
+            | Action::RegisterHandshakeFailed { .. } => "bootstrap.rebootstrap",
             Action::BootstrapRequestTrigger { .. } | Action::ReBootstrapNotification { .. } => {
                 "bootstrap.server-initiated"
             }
@@ -1309,6 +1359,9 @@ fn tags(factory: Factory, steps: &[Step], boot: &Expectation) -> Vec<String> {
         }
         if matches!(s.stimulus, Action::BootstrapFinishDuplicated) {
             t.insert("network.duplication");
+        }
+        if matches!(s.stimulus, Action::RegisterHandshakeFailed { .. }) {
+            t.insert("transport.dtls");
         }
         if matches!(s.stimulus, Action::BootstrapWrite { .. })
             && s.request.is_some()
@@ -1594,7 +1647,11 @@ fn random_walk(
     for p in &picks[1..] {
         actions.clear();
         stateright::Model::actions(model, &s, &mut actions);
-        actions.retain(|a| sent_in_vectors(model.config.profile, a));
+        // A refused handshake needs the DTLS transport: the walks stay playable on all.
+        actions.retain(|a| {
+            sent_in_vectors(model.config.profile, a)
+                && !matches!(a, Action::RegisterHandshakeFailed { .. })
+        });
         if actions.is_empty() {
             break;
         }
@@ -1695,7 +1752,8 @@ pub fn step_class(s: &Step) -> String {
         .map(|x| match x {
             SendRule::BootstrapRequest { .. } => "bootstrap-request",
             SendRule::BootstrapPackRequest { .. } => "pack-request",
-            SendRule::Register { .. } => "register",
+            // The model's Register, observed as the handshake a refused session shows.
+            SendRule::Register { .. } | SendRule::Handshake { .. } => "register",
         })
         .collect();
     sends.dedup();

@@ -747,6 +747,7 @@ pub fn describe(ctx: Context<'_>, r: &SendRule) -> String {
         SendRule::Register { lifetime, .. } => {
             format!("a Register POST {to}/rd?ep={}&lt={lifetime}", ctx.endpoint)
         }
+        SendRule::Handshake { .. } => format!("a DTLS handshake (ClientHello) to {to}"),
     }
 }
 
@@ -761,6 +762,8 @@ fn same_kind(r: &SendRule, m: &CoapMessage) -> bool {
         SendRule::BootstrapRequest { .. } => path_is(m, "POST", "bs"),
         SendRule::BootstrapPackRequest { .. } => path_is(m, "GET", "bspack"),
         SendRule::Register { .. } => path_is(m, "POST", "rd"),
+        // A Register that came through explains best why the handshake was not it.
+        SendRule::Handshake { .. } => m.is_handshake() || path_is(m, "POST", "rd"),
     }
 }
 
@@ -797,7 +800,14 @@ pub fn problems(ctx: Context<'_>, r: &SendRule, m: &CoapMessage) -> Vec<String> 
         SendRule::BootstrapPackRequest { accept, .. } => {
             pack_request_problems(ctx, m, accept, &mut p)
         }
+        SendRule::Register { .. } if m.is_handshake() => {
+            p.push("is a DTLS handshake, not a Register".into())
+        }
         SendRule::Register { .. } => register_problems(ctx, r, m, &mut p),
+        SendRule::Handshake { .. } if !m.is_handshake() => p.push(
+            "is a CoAP request, not a DTLS handshake: the server holds another key than the client's account, so no session can come up (BS-SEC-05)".into(),
+        ),
+        SendRule::Handshake { .. } => {}
     }
     p
 }

@@ -99,6 +99,9 @@ pub fn code_name(dotted: &str) -> String {
 
 impl fmt::Display for CoapMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_handshake() {
+            return write!(f, "a DTLS handshake (ClientHello) to {}", self.uri);
+        }
         write!(f, "{} {}{}", self.method, self.uri, self.path)?;
         if !self.query.is_empty() {
             write!(f, "?{}", self.query.join("&"))?;

@@ -8,8 +8,10 @@ use crate::judge::{judge, Context, Finding};
 use crate::observation::{asked_accept, render_message, render_response, Variations};
 use crate::vector::Vector;
 use crate::wire;
+use crate::wire::CoapMessage;
 use bootstrap_model::bugs::BugSet;
-use bootstrap_model::client::{Client, Output};
+use bootstrap_model::client::{Client, Outgoing, Output};
+use bootstrap_model::objects::ServerUri;
 use bootstrap_model::profile::Profile;
 use bootstrap_model::system::{BootstrapSystem, Factory};
 use std::fmt;
@@ -81,23 +83,34 @@ pub fn replay_in_model_with(v: &Vector, bugs: BugSet, vary: &Variations) -> Resu
     }
     let mut state = model.initial_states()[factory_index].clone();
     let (_, boot) = Client::boot(&model.spec, v.factory.store(), state.client.choices);
-    let judged = |n: usize, expect, out: &Output, accept: Option<u16>| {
-        let accept = asked_accept(accept, vary);
-        let response = out
-            .response
-            .as_ref()
-            .map(|r| render_response(r, profile, &v.uris, vary, accept));
-        let sends: Vec<_> = out
-            .send
-            .iter()
-            .map(|o| render_message(o, &v.uris, vary))
-            .collect();
-        match judge(ctx, expect, response.as_ref(), &sends) {
-            Ok(()) => Ok(true),
-            Err(Finding::NotObserved(_)) => Ok(false),
-            Err(f) => Err(fail(n, f.to_string())),
-        }
-    };
+    // Servers that refuse the client's handshake: its Register to them shows as the
+    // handshake (the vector's `SendRule::Handshake`), as on a DTLS transport.
+    let mut held = std::collections::BTreeSet::new();
+    let mut judged =
+        |n: usize, expect: &crate::expectation::Expectation, out: &Output, accept: Option<u16>| {
+            expect.update_held(&mut held);
+            let accept = asked_accept(accept, vary);
+            let response = out
+                .response
+                .as_ref()
+                .map(|r| render_response(r, profile, &v.uris, vary, accept));
+            let sends: Vec<_> = out
+                .send
+                .iter()
+                .map(|o| match o {
+                    Outgoing::Register {
+                        to: to @ ServerUri::Server(k),
+                        ..
+                    } if held.contains(k) => CoapMessage::handshake(v.uris.uri(*to)),
+                    o => render_message(o, &v.uris, vary),
+                })
+                .collect();
+            match judge(ctx, expect, response.as_ref(), &sends) {
+                Ok(()) => Ok(true),
+                Err(Finding::NotObserved(_)) => Ok(false),
+                Err(f) => Err(fail(n, f.to_string())),
+            }
+        };
     judged(0, &v.boot, &boot, None)?;
     for (i, step) in v.steps.iter().enumerate() {
         let n = i + 1;

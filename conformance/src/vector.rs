@@ -100,6 +100,15 @@ pub struct Prologue {
 }
 
 impl Vector {
+    /// Whether the vector needs the DTLS transport: a management server of its refuses the
+    /// client's handshake ([`Action::RegisterHandshakeFailed`]), which only a secure
+    /// transport can play and only its handshakes show ([`SendRule::Handshake`]).
+    pub fn needs_dtls(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.stimulus, Action::RegisterHandshakeFailed { .. }))
+    }
+
     /// The vector as played after its prologue: started from the prologue's factory, its
     /// steps the prologue's and then the vector's (step numbers count the prologue's).
     /// `None` when it has no prologue.

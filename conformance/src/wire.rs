@@ -247,6 +247,31 @@ pub struct CoapMessage {
     pub payload: Option<Encoded>,
 }
 
+/// The method a [`CoapMessage`] carries when it stands for a DTLS handshake the client
+/// started rather than a CoAP request: see [`CoapMessage::handshake`].
+pub const HANDSHAKE: &str = "DTLS-HANDSHAKE";
+
+impl CoapMessage {
+    /// The client's ClientHello to the server at `uri`: what a step observes of a session
+    /// the server refuses (it holds another key, [`Action::RegisterHandshakeFailed`]), in
+    /// which no CoAP request can come (`SendRule::Handshake`, BS-SEC-05).
+    pub fn handshake(uri: String) -> CoapMessage {
+        CoapMessage {
+            method: HANDSHAKE.to_string(),
+            uri,
+            path: String::new(),
+            query: Vec::new(),
+            accept: None,
+            payload: None,
+        }
+    }
+
+    /// Whether this stands for a DTLS handshake ([`CoapMessage::handshake`]).
+    pub fn is_handshake(&self) -> bool {
+        self.method == HANDSHAKE
+    }
+}
+
 /// The Security Mode number of /0/x/2 (BS-OBJ-01): PSK 0, RPK 1, Certificate 2, NoSec 3.
 pub fn security_mode_number(m: SecurityMode) -> u8 {
     match m {
@@ -717,6 +742,7 @@ pub fn stimulus(action: &Action, profile: Profile, uris: &UriMap) -> Option<Coap
         | Action::RegisterAccepted { .. }
         | Action::RegisterRejected { .. }
         | Action::RegisterLost { .. }
+        | Action::RegisterHandshakeFailed { .. }
         | Action::ClientHoldOffExpired
         | Action::ExchangeLifetimeExpired
         | Action::BootstrapAccountTimeoutExpired => None,

@@ -116,6 +116,12 @@ pub trait Adapter {
         let _ = vector;
         Duration::ZERO
     }
+    /// Whether the adapter speaks CoAP over DTLS (`--dtls`): only then can a management
+    /// server refuse the client's handshake, as the vectors that need it ask
+    /// ([`Vector::needs_dtls`]); elsewhere they are skipped.
+    fn secure(&self) -> bool {
+        false
+    }
     /// Stops the client (also done on drop by adapters that own a process).
     fn stop(&mut self) {}
     /// The datagrams exchanged so far (adapters on the wire).

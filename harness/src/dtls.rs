@@ -444,6 +444,12 @@ impl DtlsSession {
         identity.filter(|_| self.is_established())
     }
 
+    /// On a server, the PSK identity the client presented in its ClientKeyExchange, also
+    /// in a handshake that has not completed (a refusing server reports it).
+    pub fn presented_identity(&self) -> Option<Vec<u8>> {
+        self.stream.ssl().psk_identity().map(<[u8]>::to_vec)
+    }
+
     /// The negotiated suite, by OpenSSL's name ([`Suite::openssl_name`]).
     pub fn cipher(&self) -> Option<&'static str> {
         let cipher = self.stream.ssl().current_cipher().map(|c| c.name());

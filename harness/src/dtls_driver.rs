@@ -22,7 +22,7 @@ use crate::account_keys::ServerKeys;
 use crate::adapter::AdapterError;
 use crate::dtls::{is_client_hello, looks_like_dtls, DtlsError, DtlsSession, Role};
 use crate::endpoint::is_request;
-use crate::player::{Datagram, Driver};
+use crate::player::{Datagram, Driver, Gate, Handshake};
 use conformance::vector::Vector;
 use conformance::wire::UriMap;
 use std::collections::{HashMap, VecDeque};
@@ -50,6 +50,38 @@ struct Session {
     started: Instant,
     /// Whether its establishment was noted.
     announced: bool,
+    /// Whether the server holds another key than the account's ([`Gate::Refuse`]).
+    refusing: bool,
+    /// The highest sequence number of the server's epoch-0 records, for its alert.
+    last_seq: u64,
+}
+
+/// The records of a DTLS datagram: (content type, epoch, sequence number) each.
+fn records(bytes: &[u8]) -> Vec<(u8, u16, u64)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 13 <= bytes.len() {
+        let epoch = u16::from_be_bytes([bytes[i + 3], bytes[i + 4]]);
+        let mut seq = [0u8; 8];
+        seq[2..].copy_from_slice(&bytes[i + 5..i + 11]);
+        let len = usize::from(u16::from_be_bytes([bytes[i + 11], bytes[i + 12]]));
+        out.push((bytes[i], epoch, u64::from_be_bytes(seq)));
+        i += 13 + len;
+    }
+    out
+}
+
+/// A fatal `bad_record_mac` alert in the clear (epoch 0, sequence number `seq`): what a
+/// server whose key differs sends when the client's Finished does not decrypt. RFC 6347
+/// §4.1.2.7 allows it (a DTLS server that alerts on an invalid MAC MUST send this one,
+/// fatal); RFC 5246 §7.2: on a fatal alert both sides close at once, and Transport 1.2
+/// §5.2.10: the client "MUST consider the handshake failed". Without it a client learns of
+/// the failure only from its own handshake timers, whose length the texts leave open.
+fn bad_record_mac(seq: u64) -> Vec<u8> {
+    let mut r = vec![21, 0xfe, 0xfd, 0, 0];
+    r.extend_from_slice(&seq.to_be_bytes()[2..]);
+    r.extend_from_slice(&[0, 2, 2, 20]);
+    r
 }
 
 /// A driver that speaks CoAP over DTLS-PSK on the sockets of the driver it wraps.
@@ -68,6 +100,12 @@ pub struct DtlsDriver<D: Driver> {
     /// Sessions the client closed (close_notify), by server and address: a server's request
     /// to it afterwards is an error of the client, not a server speaking first.
     closed: Vec<(usize, SocketAddr)>,
+    /// How each server treats handshakes (absent: [`Gate::Open`]).
+    gates: HashMap<usize, Gate>,
+    /// The last ClientHello of a handshake a [`Gate::Hold`] holds, by server and address.
+    held: HashMap<(usize, SocketAddr), Datagram>,
+    /// Handshakes seen at servers whose gate is not open, not yet taken.
+    handshakes: Vec<Handshake>,
 }
 
 impl<D: Driver> DtlsDriver<D> {
@@ -82,7 +120,14 @@ impl<D: Driver> DtlsDriver<D> {
             notes: Vec::new(),
             flood_noted: false,
             closed: Vec::new(),
+            gates: HashMap::new(),
+            held: HashMap::new(),
+            handshakes: Vec::new(),
         }
+    }
+
+    fn gate(&self, server: usize) -> Gate {
+        self.gates.get(&server).copied().unwrap_or_default()
     }
 
     fn session_for(&mut self, server: usize, from: SocketAddr, now: Instant) -> Option<()> {
@@ -102,10 +147,17 @@ impl<D: Driver> DtlsDriver<D> {
             return None;
         }
         let keys = Arc::clone(&self.keys);
+        let refusing = self.gate(server) == Gate::Refuse;
+        // A refusing server knows the account's identity but holds another key for it.
         let lookup = Arc::new(move |identity: &[u8]| {
-            keys.lock()
+            let key = keys
+                .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .key(server, identity)
+                .key(server, identity);
+            match refusing {
+                true => key.map(|k| k.iter().map(|b| !b).collect()),
+                false => key,
+            }
         });
         match DtlsSession::new(Role::Server(lookup), now) {
             Ok(dtls) => {
@@ -115,6 +167,8 @@ impl<D: Driver> DtlsDriver<D> {
                         dtls,
                         started: now,
                         announced: false,
+                        refusing,
+                        last_seq: 0,
                     },
                 );
                 Some(())
@@ -148,8 +202,27 @@ impl<D: Driver> DtlsDriver<D> {
                 .sessions
                 .get(&key)
                 .is_none_or(|s| s.dtls.is_established() || s.dtls.error().is_some());
-        if fresh && self.session_for(d.server, d.from, d.at).is_none() {
-            return Ok(());
+        if fresh {
+            match self.gate(d.server) {
+                Gate::Open => {}
+                Gate::Hold => {
+                    if !self.held.contains_key(&key) {
+                        self.handshakes.push(Handshake::Started {
+                            server: d.server,
+                            at: d.at,
+                        });
+                    }
+                    self.held.insert(key, d);
+                    return Ok(());
+                }
+                Gate::Refuse => self.handshakes.push(Handshake::Started {
+                    server: d.server,
+                    at: d.at,
+                }),
+            }
+            if self.session_for(d.server, d.from, d.at).is_none() {
+                return Ok(());
+            }
         }
         let Some(s) = self.sessions.get_mut(&key) else {
             // A record of no session (its handshake was dropped): discarded, RFC 6347
@@ -185,7 +258,42 @@ impl<D: Driver> DtlsDriver<D> {
             self.failed(key, &DtlsError::Closed);
         }
         self.announce(key);
-        self.flush(key)
+        self.flush(key)?;
+        self.refuse(key, &d.bytes, d.at)
+    }
+
+    /// A refusing server's session that got the client's ChangeCipherSpec: the client's
+    /// Finished, under a key that differs from the server's, cannot be verified (OpenSSL
+    /// drops it, RFC 6347 §4.1.2.7); the server ends the handshake with a fatal
+    /// `bad_record_mac` and reports it.
+    fn refuse(
+        &mut self,
+        key: (usize, SocketAddr),
+        received: &[u8],
+        at: Instant,
+    ) -> Result<(), AdapterError> {
+        let Some(s) = self.sessions.get(&key) else {
+            return Ok(());
+        };
+        let final_flight = records(received).iter().any(|(t, _, _)| *t == 20);
+        if !s.refusing || !final_flight || s.dtls.is_established() || s.dtls.error().is_some() {
+            return Ok(());
+        }
+        let identity = s.dtls.presented_identity().unwrap_or_default();
+        let alert = bad_record_mac(s.last_seq + 1);
+        self.sessions.remove(&key);
+        self.notes.push(format!(
+            "DTLS handshake with {} from {} refused: the server holds another key for PSK identity {:?} (fatal bad_record_mac)",
+            server_name(key.0),
+            key.1,
+            String::from_utf8_lossy(&identity)
+        ));
+        self.handshakes.push(Handshake::Refused {
+            server: key.0,
+            at,
+            identity,
+        });
+        self.inner.send(key.0, key.1, &alert)
     }
 
     fn announce(&mut self, key: (usize, SocketAddr)) {
@@ -260,6 +368,11 @@ impl<D: Driver> DtlsDriver<D> {
         };
         let mut out = Vec::new();
         while let Some(r) = s.dtls.poll_transmit() {
+            for (_, epoch, seq) in records(&r) {
+                if epoch == 0 {
+                    s.last_seq = s.last_seq.max(seq);
+                }
+            }
             out.push(r);
         }
         for r in out {
@@ -364,14 +477,17 @@ impl<D: Driver> Driver for DtlsDriver<D> {
         self.flush(key)
     }
 
+    /// The next CoAP datagram, or `None` at `until`, or early when a handshake at a server
+    /// whose gate is not open was seen meanwhile ([`Driver::take_handshakes`]).
     fn next_datagram(&mut self, until: Instant) -> Result<Option<Datagram>, AdapterError> {
+        let seen = self.handshakes.len();
         loop {
             if let Some(d) = self.ready.pop_front() {
                 return Ok(Some(d));
             }
             let now = self.inner.now();
             self.timers(now)?;
-            if now >= until {
+            if now >= until || self.handshakes.len() > seen {
                 return Ok(None);
             }
             let wake = self.next_timer().map_or(until, |t| t.min(until));
@@ -409,6 +525,36 @@ impl<D: Driver> Driver for DtlsDriver<D> {
 
     fn take_violations(&mut self) -> Vec<String> {
         std::mem::take(&mut self.violations)
+    }
+
+    /// Sets how `server` treats handshakes; a handshake held for it goes on under the new
+    /// gate at once (refused with [`Gate::Refuse`], accepted with [`Gate::Open`]).
+    fn set_gate(&mut self, server: usize, gate: Gate) {
+        self.gates.insert(server, gate);
+        if gate == Gate::Hold {
+            return;
+        }
+        let released: Vec<_> = self
+            .held
+            .keys()
+            .filter(|k| k.0 == server)
+            .copied()
+            .collect();
+        for key in released {
+            if let Some(mut d) = self.held.remove(&key) {
+                // Its handshake starts now: the limit counts from here.
+                d.at = self.inner.now();
+                if self.session_for(d.server, d.from, d.at).is_some() {
+                    if let Err(e) = self.ingest(d) {
+                        self.violations.push(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_handshakes(&mut self) -> Vec<Handshake> {
+        std::mem::take(&mut self.handshakes)
     }
 
     fn stop(&mut self) {

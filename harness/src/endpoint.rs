@@ -161,6 +161,9 @@ pub enum Failure {
     Reset,
     /// The block-wise transfer of the request or its answer broke (RFC 7959).
     Blockwise(String),
+    /// The secure session it was to go in failed (a DTLS handshake the server refused):
+    /// the request never left ([`Endpoint::abandon`]).
+    Session(String),
 }
 
 /// How an answer given with [`Endpoint::respond`] meets a duplicate of its request.
@@ -476,6 +479,15 @@ impl Endpoint {
         let lifetime = self.timing.exchange_lifetime();
         self.answered.retain(|_, a| a.at + lifetime > now);
         self.mids.retain(|_, (_, at)| *at + lifetime > now);
+    }
+
+    /// Gives up every request in flight to `to`, whose secure session failed (`why`):
+    /// each ends as [`Failure::Session`] at once, as a client that got the server's fatal
+    /// alert must consider its handshake failed (Transport 1.2 §5.2.10).
+    pub fn abandon(&mut self, to: SocketAddr, why: &str) {
+        while let Some(i) = self.exchanges.iter().position(|e| e.to == to) {
+            self.fail(i, Failure::Session(why.to_string()));
+        }
     }
 
     fn fail(&mut self, i: usize, failure: Failure) {

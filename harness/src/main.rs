@@ -345,6 +345,9 @@ impl ClientChoice {
                 bootstrap_model::system::Action::ReBootstrapNotification { .. }
             )
         };
+        if !self.wire.as_ref()?.dtls && v.needs_dtls() {
+            return Some(harness::run::NEEDS_DTLS.into());
+        }
         if self.wire.as_ref()?.dtls && v.steps.iter().any(notified) {
             return Some(
                 "over DTLS: the seed's re-bootstrap notification (/rbs) names a bootstrap server without keys to secure a session with it (ambiguity A-26 in the README)".into(),
@@ -928,7 +931,12 @@ fn plan(cp: &ClientProfile, client: &ClientChoice, v: &Vector) -> Plan {
         harness::profile::fix_hold_off(&mut v.factory_objects, h);
     }
     Plan {
-        skip: cp.skip_reason(&v).or_else(|| client.wire_skip(cp, &v)),
+        skip: cp
+            .skip_reason(&v)
+            .or_else(|| client.wire_skip(cp, &v))
+            .or_else(|| {
+                (client.wire.is_none() && v.needs_dtls()).then(|| harness::run::NEEDS_DTLS.into())
+            }),
         xfail: cp.expected_failure(&v).cloned(),
         deviations: cp.timing_deviations.clone(),
         v,

@@ -57,15 +57,20 @@ pub enum KeyMisbehaviour {
     /// key the bootstrap server wrote since (BS-SEC-05: the keys the account holds now; a
     /// new key takes effect at the next session at the latest, A-17).
     StaleKey,
+    /// When a server refuses its handshake, sends what was to go in the session in plain
+    /// CoAP instead: a downgrade (BS-SEC-02: data only in an authenticated session; the
+    /// failed handshake is a registration failure, Transport 1.2 §5.2.10).
+    PlainAfterFailedHandshake,
 }
 
 impl KeyMisbehaviour {
     /// Every key misbehaviour.
-    pub const ALL: [KeyMisbehaviour; 4] = [
+    pub const ALL: [KeyMisbehaviour; 5] = [
         KeyMisbehaviour::BootstrapKeyEverywhere,
         KeyMisbehaviour::WrongBootstrapKey,
         KeyMisbehaviour::PlainCoap,
         KeyMisbehaviour::StaleKey,
+        KeyMisbehaviour::PlainAfterFailedHandshake,
     ];
 
     /// The name on command lines.
@@ -75,6 +80,7 @@ impl KeyMisbehaviour {
             KeyMisbehaviour::WrongBootstrapKey => "wrong-bootstrap-key",
             KeyMisbehaviour::PlainCoap => "plain-coap",
             KeyMisbehaviour::StaleKey => "stale-key",
+            KeyMisbehaviour::PlainAfterFailedHandshake => "plain-after-failed-handshake",
         }
     }
 

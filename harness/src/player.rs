@@ -55,10 +55,11 @@
 //! can no longer be met, or the step timeout runs out; the judgement is the same as for
 //! every adapter. Every datagram goes into the wire log.
 
-use crate::account_keys::ServerKeys;
+use crate::account_keys::{server_uri_of_index, ServerKeys};
 use crate::adapter::{Adapter, AdapterError, Observed};
 use crate::blockwise;
 use crate::coap_uri;
+use crate::dtls_driver::HANDSHAKE_LIMIT;
 use crate::endpoint::{
     Answer, Endpoint, Event, ExchangeId, Failure, Received, RequestId, RequestOptions,
 };
@@ -74,7 +75,7 @@ use conformance::judge::{could_still_pass, judge, Context};
 use conformance::observation::ObservedResponse;
 use conformance::vector::{Expectation, Step, Vector};
 use conformance::wire::{CoapMessage, CoapRequest, UriMap};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -93,6 +94,43 @@ pub struct PlayerOptions {
     /// loopback, where another device may speak to them): a Bootstrap-Request or Register
     /// with another `ep` is ignored and named.
     pub only_endpoint: bool,
+}
+
+/// How a secure driver treats the client's DTLS handshakes with one server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Gate {
+    /// Handshakes with the account's keys succeed (BS-SEC-05).
+    #[default]
+    Open,
+    /// A new handshake is reported ([`Handshake::Started`]) and held, unanswered, as a
+    /// Register is held until the step that answers it.
+    Hold,
+    /// The server holds another key than the client's account: each handshake, the held
+    /// one first, goes on until the client's Finished, which then cannot be verified; the
+    /// server ends it with a fatal alert ([`Handshake::Refused`];
+    /// [`Action::RegisterHandshakeFailed`]).
+    Refuse,
+}
+
+/// What a secure driver saw of a handshake at a server whose [`Gate`] is not open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handshake {
+    /// The client started one (a ClientHello with no session).
+    Started {
+        /// The server.
+        server: usize,
+        /// When the ClientHello came.
+        at: Instant,
+    },
+    /// The server failed one that the client ran with `identity` to its Finished.
+    Refused {
+        /// The server.
+        server: usize,
+        /// When the server sent its alert.
+        at: Instant,
+        /// The PSK identity the client presented.
+        identity: Vec<u8>,
+    },
 }
 
 /// What the player needs from the world: the servers' sockets, the client, the clock.
@@ -129,6 +167,13 @@ pub trait Driver: Send {
     fn set_keys(&mut self, _keys: ServerKeys) {}
     /// Rules of the security layer the client broke since the last call.
     fn take_violations(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    /// How server `server` treats the client's handshakes from now on (a secure driver).
+    fn set_gate(&mut self, _server: usize, _gate: Gate) {}
+    /// The handshakes seen at servers whose gate is not open, since the last call; a
+    /// secure driver's `next_datagram` returns early when there are some.
+    fn take_handshakes(&mut self) -> Vec<Handshake> {
         Vec::new()
     }
     /// Stops the client.
@@ -273,6 +318,11 @@ pub struct Player<D: Driver> {
     /// A datagram that came after the step reading it had ended (the harness lagged): it
     /// is the next step's, judged by when it arrived, not when it was read.
     held: Option<Datagram>,
+    /// Handshakes a secure driver reported at servers whose gate is not open, not yet
+    /// taken by a step ([`Driver::take_handshakes`]).
+    handshakes: Vec<Handshake>,
+    /// The management servers that hold (or refuse) the client's handshake now.
+    held_servers: BTreeSet<u8>,
 }
 
 /// How a step waits for what the client does after its stimulus.
@@ -330,6 +380,8 @@ impl<D: Driver> Player<D> {
             pct: None,
             alternate_paths: BTreeMap::new(),
             held: None,
+            handshakes: Vec::new(),
+            held_servers: BTreeSet::new(),
         }
     }
 
@@ -406,7 +458,83 @@ impl<D: Driver> Player<D> {
         }
         let d = self.driver.next_datagram(until);
         self.violations.extend(self.driver.take_violations());
+        self.handshakes.extend(self.driver.take_handshakes());
         d
+    }
+
+    /// The handshakes the client started since the last call, as the messages a step
+    /// judges ([`CoapMessage::handshake`], `SendRule::Handshake`), with when they came.
+    fn started_handshakes(&mut self) -> Vec<(CoapMessage, Instant)> {
+        let mut out = Vec::new();
+        self.handshakes.retain(|h| match h {
+            Handshake::Started { server, at } => {
+                let uri = server_uri_of_index(*server).map(|u| self.uris.uri(u));
+                out.push((CoapMessage::handshake(uri.unwrap_or_default()), *at));
+                false
+            }
+            Handshake::Refused { .. } => true,
+        });
+        out
+    }
+
+    /// Sets the gates of the management servers whose handshake `expect` holds or opens
+    /// again ([`Expectation::update_held`]; a secure driver only): a handshake the step
+    /// expects is held until the step that refuses it, as a Register is held until the step
+    /// that answers it; a Register it expects needs the server open again.
+    fn set_gates(&mut self, expect: &Expectation) {
+        if !self.driver.secure() {
+            return;
+        }
+        let before = self.held_servers.clone();
+        expect.update_held(&mut self.held_servers);
+        for k in self.held_servers.difference(&before) {
+            self.driver.set_gate(2 + usize::from(*k), Gate::Hold);
+        }
+        for k in before.difference(&self.held_servers) {
+            self.driver.set_gate(2 + usize::from(*k), Gate::Open);
+        }
+    }
+
+    /// A `register-handshake-failed` step: server `k` now refuses the client's handshake
+    /// (the one it held, and any new one) with a key other than the account's, and the
+    /// step waits, up to [`HANDSHAKE_LIMIT`], until one is refused: a correct client
+    /// learns of the failure from the server's alert then (Transport 1.2 §5.2.10), and its
+    /// timers run from there.
+    fn refuse_step(
+        &mut self,
+        k: u8,
+        now: Instant,
+        sends: &mut Vec<(CoapMessage, Instant)>,
+        wait: &mut Wait,
+    ) -> Result<(), AdapterError> {
+        let server = 2 + usize::from(k);
+        self.driver.set_gate(server, Gate::Refuse);
+        let limit = now + HANDSHAKE_LIMIT;
+        loop {
+            self.handshakes.extend(self.driver.take_handshakes());
+            sends.extend(self.started_handshakes());
+            let refused = self.handshakes.iter().find_map(|h| match h {
+                Handshake::Refused { server: s, at, .. } if *s == server => Some(*at),
+                _ => None,
+            });
+            if let Some(at) = refused {
+                self.handshakes
+                    .retain(|h| !matches!(h, Handshake::Refused { server: s, .. } if *s == server));
+                wait.shadow_at = at;
+                wait.at_least = Some(at);
+                return Ok(());
+            }
+            if self.driver.now() >= limit {
+                // The client ended the handshake itself (its own timers), or the driver
+                // named what it did wrong: the step goes on from here.
+                return Ok(());
+            }
+            if let Some(d) = self.next_datagram(limit)? {
+                if let Ingested::Send(o, at) = self.ingest(d)? {
+                    sends.push((o, at));
+                }
+            }
+        }
     }
 
     /// Tells the driver which keys each server accepts: those of the accounts in the
@@ -678,7 +806,9 @@ impl<D: Driver> Player<D> {
                         ),
                         &[],
                     )),
-                    Err(Failure::Blockwise(why)) => Err(protocol(format!("{what}: {why}"), &[])),
+                    Err(Failure::Blockwise(why) | Failure::Session(why)) => {
+                        Err(protocol(format!("{what}: {why}"), &[]))
+                    }
                     Err(Failure::NoAnswer) => Err(AdapterError::Timeout {
                         waiting_for: format!("response to {} {} from {name}", req.method, req.path),
                         after: timeout,
@@ -812,6 +942,9 @@ impl<D: Driver> Player<D> {
         };
         let mut quiet_until: Option<Instant> = None;
         loop {
+            // Handshakes started at a held server (also while the step's request waited
+            // for its answer) are messages of the step.
+            sends.extend(self.started_handshakes());
             let now = self.driver.now();
             let plain: Vec<CoapMessage> = sends.iter().map(|(o, _)| o.clone()).collect();
             let met = judge(ctx, expect, response.as_ref(), &plain).is_ok();
@@ -829,7 +962,8 @@ impl<D: Driver> Player<D> {
             if now >= deadline || (done && now >= until) {
                 break;
             }
-            match self.next_datagram(until.min(deadline))? {
+            let d = self.next_datagram(until.min(deadline))?;
+            match d {
                 None => continue,
                 // Arrived after this step's wait had ended, or after the client's next timer
                 // once the step had what it needs: the harness read it late.
@@ -1254,6 +1388,7 @@ impl<D: Driver> Adapter for Player<D> {
         self.clock.sync(Armed::none(), &shadow, now, self.opts.coap);
         self.shadow = Some((shadow, spec));
         self.update_keys(None);
+        self.set_gates(&v.boot);
         // A client needs a moment to start: what it sends at power-on is waited for with
         // the step timeout; when it should send nothing, the quiet time applies.
         self.observe(&v.boot, None, Vec::new(), None, now + timeout, None)
@@ -1265,6 +1400,7 @@ impl<D: Driver> Adapter for Player<D> {
         let input = step.stimulus.input();
         self.not_lagging(step, &input, now)?;
         self.update_keys(Some(&input));
+        self.set_gates(&step.expect);
         let mut sends = Vec::new();
         let mut wait = Wait {
             shadow_at: now,
@@ -1287,6 +1423,12 @@ impl<D: Driver> Adapter for Player<D> {
             Action::BootstrapFinishDuplicated => {
                 response = Some(self.duplicate_finish(timeout, &mut sends)?)
             }
+            Action::RegisterHandshakeFailed { server } => {
+                if !self.driver.secure() {
+                    return Err(AdapterError::Unsupported(crate::run::NEEDS_DTLS.into()));
+                }
+                self.refuse_step(*server, now, &mut sends, &mut wait)?
+            }
             a if self.answers_the_client(a, &input)? => {}
             _ => response = Some(self.server_request(step, &input, timeout, &mut sends)?),
         }
@@ -1306,6 +1448,10 @@ impl<D: Driver> Adapter for Player<D> {
 
     fn uris(&self) -> Option<UriMap> {
         Some(self.uris.clone())
+    }
+
+    fn secure(&self) -> bool {
+        self.driver.secure()
     }
 
     /// The Client Hold Off Time of the vector's factory BS account (1 s when it has none)
@@ -1340,6 +1486,8 @@ impl<D: Driver> Adapter for Player<D> {
                 Ingested::Nothing => {}
             }
         }
+        // With the handshakes started at a held or refusing server meanwhile.
+        out.extend(self.started_handshakes().into_iter().map(|(m, _)| m));
         Ok(Observed {
             response: None,
             sends: out,

@@ -453,6 +453,20 @@ impl ReferenceNode {
         SessionSecurity::Psk(psk)
     }
 
+    /// The secure session with `to` failed (its handshake was refused, `why`): the requests
+    /// that were to go in it fail at once (Transport 1.2 §5.2.10: the client "MUST consider
+    /// the handshake failed" and follow its Server object's error handling, so a Register
+    /// fails as unanswered: its retry procedure, then BS-REG-06).
+    pub fn session_failed(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        why: &str,
+    ) -> Result<(), String> {
+        self.endpoint.abandon(to, why);
+        self.events(now)
+    }
+
     /// The misbehaviour of its secure sessions, if any (for its driver).
     pub fn key_misbehave(&self) -> Option<KeyMisbehaviour> {
         self.cfg.key_misbehave
@@ -482,6 +496,10 @@ impl ReferenceNode {
             }
             Failure::NoAnswer => {
                 self.note(format!("no answer to {m}; giving up"));
+                self.answer(now, &m, None)
+            }
+            Failure::Session(why) => {
+                self.note(format!("{m} not sent: its DTLS handshake failed ({why})"));
                 self.answer(now, &m, None)
             }
         }

@@ -98,6 +98,10 @@ pub struct Run {
     pub client_output: String,
 }
 
+/// Why a vector whose management server refuses the client's DTLS handshake is skipped
+/// on a transport without DTLS.
+pub const NEEDS_DTLS: &str = "needs --dtls: a management server refuses the client's DTLS handshake (it holds another key), which only the DTLS transport can play (Transport 1.2 §5.2.10)";
+
 /// Runs `v` on a fresh client from `factory`; every wait is bounded by `timeout`.
 pub fn run_vector(factory: &dyn AdapterFactory, v: &Vector, timeout: Duration) -> Run {
     run_vector_with(factory, v, timeout, &[])
@@ -219,6 +223,11 @@ fn run(
     deviations: &[String],
     seen: &mut Vec<(usize, String)>,
 ) -> Verdict {
+    if v.needs_dtls() && !adapter.secure() {
+        return Verdict::Skip {
+            reason: NEEDS_DTLS.into(),
+        };
+    }
     let boot = match adapter.start(v, timeout) {
         Ok(o) => o,
         Err(e) => return adapter_error(0, e),

@@ -203,6 +203,7 @@ impl WireClient {
         }
         if let Err(e) = result {
             self.log(&format!("DTLS with {from}: {e}"));
+            self.handshake_failed(now, from)?;
         }
         for p in plain {
             self.node.handle_datagram(now, from, &p)?;
@@ -210,12 +211,43 @@ impl WireClient {
         self.flush()
     }
 
+    /// The session with `to` failed before it was established (the server's fatal alert,
+    /// or its own handshake timers): what was to go in it fails at once (Transport 1.2
+    /// §5.2.10), so that a Register's failure takes its course (BS-REG-06).
+    fn handshake_failed(&mut self, now: Instant, to: SocketAddr) -> Result<(), String> {
+        let Some(s) = self.sessions.get_mut(&to) else {
+            return Ok(());
+        };
+        if s.dtls.is_established() {
+            return Ok(());
+        }
+        let why = s.dtls.error().map(|e| e.to_string()).unwrap_or_default();
+        let queued = std::mem::take(&mut s.queued);
+        if self.node.key_misbehave() == Some(KeyMisbehaviour::PlainAfterFailedHandshake) {
+            self.log(&format!(
+                "handshake with {to} failed; sending in the clear instead"
+            ));
+            for q in queued {
+                self.send_raw(to, &q)?;
+            }
+            return Ok(());
+        }
+        self.node.session_failed(now, to, &why)
+    }
+
     /// Handshake retransmissions that are due.
     fn session_timers(&mut self, now: Instant) -> Result<(), String> {
-        for s in self.sessions.values_mut() {
+        let mut failed = Vec::new();
+        for (to, s) in &mut self.sessions {
             if s.dtls.poll_timeout().is_some_and(|t| t <= now) {
                 s.dtls.handle_timeout(now);
+                if s.dtls.error().is_some() {
+                    failed.push(*to);
+                }
             }
+        }
+        for to in failed {
+            self.handshake_failed(now, to)?;
         }
         self.flush_sessions()
     }

@@ -125,8 +125,9 @@ fn a_device_reset_for_each_vector_is_certified_as_when_launched() {
         "{t}"
     );
     let attached = verdicts_in(&d);
-    assert_eq!(attached.len(), 75, "{attached:?}");
-    // PASS, or SKIP with its reason (vectors whose factory no prologue can stand in for).
+    assert_eq!(attached.len(), 77, "{attached:?}");
+    // PASS, or SKIP with its reason (vectors whose factory no prologue can stand in for,
+    // and those whose server refuses the DTLS handshake: this device runs plain CoAP).
     assert!(
         attached.iter().all(|(_, v, _)| v == "PASS" || v == "SKIP"),
         "{attached:?}"

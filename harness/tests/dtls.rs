@@ -41,6 +41,14 @@ fn the_whole_suite_over_dtls_certifies_the_bundled_reference_client() {
     let all = verdicts_in(&d);
     let pass = all.iter().filter(|(_, v, _)| v == "PASS").count();
     assert!(pass >= 300, "only {pass} vectors passed over DTLS");
+    // A server that holds another key fails the handshake; the client's registration
+    // failure then takes its course (Transport 1.2 §5.2.10): every such vector passes.
+    let refused: Vec<_> = all
+        .iter()
+        .filter(|(name, _, _)| name.contains("register-handshake-failed"))
+        .collect();
+    assert!(refused.len() >= 10, "{refused:?}");
+    assert!(refused.iter().all(|(_, v, _)| v == "PASS"), "{refused:?}");
     for (name, verdict, why) in &all {
         match verdict.as_str() {
             "PASS" => {}
@@ -68,6 +76,13 @@ fn every_key_misbehaviour_is_caught_over_dtls() {
         // Only the vectors in which a server's key changes and the client registers with
         // it again can show it (BS-WIPE-05).
         ("stale-key", "which its account no longer holds", "", 5),
+        // Only the vectors whose server refuses the handshake can show it, each of them.
+        (
+            "plain-after-failed-handshake",
+            "sent plain CoAP",
+            "handshake-failed",
+            10,
+        ),
     ] {
         let d = tmp(name);
         let client = format!("wire-misbehave:{name}");

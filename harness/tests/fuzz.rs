@@ -191,7 +191,11 @@ fn corpus() -> &'static Corpus {
                     stimuli.insert((lwm2m_codec::encode_request(req, 3, b"x").unwrap(), 0));
                 }
             }
-            // The client's side: the reference client's output, rendered as sent.
+            // The client's side: the reference client's output, rendered as sent (not where
+            // a server refuses the handshake: its Register shows as the handshake there).
+            if v.needs_dtls() {
+                continue;
+            }
             let profile: Profile = v.profile.parse().unwrap();
             let outs = outputs(v);
             for vary in [Variations::default(), Variations::all()] {

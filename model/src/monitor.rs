@@ -310,7 +310,9 @@ fn judge_action(s: &Step, next: &mut SystemState, j: &mut Verdict) {
         | Action::BootstrapPackNotImplemented
         | Action::BootstrapPackLost => judge_pack_fallback(s, next, j),
         Action::RegisterAccepted { .. } => j.event = Some(Event::Registered),
-        Action::RegisterRejected { server } | Action::RegisterLost { server } => {
+        Action::RegisterRejected { server }
+        | Action::RegisterLost { server }
+        | Action::RegisterHandshakeFailed { server } => {
             next.ghost.env_faulty = true;
             if fallback_due_after_failure(s, *server) {
                 next.ghost.fallback_due = true;

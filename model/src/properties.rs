@@ -159,6 +159,7 @@ fn reachable_steps(config: &Config) -> Vec<Property<BootstrapSystem>> {
         sometimes_kind!(RegisterAccepted, "Register accepted"),
         sometimes_kind!(RegisterRejected, "Register rejected"),
         sometimes_kind!(RegisterLost, "Register lost"),
+        sometimes_kind!(RegisterHandshakeFailed, "DTLS handshake for Register fails"),
         sometimes_kind!(BootstrapRequestTrigger, "Bootstrap-Request Trigger /1/x/9"),
         sometimes_kind!(ReBootstrapNotification, "seed Step 0 notification"),
         sometimes_kind!(ServerWritesSecurity, "management server writes /0"),

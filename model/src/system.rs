@@ -318,6 +318,17 @@ pub enum Action {
         /// The server.
         server: u8,
     },
+    /// Management server `server` holds another pre-shared key than the client's account
+    /// for it: the DTLS handshake in which the client's Register would go fails, so the
+    /// Register never gets through. Transport 1.2 §5.2.10: the client "MUST consider the
+    /// handshake failed" and follow the error handling of its Server object, i.e. a
+    /// registration failure with its consequences (BS-REG-06, BS-RB-05; BS-SEC-05). For the
+    /// client it is the same input as [`Action::RegisterLost`]; on the wire it is observed
+    /// as a handshake, not a Register (a vector with it needs the DTLS transport).
+    RegisterHandshakeFailed {
+        /// The server.
+        server: u8,
+    },
     /// Management server `server` executes the Bootstrap-Request Trigger /1/y/9 (BS-RB-03).
     BootstrapRequestTrigger {
         /// The server.
@@ -406,6 +417,8 @@ pub enum ActionKind {
     RegisterRejected,
     /// See [`Action::RegisterLost`].
     RegisterLost,
+    /// See [`Action::RegisterHandshakeFailed`].
+    RegisterHandshakeFailed,
     /// See [`Action::BootstrapRequestTrigger`].
     BootstrapRequestTrigger,
     /// See [`Action::ReBootstrapNotification`].
@@ -490,10 +503,12 @@ impl Action {
                 server: *server,
                 answer: RegisterAnswer::Rejected,
             },
-            Action::RegisterLost { server } => Input::RegisterAnswer {
-                server: *server,
-                answer: RegisterAnswer::NoAnswer,
-            },
+            Action::RegisterLost { server } | Action::RegisterHandshakeFailed { server } => {
+                Input::RegisterAnswer {
+                    server: *server,
+                    answer: RegisterAnswer::NoAnswer,
+                }
+            }
             Action::BootstrapRequestTrigger { server, instance } => {
                 Input::ExecuteBootstrapTrigger {
                     from: Peer::Server(*server),
@@ -544,6 +559,7 @@ impl Action {
             Action::RegisterAccepted { .. } => ActionKind::RegisterAccepted,
             Action::RegisterRejected { .. } => ActionKind::RegisterRejected,
             Action::RegisterLost { .. } => ActionKind::RegisterLost,
+            Action::RegisterHandshakeFailed { .. } => ActionKind::RegisterHandshakeFailed,
             Action::BootstrapRequestTrigger { .. } => ActionKind::BootstrapRequestTrigger,
             Action::ReBootstrapNotification { .. } => ActionKind::ReBootstrapNotification,
             Action::ServerWritesSecurity { .. } => ActionKind::ServerWritesSecurity,
@@ -643,6 +659,10 @@ impl fmt::Display for Action {
                 write!(f, "DM{server} answers Register: 4.03 Forbidden")
             }
             Action::RegisterLost { server } => write!(f, "Register to DM{server} lost (no answer)"),
+            Action::RegisterHandshakeFailed { server } => write!(
+                f,
+                "DM{server} holds another key: the DTLS handshake for Register fails"
+            ),
             Action::BootstrapRequestTrigger { server, instance } => write!(
                 f,
                 "DM{server} Execute /1/{instance}/9 (Bootstrap-Request Trigger)"
@@ -938,6 +958,7 @@ fn consumes_rebootstrap(action: &Action) -> bool {
             | Action::BootstrapPackLost
             | Action::RegisterRejected { .. }
             | Action::RegisterLost { .. }
+            | Action::RegisterHandshakeFailed { .. }
             | Action::BootstrapRequestTrigger { .. }
             | Action::ReBootstrapNotification { .. }
             | Action::ServerWritesSecurity { .. }
@@ -1157,6 +1178,7 @@ impl BootstrapSystem {
                 actions.push(Action::RegisterAccepted { server: k });
                 if faults {
                     actions.push(Action::RegisterRejected { server: k });
+                    actions.push(Action::RegisterHandshakeFailed { server: k });
                     if self.config.loss {
                         actions.push(Action::RegisterLost { server: k });
                     }

@@ -526,3 +526,85 @@ fn endpoint_names_and_prefix_patterns() {
     assert!(!endpoint_matches("urn:imei:*", "urn:imei:"));
     assert!(!endpoint_matches("urn:imei:*", "urn:dev:ref-1"));
 }
+
+/// A step whose management server refuses the client's handshake expects the handshake:
+/// a Register cannot stand for it (no session can carry one), a handshake to another
+/// server is not it, and a handshake never meets a Register rule. A repeat is allowed only
+/// where the step tolerates it.
+#[test]
+fn a_refused_session_is_judged_by_its_handshake() {
+    let u = uris();
+    let dm0 = u.uri(ServerUri::Server(0));
+    let dm1 = u.uri(ServerUri::Server(1));
+    let e = Expectation {
+        sends: vec![SendRule::Handshake {
+            to: ServerUri::Server(0),
+        }],
+        ..Expectation::default()
+    };
+    let hello = CoapMessage::handshake(dm0.clone());
+    assert_eq!(
+        judge(ctx(&u), &e, None, std::slice::from_ref(&hello)),
+        Ok(())
+    );
+    assert!(hello.to_string().contains("DTLS handshake"));
+
+    let register = message("POST", &dm0, "/rd", &["ep=urn:dev:ref-1", "lt=300"], None);
+    let f = judge(ctx(&u), &e, None, &[register])
+        .unwrap_err()
+        .to_string();
+    assert!(f.contains("not a DTLS handshake"), "{f}");
+    let elsewhere = CoapMessage::handshake(dm1);
+    let f = judge(ctx(&u), &e, None, &[elsewhere])
+        .unwrap_err()
+        .to_string();
+    assert!(f.contains("goes to"), "{f}");
+    let f = judge(ctx(&u), &e, None, &[hello.clone(), hello.clone()])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        f.matches("a DTLS handshake (ClientHello)").count(),
+        3,
+        "{f}"
+    );
+    let tolerant = Expectation {
+        tolerated: e.sends.clone(),
+        ..e.clone()
+    };
+    assert_eq!(
+        judge(ctx(&u), &tolerant, None, &[hello.clone(), hello.clone()]),
+        Ok(())
+    );
+
+    let r = register_rule(BindingRule::IncludesUdp, Presence::Optional);
+    assert!(problems(ctx(&u), &r, &hello)
+        .iter()
+        .any(|p| p.contains("not a Register")));
+}
+
+/// Which servers hold the client's handshake: from the step that expects a handshake to
+/// it until one that expects a Register to it.
+#[test]
+fn a_server_holds_handshakes_from_the_expected_handshake_to_the_next_register() {
+    let mut held = std::collections::BTreeSet::new();
+    let handshake = Expectation {
+        sends: vec![SendRule::Handshake {
+            to: ServerUri::Server(1),
+        }],
+        ..Expectation::default()
+    };
+    handshake.update_held(&mut held);
+    assert_eq!(held.iter().copied().collect::<Vec<_>>(), vec![1]);
+    Expectation::default().update_held(&mut held);
+    assert_eq!(held.len(), 1, "a step that expects nothing changes nothing");
+    let mut register = register_rule(BindingRule::IncludesUdp, Presence::Optional);
+    if let SendRule::Register { to, .. } = &mut register {
+        *to = ServerUri::Server(1);
+    }
+    Expectation {
+        or_sends: vec![vec![register]],
+        ..Expectation::default()
+    }
+    .update_held(&mut held);
+    assert!(held.is_empty());
+}

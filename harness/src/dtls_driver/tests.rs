@@ -534,3 +534,87 @@ fn a_client_that_closes_its_session_is_not_reported_and_may_reconnect() {
     );
     assert_eq!(d.take_violations(), Vec::<String>::new());
 }
+
+/// A management server that holds another key (`register-handshake-failed`): the client's
+/// ClientHello is reported and held while the gate holds it; once the gate refuses, the
+/// handshake runs to the client's Finished, which cannot be verified, and the server's
+/// fatal bad_record_mac ends it at the client at once, with no violation (the client did
+/// nothing wrong) and the identity it presented reported. Opened again, the same account
+/// gets its session.
+#[test]
+fn a_refusing_server_holds_then_fails_the_handshake_with_a_fatal_alert() {
+    let mut d = driver();
+    let mut c = Client::new(2, 5690, psk(DM0_KEY));
+    d.set_gate(2, Gate::Hold);
+    let (got, errors) = c.pump(&mut d);
+    assert_eq!((got.len(), errors), (0, vec![]));
+    assert!(!c.dtls.is_established());
+    let started = d.take_handshakes();
+    assert!(
+        matches!(started[..], [Handshake::Started { server: 2, .. }]),
+        "{started:?}"
+    );
+    assert!(d.sessions.is_empty(), "held, not answered");
+
+    d.set_gate(2, Gate::Refuse);
+    let (got, errors) = c.pump(&mut d);
+    assert!(got.is_empty());
+    assert!(
+        matches!(c.dtls.error(), Some(DtlsError::HandshakeFailed(why)) if why.contains("bad record mac")),
+        "the client learns at once from the alert: {:?} {errors:?}",
+        c.dtls.error()
+    );
+    let refused = d.take_handshakes();
+    assert!(
+        matches!(&refused[..], [Handshake::Refused { server: 2, identity, .. }] if identity == b"key-1"),
+        "{refused:?}"
+    );
+    assert_eq!(d.take_violations(), Vec::<String>::new());
+    assert!(d.sessions.is_empty());
+    assert!(d.client_output().contains("refused"));
+
+    // A new handshake while it refuses is reported and refused again.
+    let mut again = Client::new(2, 5691, psk(DM0_KEY));
+    again.pump(&mut d);
+    assert!(again.dtls.error().is_some());
+    let seen = d.take_handshakes();
+    assert!(
+        matches!(
+            seen[..],
+            [
+                Handshake::Started { server: 2, .. },
+                Handshake::Refused { server: 2, .. }
+            ]
+        ),
+        "{seen:?}"
+    );
+
+    // Open again: the account's key opens a session, nothing reported.
+    d.set_gate(2, Gate::Open);
+    let mut ok = Client::new(2, 5692, psk(DM0_KEY));
+    ok.connect(&mut d);
+    assert_eq!(d.take_handshakes(), vec![]);
+    assert_eq!(d.take_violations(), Vec::<String>::new());
+}
+
+/// A refusing server still names a client that presents another account's identity: the
+/// handshake fails on the identity (BS-SEC-05), not on the server's key.
+#[test]
+fn a_refusing_server_still_names_another_accounts_identity() {
+    let mut d = driver();
+    d.set_gate(2, Gate::Refuse);
+    let mut c = Client::new(2, 5693, psk(BS_KEY));
+    let (_, errors) = c.pump(&mut d);
+    assert!(
+        c.dtls.error().is_some(),
+        "{errors:?} {:?} {:?}",
+        d.take_violations(),
+        d.take_handshakes()
+    );
+    one_violation(&mut d, &["\"key-100\"", "server DM0", "BS-SEC-05"]);
+    let seen = d.take_handshakes();
+    assert!(
+        matches!(seen[..], [Handshake::Started { server: 2, .. }]),
+        "{seen:?}"
+    );
+}
