@@ -962,8 +962,7 @@ impl<D: Driver> Player<D> {
             if now >= deadline || (done && now >= until) {
                 break;
             }
-            let d = self.next_datagram(until.min(deadline))?;
-            match d {
+            match self.next_datagram(until.min(deadline))? {
                 None => continue,
                 // Arrived after this step's wait had ended, or after the client's next timer
                 // once the step had what it needs: the harness read it late.

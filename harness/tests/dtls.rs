@@ -116,6 +116,12 @@ fn every_key_misbehaviour_is_caught_over_dtls() {
 /// libcoap's client, with DTLS from OpenSSL.
 const COAP_CLIENT: &str = "coap-client-openssl";
 
+/// The libcoap tests take turns: their attached harness listens on the canonical ports.
+fn canonical_ports() -> std::sync::MutexGuard<'static, ()> {
+    static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PORTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `lwm2m-certify --attach --dtls` for one vector, in the background: its servers listen on
 /// the canonical ports (the bootstrap server on 127.0.0.1:5783, DM0 on :5693).
 fn attach(dir: &Path, profile: &str, vector: &str) -> Child {
@@ -123,7 +129,7 @@ fn attach(dir: &Path, profile: &str, vector: &str) -> Child {
     std::fs::write(
         &p,
         format!(
-            "name = \"libcoap\"\nversion = \"4.3.1\"\nprofile = \"{profile}\"\nfactories = [\"bootstrap-only\", \"server-only\"]\n"
+            "name = \"libcoap\"\nversion = \"4.3.1\"\nprofile = \"{profile}\"\nfactories = [\"bootstrap-only\", \"server-only\", \"server-and-bootstrap\"]\n"
         ),
     )
     .unwrap();
@@ -187,6 +193,12 @@ fn libcoap_against(
     let d = tmp(name);
     let h = attach(&d, "1.1", vector);
     until_listening(port);
+    if port == 5783 {
+        // A Bootstrap-Request comes after the factory's Client Hold Off Time (1 s,
+        // BS-FACT-05): sent at once it could reach the harness while power-on still
+        // expects nothing.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
     let c = coap_client(args);
     (c, finish(h), d)
 }
@@ -200,6 +212,7 @@ fn first_step(dir: &Path) -> u64 {
 
 #[test]
 fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fails() {
+    let _ports = canonical_ports();
     // Bootstrap-Request to the bootstrap server, with the factory BS account's PSK
     // (identity key-100, its key 16 bytes of 100).
     let (c, (code, out), d) = libcoap_against(
@@ -292,6 +305,58 @@ fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fai
         "{all:?}"
     );
     assert_eq!(first_step(&d), 2);
+}
+
+/// A management server that holds another key (`register-handshake-failed`, A-27) against
+/// libcoap's DTLS client: its Register's handshake is held, then refused with a fatal
+/// bad_record_mac, which libcoap takes as the end of the handshake at once, long before
+/// its own timers (`-B 30`) would give up; nothing reaches the server.
+#[test]
+fn libcoap_is_refused_at_once_by_a_server_that_holds_another_key() {
+    let _ports = canonical_ports();
+    let d = tmp("libcoap-refused");
+    let h = attach(
+        &d,
+        "1.1",
+        "bs-fact-03-register-handshake-failed-nothing-aaeee0",
+    );
+    until_listening(5693);
+    let started = Instant::now();
+    let c = coap_client(&[
+        "-m",
+        "post",
+        "-B",
+        "30",
+        "-u",
+        "key-50",
+        "-k",
+        &key_text(50),
+        "-t",
+        "40",
+        "-e",
+        "</1/0>,</2/0>,</3/0>",
+        "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
+    ]);
+    let took = started.elapsed();
+    let (code, out) = finish(h);
+    assert!(!text(&c).contains("2.01"), "{}", text(&c));
+    assert!(
+        took < Duration::from_secs(10),
+        "libcoap gave up after {took:?}: {}",
+        text(&c)
+    );
+    // The handshake (power-on) and its refusal (step 1) passed; libcoap does not fall back
+    // to the bootstrap server, which step 2 waits for (a fallback that does not come in
+    // time is a SHOULD failure: the client's retry procedure may take longer).
+    let all = verdicts_in(&d);
+    assert_eq!(all[0].1, "FAIL", "{out}");
+    assert!(all[0].2.contains("falls back later"), "{all:?}");
+    assert_eq!((first_step(&d), code), (2, Some(0)), "{out}");
+    let report = std::fs::read_to_string(d.join("report.md")).unwrap();
+    assert!(
+        report.contains("refused") && report.contains("\"key-50\""),
+        "{report}"
+    );
 }
 
 fn tmp(name: &str) -> PathBuf {
