@@ -331,6 +331,28 @@ impl<D: Driver> DtlsDriver<D> {
 
     fn failed(&mut self, (server, from): (usize, SocketAddr), e: &DtlsError) {
         let accepted = self.accepted(server);
+        let refusing = self
+            .sessions
+            .get(&(server, from))
+            .filter(|s| s.refusing)
+            .map(|s| s.dtls.presented_identity().unwrap_or_default());
+        if let (Some(identity), DtlsError::HandshakeFailed(why)) = (refusing, e) {
+            // The server's own key made it fail (had OpenSSL alerted on the Finished
+            // itself): a refusal, not the client's fault.
+            self.notes.push(format!(
+                "DTLS handshake with {} from {from} refused: the server holds another key for PSK identity {:?} ({why})",
+                server_name(server),
+                String::from_utf8_lossy(&identity)
+            ));
+            self.handshakes.push(Handshake::Refused {
+                server,
+                at: self.inner.now(),
+                identity,
+            });
+            let _ = self.flush((server, from));
+            self.sessions.remove(&(server, from));
+            return;
+        }
         let why = match e {
             DtlsError::BadRecord(_) => return,
             // Closing a session is the client's right; what it then misses is judged.
