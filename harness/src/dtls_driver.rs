@@ -281,9 +281,15 @@ impl<D: Driver> DtlsDriver<D> {
         }
         let identity = s.dtls.presented_identity().unwrap_or_default();
         let alert = bad_record_mac(s.last_seq + 1);
+        self.refused(key, identity, at, "fatal bad_record_mac");
+        self.inner.send(key.0, key.1, &alert)
+    }
+
+    /// Drops the session `key` a refusing server failed (`how`), noting and reporting it.
+    fn refused(&mut self, key: (usize, SocketAddr), identity: Vec<u8>, at: Instant, how: &str) {
         self.sessions.remove(&key);
         self.notes.push(format!(
-            "DTLS handshake with {} from {} refused: the server holds another key for PSK identity {:?} (fatal bad_record_mac)",
+            "DTLS handshake with {} from {} refused: the server holds another key for PSK identity {:?} ({how})",
             server_name(key.0),
             key.1,
             String::from_utf8_lossy(&identity)
@@ -293,7 +299,6 @@ impl<D: Driver> DtlsDriver<D> {
             at,
             identity,
         });
-        self.inner.send(key.0, key.1, &alert)
     }
 
     fn announce(&mut self, key: (usize, SocketAddr)) {
@@ -339,18 +344,9 @@ impl<D: Driver> DtlsDriver<D> {
         if let (Some(identity), DtlsError::HandshakeFailed(why)) = (refusing, e) {
             // The server's own key made it fail (had OpenSSL alerted on the Finished
             // itself): a refusal, not the client's fault.
-            self.notes.push(format!(
-                "DTLS handshake with {} from {from} refused: the server holds another key for PSK identity {:?} ({why})",
-                server_name(server),
-                String::from_utf8_lossy(&identity)
-            ));
-            self.handshakes.push(Handshake::Refused {
-                server,
-                at: self.inner.now(),
-                identity,
-            });
             let _ = self.flush((server, from));
-            self.sessions.remove(&(server, from));
+            let at = self.inner.now();
+            self.refused((server, from), identity, at, why);
             return;
         }
         let why = match e {

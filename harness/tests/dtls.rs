@@ -149,7 +149,7 @@ fn attach(dir: &Path, profile: &str, vector: &str) -> Child {
 /// Runs `coap-client-openssl` with `args`, once the harness listens (it retries for a few
 /// seconds while the handshake fails because nothing listens yet is not a thing DTLS can
 /// tell apart: the harness's start is awaited by its "start the client now" line instead).
-fn coap_client(args: &[&str]) -> Output {
+fn coap_client<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(COAP_CLIENT)
         .args(args)
         .output()
@@ -181,14 +181,37 @@ fn key_text(k: u8) -> String {
     char::from(k).to_string().repeat(16)
 }
 
+/// `coap-client` arguments for a Register with DM0 as the factory server account (PSK
+/// identity key-50), giving up after `wait` seconds (`-B`).
+fn register_with_dm0(wait: &str) -> Vec<String> {
+    let key = key_text(50);
+    [
+        "-m",
+        "post",
+        "-B",
+        wait,
+        "-u",
+        "key-50",
+        "-k",
+        &key,
+        "-t",
+        "40",
+        "-e",
+        "</1/0>,</2/0>,</3/0>",
+        "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 /// Plays `vector` in attach mode over DTLS while `coap-client-openssl` sends one request
 /// (`args`) to the server on `port`: libcoap's output, then the harness's exit code and
 /// output, and the report's directory.
-fn libcoap_against(
+fn libcoap_against<S: AsRef<std::ffi::OsStr>>(
     name: &str,
     vector: &str,
     port: u16,
-    args: &[&str],
+    args: &[S],
 ) -> (Output, (Option<i32>, String), PathBuf) {
     let d = tmp(name);
     let h = attach(&d, "1.1", vector);
@@ -278,21 +301,7 @@ fn libcoap_runs_a_bootstrap_request_and_a_register_over_dtls_and_a_wrong_key_fai
         "libcoap-register",
         "bs-rb-06-bootstrap-request-trigger-4.05-nothing-997899",
         5693,
-        &[
-            "-m",
-            "post",
-            "-B",
-            "5",
-            "-u",
-            "key-50",
-            "-k",
-            &key_text(50),
-            "-t",
-            "40",
-            "-e",
-            "</1/0>,</2/0>,</3/0>",
-            "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
-        ],
+        &register_with_dm0("5"),
     );
     assert_eq!(c.status.code(), Some(0), "coap-client: {}", text(&c));
     assert_eq!(code, Some(1), "{out}");
@@ -322,21 +331,7 @@ fn libcoap_is_refused_at_once_by_a_server_that_holds_another_key() {
     );
     until_listening(5693);
     let started = Instant::now();
-    let c = coap_client(&[
-        "-m",
-        "post",
-        "-B",
-        "30",
-        "-u",
-        "key-50",
-        "-k",
-        &key_text(50),
-        "-t",
-        "40",
-        "-e",
-        "</1/0>,</2/0>,</3/0>",
-        "coaps://127.0.0.1:5693/rd?ep=urn:dev:ref-1&lt=300&lwm2m=1.1&b=U",
-    ]);
+    let c = coap_client(&register_with_dm0("30"));
     let took = started.elapsed();
     let (code, out) = finish(h);
     assert!(!text(&c).contains("2.01"), "{}", text(&c));
